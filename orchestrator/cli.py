@@ -1,0 +1,143 @@
+"""The command line: flags (or `TRAIN_ORCH_*` env vars) → `RunOptions` → the pipeline.
+
+The only module that imports click. Every option can come from the environment so a
+GitHub workflow passes its form inputs through `env:` and never splices them into a script.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator import __version__, pipeline
+from orchestrator.errors import OrchestratorError
+from orchestrator.models import RunOptions
+from orchestrator.outcome import EXIT_USAGE
+from orchestrator.report import console
+
+ENV_PREFIX = "TRAIN_ORCH"
+
+EPILOG = """\b
+Examples:
+  run-all-training                              run every job, one at a time
+  run-all-training --list                       what would run, and which flags each script takes
+  run-all-training --dry-run --epochs 3         the exact commands, nothing started
+  run-all-training --only 'xgb*,tag:smoke' --parallel --max-workers 2
+  run-all-training --exclude lightgbm_forecast --retries 2 --config configs/nightly.yaml
+
+\b
+Every option can also be set through an environment variable named TRAIN_ORCH_<OPTION>
+(shown with each option), e.g. TRAIN_ORCH_EPOCHS=3 or TRAIN_ORCH_PARALLEL=true; an empty
+value counts as not set. Repeatable options take several values separated by spaces.
+
+\b
+Exit codes: 0 every required job succeeded · 1 a required job failed
+(0 with --allow-partial-success if any job succeeded) · 2 bad usage or config, nothing ran
+"""
+
+
+class _Verbosity(click.ParamType):
+    """`-vv` counts; from the environment a CI boolean ("true"/"false") works too."""
+
+    name = "count"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "yes", "on"}:
+            return 1
+        if text in {"false", "no", "off", ""}:
+            return 0
+        try:
+            return int(text)
+        except ValueError:
+            self.fail(f"{value!r} is neither a count nor true/false", param, ctx)
+
+
+def _option(*decls: str, **kwargs: Any) -> Any:
+    return click.option(*decls, show_envvar=True, **kwargs)
+
+
+@click.group(
+    invoke_without_command=True,
+    epilog=EPILOG,
+    context_settings={"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help"],
+                      "max_content_width": 100},
+)
+@_option("--epochs", type=click.IntRange(min=1), help="Epochs for every script that takes --epochs.")
+@_option("--folds", type=click.IntRange(min=2), help="Folds for every script that takes --folds.")
+@_option("--only", multiple=True, metavar="SEL",
+         help="Run only these jobs: ids, globs ('xgb*') or tag:NAME; comma-separated or repeated.")
+@_option("--exclude", multiple=True, metavar="SEL", help="Skip these jobs (same forms; wins over --only).")
+@_option("--parallel", is_flag=True, help="Run jobs in parallel (see --max-workers).")
+@_option("--max-workers", type=click.IntRange(min=1), help="Jobs at once with --parallel [default: CPUs].")
+@_option("--retries", type=click.IntRange(min=0), help="Re-run a failed job up to N more times.")
+@_option("--config", "configs", multiple=True, metavar="FILE", envvar=f"{ENV_PREFIX}_CONFIG",
+         help="Extra YAML job definitions, after configs/*.yaml; later files win.")
+@_option("--extra-args", metavar="STRING", help="Arguments appended to every job (split like a shell).")
+@_option("--dry-run", is_flag=True, help="Print the exact commands; run and write nothing.")
+@_option("--list", "list_only", is_flag=True, help="List the jobs and the flags each script accepts.")
+@_option("--no-auto-discover", is_flag=True, help="Only run jobs defined in config files.")
+@_option("--discover-roots", multiple=True, metavar="DIR",
+         help="Where to look for train_*.py [default: training, files/training, scripts, mlops/pipelines].")
+@_option("--allow-partial-success", is_flag=True,
+         help="Exit 0 when some jobs failed, as long as at least one succeeded.")
+@_option("-v", "--verbose", count=True, type=_Verbosity(), help="Show commands and env; repeat for more.")
+@_option("-q", "--quiet", is_flag=True, help="Print only the final table and errors.")
+@_option("--output-root", default=".", show_default=True, metavar="DIR",
+         help="Where results/, logs/ and summaries/ go.")
+@_option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
+         envvar=f"{ENV_PREFIX}_FORMAT",
+         show_default=True, help="Output format of --list and --dry-run.")
+@click.version_option(__version__, "--version", prog_name="run-all-training")
+@click.pass_context
+def cli(ctx: click.Context, **params: Any) -> None:
+    """Discover, plan, run and report every train_*.py in this project."""
+    if ctx.invoked_subcommand is not None:
+        return
+    options = _options(params)
+    try:
+        code = pipeline.main(options, Path.cwd())
+    except OrchestratorError as error:
+        console.print_error(error)
+        code = error.exit_code
+    ctx.exit(code)
+
+
+def _options(params: dict[str, Any]) -> RunOptions:
+    try:
+        extra = tuple(shlex.split(params["extra_args"] or ""))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--extra-args") from None
+    return RunOptions(
+        epochs=params["epochs"],
+        folds=params["folds"],
+        only=params["only"],
+        exclude=params["exclude"],
+        parallel=params["parallel"],
+        max_workers=params["max_workers"],
+        retries=params["retries"],
+        configs=params["configs"],
+        extra_args=extra,
+        dry_run=params["dry_run"],
+        list_only=params["list_only"],
+        auto_discover=not params["no_auto_discover"],
+        discover_roots=params["discover_roots"],
+        allow_partial_success=params["allow_partial_success"],
+        verbosity=-1 if params["quiet"] else params["verbose"],
+        output_root=params["output_root"],
+        output_format=params["output_format"],
+    )
+
+
+def main() -> None:
+    """Console-script entry point; click's own usage errors already exit 2."""
+    try:
+        cli(prog_name="run-all-training")
+    except KeyboardInterrupt:  # Ctrl-C before the run started: nothing to clean up
+        sys.exit(130)

@@ -1,0 +1,338 @@
+"""YAML job definitions → validated, normalised values that remember where they came from.
+
+PyYAML only keeps positions for syntax errors, so the document is composed into nodes first
+and every key's position is kept; a schema error can then say `configs/jobs.yaml:12:5:
+jobs.xgb.retires: unknown key; did you mean 'retries'?` instead of just "invalid config".
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import ConfigError, did_you_mean
+from orchestrator.models import STANDARD_FLAGS
+
+KeyPath = tuple[str, ...]
+Value = Any  # a YAML value after validation; each field's validator fixes its real type
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    """One job's fields as a config file set them, with where the job was defined."""
+
+    fields: Mapping[str, Value]
+    path: str
+    line: int | None
+
+    @property
+    def origin(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """All config files merged: later files override earlier ones, field by field."""
+
+    defaults: Mapping[str, Value] = field(default_factory=dict)
+    jobs: Mapping[str, JobConfig] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+
+
+class _Doc:
+    """A parsed YAML file plus the position of every key, for precise errors."""
+
+    def __init__(self, path: str, data: Value, positions: dict[KeyPath, Position]) -> None:
+        self.path = path
+        self.data = data
+        self.positions = positions
+
+    def error(self, keys: KeyPath, message: str, hint: str | None = None) -> ConfigError:
+        pos = self.positions.get(keys)
+        return ConfigError(
+            self.path,
+            message,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            key=".".join(keys) or None,
+            hint=hint,
+        )
+
+
+def _parse(path: str, text: str) -> _Doc:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            path,
+            f"invalid YAML: {problem}",
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    positions: dict[KeyPath, Position] = {}
+    if node is not None:
+        _record_positions(path, node, (), positions)
+    return _Doc(path, data, positions)
+
+
+def _record_positions(
+    path: str, node: yaml.Node, prefix: KeyPath, out: dict[KeyPath, Position]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            keys = (*prefix, str(key_node.value))
+            mark = key_node.start_mark
+            if keys in out:
+                raise ConfigError(
+                    path,
+                    f"duplicate key (first defined on line {out[keys].line})",
+                    line=mark.line + 1,
+                    column=mark.column + 1,
+                    key=".".join(keys),
+                )
+            out[keys] = Position(mark.line + 1, mark.column + 1)
+            _record_positions(path, value_node, keys, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            mark = item.start_mark
+            out[(*prefix, str(index))] = Position(mark.line + 1, mark.column + 1)
+            _record_positions(path, item, (*prefix, str(index)), out)
+
+
+# ---------------------------------------------------------------------------- validators
+# Each takes the document, the key path and the raw value, and returns the normalised value.
+Validator = Callable[[_Doc, KeyPath, Value], Value]
+
+
+def _type_name(value: Value) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _int(minimum: int) -> Validator:
+    def check(doc: _Doc, keys: KeyPath, value: Value) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise doc.error(keys, f"expected a whole number, got {_type_name(value)} {value!r}")
+        if value < minimum:
+            raise doc.error(keys, f"must be at least {minimum}, got {value}")
+        return value
+
+    return check
+
+
+def _seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise doc.error(keys, f"expected a number of seconds, got {_type_name(value)} {value!r}")
+    if value < 0:
+        raise doc.error(keys, f"must not be negative, got {value}")
+    return float(value)
+
+
+def _bool(doc: _Doc, keys: KeyPath, value: Value) -> bool:
+    if not isinstance(value, bool):
+        raise doc.error(keys, f"expected true or false, got {_type_name(value)} {value!r}")
+    return value
+
+
+def _text(doc: _Doc, keys: KeyPath, value: Value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise doc.error(keys, f"expected a non-empty string, got {_type_name(value)} {value!r}")
+    return value
+
+
+def _scalar_text(doc: _Doc, keys: KeyPath, value: Value) -> str:
+    """Scalars as a child process sees them: YAML's `true` becomes "true", not "True"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise doc.error(keys, f"expected a string or number, got {_type_name(value)}")
+
+
+def _text_list(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.replace(",", " ").split())
+    if not isinstance(value, list):
+        raise doc.error(keys, f"expected a list of strings, got {_type_name(value)}")
+    return tuple(_scalar_text(doc, (*keys, str(i)), item) for i, item in enumerate(value))
+
+
+def _command(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        try:
+            argv = tuple(shlex.split(value))
+        except ValueError as exc:
+            raise doc.error(keys, f"cannot split command: {exc}") from None
+    else:
+        argv = _text_list(doc, keys, value)
+    if not argv:
+        raise doc.error(keys, "command is empty")
+    return argv
+
+
+def _args(doc: _Doc, keys: KeyPath, value: Value) -> Value:
+    """A list is passed verbatim; a mapping becomes flags (`{lr: 0.1}` → `--lr 0.1`)."""
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    if isinstance(value, list):
+        return _text_list(doc, keys, value)
+    if isinstance(value, dict):
+        params: dict[str, Value] = {}
+        for name, item in value.items():
+            if isinstance(item, list):
+                params[str(name)] = _text_list(doc, (*keys, str(name)), item)
+            elif isinstance(item, bool):
+                params[str(name)] = item
+            else:
+                params[str(name)] = _scalar_text(doc, (*keys, str(name)), item)
+        return params
+    raise doc.error(keys, f"expected a list or a mapping of flags, got {_type_name(value)}")
+
+
+def _env(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise doc.error(keys, f"expected a mapping of NAME: value, got {_type_name(value)}")
+    return {str(k): _scalar_text(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+
+def _flag_names(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise doc.error(keys, f"expected a mapping like {{epochs: --num_train_epochs}}, got {_type_name(value)}")
+    names: dict[str, str] = {}
+    for std, flag in value.items():
+        std_keys = (*keys, str(std))
+        if std not in STANDARD_FLAGS:
+            raise doc.error(std_keys, "not a standard flag", did_you_mean(str(std), STANDARD_FLAGS))
+        if not isinstance(flag, str) or not flag.startswith("-"):
+            raise doc.error(std_keys, f"expected a flag such as '--{std}', got {flag!r}")
+        names[std] = flag
+    return names
+
+
+COMMON_FIELDS: dict[str, Validator] = {
+    "epochs": _int(1),
+    "folds": _int(2),
+    "seed": _int(0),
+    "retries": _int(0),
+    "retry_delay": _seconds,
+    "optional": _bool,
+    "env": _env,
+    "tags": _text_list,
+    "args": _args,
+}
+JOB_FIELDS: dict[str, Validator] = {
+    **COMMON_FIELDS,
+    "script": _text,
+    "command": _command,
+    "enabled": _bool,
+    "description": _text,
+    "flag_names": _flag_names,
+    "headline": _text,
+}
+TOP_LEVEL = ("defaults", "jobs")
+
+
+# ---------------------------------------------------------------------------- loading
+def load_configs(paths: Iterable[Path], base: Path) -> Config:
+    """Read every config file in order; each later file overrides the earlier ones."""
+    defaults: dict[str, Value] = {}
+    jobs: dict[str, JobConfig] = {}
+    files: list[str] = []
+    for path in paths:
+        display = _display(path, base)
+        doc = _read(path, display)
+        file_defaults, file_jobs = _validate(doc, base)
+        defaults.update(file_defaults)
+        for job_id, job in file_jobs.items():
+            previous = jobs.get(job_id)
+            merged = {**previous.fields, **job.fields} if previous else dict(job.fields)
+            jobs[job_id] = JobConfig(merged, job.path, job.line)
+        files.append(display)
+    return Config(defaults, jobs, tuple(files))
+
+
+def config_files(config_dir: Path, extra: Iterable[str], base: Path) -> list[Path]:
+    """`configs/*.yaml` in name order, then each `--config FILE` in the order given."""
+    found = sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]) if config_dir.is_dir() else []
+    for name in extra:
+        path = Path(name) if Path(name).is_absolute() else base / name
+        if not path.is_file():
+            raise ConfigError(name, "config file not found")
+        found.append(path)
+    return found
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _read(path: Path, display: str) -> _Doc:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(display, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(display, f"cannot read: {exc.strerror}") from None
+    return _parse(display, text)
+
+
+def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobConfig]]:
+    data = doc.data
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise doc.error((), f"expected a mapping with 'defaults:' and 'jobs:', got {_type_name(data)}")
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise doc.error((str(key),), "unknown top-level key", did_you_mean(str(key), TOP_LEVEL))
+    defaults = _fields(doc, ("defaults",), data.get("defaults"), COMMON_FIELDS)
+    raw_jobs = data.get("jobs") or {}
+    if not isinstance(raw_jobs, dict):
+        raise doc.error(("jobs",), f"expected a mapping of job id → definition, got {_type_name(raw_jobs)}")
+    jobs: dict[str, JobConfig] = {}
+    for job_id, raw in raw_jobs.items():
+        keys = ("jobs", str(job_id))
+        fields = _fields(doc, keys, raw if raw is not None else {}, JOB_FIELDS)
+        if "script" in fields and "command" in fields:
+            raise doc.error(keys, "set either 'script' or 'command', not both")
+        if "script" in fields and not (base / fields["script"]).is_file():
+            raise doc.error((*keys, "script"), f"script not found: {fields['script']}")
+        pos = doc.positions.get(keys)
+        jobs[str(job_id)] = JobConfig(fields, doc.path, pos.line if pos else None)
+    return defaults, jobs
+
+
+def _fields(doc: _Doc, keys: KeyPath, raw: Value, schema: Mapping[str, Validator]) -> dict[str, Value]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise doc.error(keys, f"expected a mapping, got {_type_name(raw)}")
+    fields: dict[str, Value] = {}
+    for name, value in raw.items():
+        field_keys = (*keys, str(name))
+        validator = schema.get(str(name))
+        if validator is None:
+            raise doc.error(field_keys, "unknown key", did_you_mean(str(name), schema))
+        fields[str(name)] = validator(doc, field_keys, value)
+    return fields

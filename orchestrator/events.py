@@ -1,0 +1,62 @@
+"""What the executor tells the reporters, as it happens. The executor prints nothing itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from orchestrator.models import Attempt, JobResult, Plan, PlannedJob
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    plan: Plan
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    job: PlannedJob
+    number: int
+    of: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    job: PlannedJob
+    attempt: Attempt
+    of: int
+    #: Seconds until the next attempt starts, when there will be one.
+    retry_in: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    result: JobResult
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    signal_name: str
+    #: True for the second signal: running jobs are killed at once, no grace.
+    forced: bool
+    at: float
+
+
+Event = RunStarted | AttemptStarted | AttemptEnded | JobFinished | Interrupted
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+class Fanout:
+    """Send each event to several sinks (console, journal, ...), in order."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = sinks
+
+    def emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink.emit(event)

@@ -1,0 +1,1 @@
+"""The only stage that starts processes: a scheduler feeding a process supervisor."""

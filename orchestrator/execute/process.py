@@ -1,0 +1,209 @@
+"""Start, watch and stop job processes. The only module that touches subprocess and signals.
+
+Each job runs in a new session, so its process group holds it and everything it spawns;
+stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), and a job
+that exits normally still has any leftover group members killed, so nothing outlives it.
+The child's stdout and stderr go straight into its log file: no pipe for us to drain, so a
+child that writes gigabytes or invalid UTF-8 can never block the orchestrator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+#: Exit status a shell reports for a command it cannot start; we use it the same way.
+CANNOT_START = 127
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    exit_code: int | None
+    signal: int | None
+    started_at: float
+    duration: float
+    timed_out: bool = False
+    cancelled: bool = False
+
+
+class _Running:
+    """One live child and the state its stoppers share."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.exited = threading.Event()
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.timed_out = False
+        self.cancelled = False
+
+
+class Supervisor:
+    """Runs children and can stop all of them at once (cancellation, fail-fast)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, _Running] = {}
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        log_path: str,
+        header: str,
+        timeout: float | None = None,
+        grace: float = 10.0,
+    ) -> ProcessOutcome:
+        """Run one attempt to completion, appending its output to `log_path`."""
+        with open(log_path, "ab") as log:  # noqa: PTH123 - the fd is handed to the child
+            log.write(header.encode("utf-8", "replace") + b"\n")
+            log.flush()
+            started = time.time()
+            try:
+                proc = subprocess.Popen(
+                    list(argv),
+                    cwd=cwd,
+                    env={**os.environ, **env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                log.write(f"cannot start {argv[0]}: {exc.strerror or exc}\n".encode())
+                return ProcessOutcome(CANNOT_START, None, started, time.time() - started)
+        running = _Running(proc)
+        with self._lock:
+            self._running[proc.pid] = running
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self._time_out, (running, grace))
+            timer.daemon = True
+            timer.start()
+        try:
+            _wait_without_reaping(proc.pid)
+            running.exited.set()
+            # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
+            # killing the group now reaches leftovers and nothing else.
+            _signal_group(proc.pid, signal.SIGKILL)
+            returncode = proc.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+            with self._lock:
+                self._running.pop(proc.pid, None)
+        duration = time.time() - started
+        exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
+        outcome = ProcessOutcome(
+            exit_code, sig, started, duration, running.timed_out, running.cancelled
+        )
+        _append_footer(log_path, outcome)
+        return outcome
+
+    def _time_out(self, running: _Running, grace: float) -> None:
+        running.timed_out = True
+        self._stop(running, grace)
+
+    def _stop(self, running: _Running, grace: float) -> None:
+        with running.lock:
+            if running.stopping or running.exited.is_set():
+                return
+            running.stopping = True
+        _signal_group(running.proc.pid, signal.SIGTERM)
+        if not running.exited.wait(grace):
+            _signal_group(running.proc.pid, signal.SIGKILL)
+
+    def cancel_all(self, grace: float) -> None:
+        """SIGTERM every running group at once, SIGKILL what is left after `grace`."""
+        with self._lock:
+            running = list(self._running.values())
+        for item in running:
+            item.cancelled = True
+        stoppers = [threading.Thread(target=self._stop, args=(r, grace), daemon=True) for r in running]
+        for thread in stoppers:
+            thread.start()
+
+    def kill_all(self) -> None:
+        """SIGKILL every running group now (a second Ctrl-C)."""
+        with self._lock:
+            running = list(self._running.values())
+        for item in running:
+            item.cancelled = True
+            _signal_group(item.proc.pid, signal.SIGKILL)
+
+
+def _append_footer(log_path: str, outcome: ProcessOutcome) -> None:
+    """Close the attempt in the log, on a line of its own even if the child left none."""
+    if outcome.timed_out:
+        how = "timed out"
+    elif outcome.cancelled:
+        how = "cancelled"
+    elif outcome.signal is not None:
+        how = f"killed by {signal_name(outcome.signal)}"
+    else:
+        how = f"exit {outcome.exit_code}"
+    footer = f"=== {how} after {outcome.duration:.2f}s\n".encode()
+    with open(log_path, "rb+") as log:  # noqa: PTH123
+        end = log.seek(0, os.SEEK_END)
+        if end:
+            log.seek(end - 1)
+            if log.read(1) != b"\n":
+                footer = b"\n" + footer
+        log.write(footer)
+
+
+def _wait_without_reaping(pid: int) -> None:
+    """Block until the child exits, leaving it a zombie (WNOWAIT) so its group id stays ours."""
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            return
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for clarity
+            continue
+        except ChildProcessError:
+            return
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+@contextlib.contextmanager
+def interrupt_handlers(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `on_signal` for the duration; restore the old handlers.
+
+    Both are treated alike because CI cancels with SIGINT and then SIGTERM, while a shell
+    user presses Ctrl-C: either way, the run should stop cleanly and still report.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: on_signal(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def exit_code_for_signal(signum: int) -> int:
+    """The shell convention: 128 + signal number (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + signum
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

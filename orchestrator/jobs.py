@@ -1,0 +1,124 @@
+"""Merge discovered scripts with config, then apply `--only`/`--exclude`.
+
+Config overrides discovery field by field, so a config entry for a discovered script only
+needs the fields it changes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from orchestrator.config import Config, JobConfig, Value
+from orchestrator.discovery import inspect_script
+from orchestrator.errors import ConfigError, SelectionError, did_you_mean
+from orchestrator.models import DiscoveredScript, JobSpec
+
+
+def merge(discovered: Iterable[DiscoveredScript], config: Config, base: Path) -> tuple[JobSpec, ...]:
+    """One spec per job id: discovered scripts first (in discovery order), then config-only jobs."""
+    specs: dict[str, JobSpec] = {
+        s.id: s
+        for s in (
+            JobSpec(id=d.job_id, script=d.path, flags=d.flags, error=d.error, origin=(d.path,))
+            for d in discovered
+        )
+    }
+    for job_id, job in config.jobs.items():
+        base_spec = specs.get(job_id)
+        if base_spec is None:
+            if "script" not in job.fields and "command" not in job.fields:
+                raise ConfigError(
+                    job.path,
+                    f"no 'script' or 'command', and no discovered script train_{job_id}.py",
+                    line=job.line,
+                    key=f"jobs.{job_id}",
+                    hint=did_you_mean(job_id, specs),
+                )
+            base_spec = JobSpec(id=job_id)
+        specs[job_id] = _apply(base_spec, config.defaults, job, base)
+    for job_id, spec in specs.items():
+        if job_id not in config.jobs:
+            specs[job_id] = _apply(spec, config.defaults, None, base)
+    return tuple(specs.values())
+
+
+def _apply(spec: JobSpec, defaults: Mapping[str, Value], job: JobConfig | None, base: Path) -> JobSpec:
+    fields = {**defaults, **(job.fields if job else {})}
+    env = {**defaults.get("env", {}), **(job.fields.get("env", {}) if job else {})}
+    changes: dict[str, object] = {}
+    if "script" in fields:
+        script = inspect_script(base / fields["script"], spec.id, fields["script"])
+        changes.update(script=script.path, flags=script.flags, error=script.error, command=None)
+    if "command" in fields:
+        changes.update(command=fields["command"], script=None, flags=(), error=None)
+    args = fields.get("args")
+    if isinstance(args, dict):
+        changes["params"] = tuple(args.items())
+    elif args is not None:
+        changes["args"] = args
+    for name in ("epochs", "folds", "seed", "retries", "retry_delay", "optional", "tags",
+                 "enabled", "description", "headline"):
+        if name in fields:
+            changes[name] = fields[name]
+    if "flag_names" in fields:
+        changes["flag_names"] = tuple(fields["flag_names"].items())
+    changes["env"] = tuple(env.items())
+    if job is not None:
+        changes["origin"] = (*spec.origin, job.origin)
+    return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+_SPLIT = re.compile(r"[,\s]+")
+
+
+def parse_selectors(values: Sequence[str]) -> tuple[str, ...]:
+    """`--only "a,b" --only c d` → ("a", "b", "c", "d"): CI forms pass one string."""
+    return tuple(token for value in values for token in _SPLIT.split(value) if token)
+
+
+def select(specs: Sequence[JobSpec], only: Sequence[str], exclude: Sequence[str]) -> tuple[JobSpec, ...]:
+    """The jobs to run, in their original order; exclude wins over only.
+
+    A selector that matches nothing is an error: a typo in `--exclude` must not silently
+    start an hour of training, nor a typo in `--only` end as a green run that ran nothing.
+    """
+    only_sel, exclude_sel = parse_selectors(only), parse_selectors(exclude)
+    chosen: set[str] = set()
+    for selector in only_sel:
+        chosen |= _matching(specs, selector, "--only")
+    if not only_sel:
+        chosen = {s.id for s in specs if s.enabled}
+    for selector in exclude_sel:
+        chosen -= _matching(specs, selector, "--exclude")
+    selected = tuple(s for s in specs if s.id in chosen)
+    if not selected:
+        raise SelectionError(
+            "no job left to run after --only/--exclude" if specs else "no jobs found: "
+            "no train_*.py under the discovery roots and no jobs in the config files"
+        )
+    return selected
+
+
+def _matching(specs: Sequence[JobSpec], selector: str, flag: str) -> set[str]:
+    """Ids a selector names: an exact id (even a disabled job), a glob, or `tag:NAME`."""
+    if selector.startswith("tag:"):
+        tag = selector[len("tag:") :]
+        matched = {s.id for s in specs if s.enabled and tag in s.tags}
+        known = sorted({f"tag:{t}" for s in specs for t in s.tags})
+    elif any(ch in selector for ch in "*?["):
+        matched = {s.id for s in specs if s.enabled and fnmatch.fnmatchcase(s.id, selector)}
+        known = [s.id for s in specs]
+    else:
+        matched = {s.id for s in specs if s.id == selector}
+        known = [s.id for s in specs]
+    if not matched:
+        hint = did_you_mean(selector, known)
+        listing = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+        raise SelectionError(
+            f"{flag} {selector}: no such job" + (f"; {hint}" if hint else "") + f" (known: {listing})"
+        )
+    return matched

@@ -1,0 +1,147 @@
+"""The values that flow through the pipeline, one stage to the next.
+
+discover → DiscoveredScript; config + merge → JobSpec; plan → PlannedJob / Plan;
+execute → Attempt / JobResult. All are frozen so a later stage can never change what an
+earlier stage decided, and `--dry-run` shows exactly the plan a run executes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+#: Flags that the orchestrator itself fills in, by their canonical spelling.
+STANDARD_FLAGS = ("output_dir", "epochs", "folds", "seed")
+
+Pairs = tuple[tuple[str, str], ...]
+ParamValue = str | int | float | bool | tuple[str, ...]
+
+
+class Status(str, enum.Enum):
+    """A job's final state; also an attempt's outcome (succeeded/failed/timed_out/cancelled)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    GATE_FAILED = "gate_failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredScript:
+    """A `train_*.py` found on disk, with the flags its source declares."""
+
+    path: str
+    job_id: str
+    flags: tuple[str, ...] = ()
+    #: Why the script cannot run (e.g. a syntax error); such a script is listed, never run.
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One job as the user defined it: discovery merged with every config file."""
+
+    id: str
+    script: str | None = None
+    command: tuple[str, ...] | None = None
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+    args: tuple[str, ...] = ()
+    params: tuple[tuple[str, ParamValue], ...] = ()
+    epochs: int | None = None
+    folds: int | None = None
+    seed: int | None = None
+    optional: bool = False
+    tags: tuple[str, ...] = ()
+    retries: int = 0
+    retry_delay: float = 2.0
+    env: Pairs = ()
+    enabled: bool = True
+    description: str = ""
+    flag_names: Pairs = ()
+    headline: str | None = None
+    #: Where the job came from, for messages: a script path and/or "configs/x.yaml:12".
+    origin: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    """Exactly what will run for one job: the argv, where, with what env, logged where."""
+
+    id: str
+    argv: tuple[str, ...]
+    cwd: str
+    env: Pairs
+    output_dir: str
+    log_path: str
+    retries: int
+    retry_delay: float
+    optional: bool
+    tags: tuple[str, ...]
+    source: str
+    headline: str | None = None
+    #: Set when the job cannot be started at all (e.g. its script does not parse).
+    not_runnable: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The whole run, decided before anything starts; `--dry-run` prints this value."""
+
+    jobs: tuple[PlannedJob, ...]
+    output_root: str
+    log_dir: str
+    summary_dir: str
+    max_workers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One execution of a job's argv."""
+
+    number: int
+    started_at: float
+    duration: float
+    status: Status
+    exit_code: int | None = None
+    #: The signal that ended the child, when it died of one.
+    signal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """A job's outcome after all its attempts."""
+
+    job: PlannedJob
+    status: Status
+    attempts: tuple[Attempt, ...] = ()
+    metrics: tuple[tuple[str, float], ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything the command line (or `TRAIN_ORCH_*` env) asked for; built only by cli.py."""
+
+    epochs: int | None = None
+    folds: int | None = None
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    parallel: bool = False
+    max_workers: int | None = None
+    retries: int | None = None
+    configs: tuple[str, ...] = ()
+    extra_args: tuple[str, ...] = ()
+    dry_run: bool = False
+    list_only: bool = False
+    auto_discover: bool = True
+    discover_roots: tuple[str, ...] = ()
+    allow_partial_success: bool = False
+    verbosity: int = 0
+    output_root: str = "."
+    output_format: str = "table"

@@ -1,0 +1,111 @@
+"""Turn job specs into the exact commands a run executes. Pure: no processes, no files.
+
+Everything that varies by machine (interpreter, CPU count) is passed in, so the same inputs
+always give the same plan, `--dry-run` prints precisely what a run would start, and tests
+compare plans as plain values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+
+from orchestrator.discovery import canonical
+from orchestrator.models import JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@=+,-]")
+
+
+def safe_name(job_id: str) -> str:
+    """A job id as a file name: no separators, no `..`, so nothing lands outside its dir."""
+    name = _UNSAFE.sub("_", job_id)
+    return f"_{name}" if name.startswith(".") else name
+
+
+def build_plan(specs: Sequence[JobSpec], options: RunOptions, *, python: str, cpu_count: int) -> Plan:
+    root = options.output_root
+    log_dir = os.path.normpath(os.path.join(root, "logs"))
+    workers = (options.max_workers or cpu_count) if options.parallel else 1
+    jobs = tuple(_plan_job(spec, options, python, log_dir) for spec in specs)
+    return Plan(
+        jobs=jobs,
+        output_root=root,
+        log_dir=log_dir,
+        summary_dir=os.path.normpath(os.path.join(root, "summaries")),
+        max_workers=max(1, workers),
+    )
+
+
+def _plan_job(spec: JobSpec, options: RunOptions, python: str, log_dir: str) -> PlannedJob:
+    name = safe_name(spec.id)
+    output_dir = os.path.normpath(os.path.join(options.output_root, "results", f"{name}_results"))
+    if spec.command is not None:
+        argv = [*spec.command]
+    else:
+        argv = [python, spec.script or "", *_standard_args(spec, options, output_dir)]
+    argv += [*spec.args, *_param_args(spec)]
+    argv += options.extra_args
+    env = {"PYTHONUNBUFFERED": "1", **dict(spec.env)}
+    env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir, TRAIN_ORCH_JOB_ID=spec.id)
+    return PlannedJob(
+        id=spec.id,
+        argv=tuple(argv),
+        cwd=".",
+        env=tuple(env.items()),
+        output_dir=output_dir,
+        log_path=os.path.join(log_dir, f"{name}.log"),
+        retries=options.retries if options.retries is not None else spec.retries,
+        retry_delay=spec.retry_delay,
+        optional=spec.optional,
+        tags=spec.tags,
+        source=spec.script or "command",
+        headline=spec.headline,
+        not_runnable=spec.error,
+    )
+
+
+def _standard_args(spec: JobSpec, options: RunOptions, output_dir: str) -> list[str]:
+    """`--output-dir`, `--epochs`, `--folds`, `--seed`: only those the script declares.
+
+    The command line overrides config for epochs and folds: a CI form's "epochs: 3" means
+    "a quick run of everything", whatever each job's own default is.
+    """
+    values: dict[str, object] = {
+        "output_dir": output_dir,
+        "epochs": options.epochs if options.epochs is not None else spec.epochs,
+        "folds": options.folds if options.folds is not None else spec.folds,
+        "seed": spec.seed,
+    }
+    args: list[str] = []
+    for name, value in values.items():
+        flag = declared_flag(spec, name)
+        if flag is not None and value is not None:
+            args += [flag, str(value)]
+    return args
+
+
+def declared_flag(spec: JobSpec, name: str) -> str | None:
+    """The spelling a script uses for a standard flag, or None if it does not accept it."""
+    mapped = dict(spec.flag_names).get(name)
+    if mapped is not None:
+        return mapped
+    return next((f for f in spec.flags if canonical(f) == name), None)
+
+
+def _param_args(spec: JobSpec) -> list[str]:
+    """`{max_depth: 4, verbose: true}` → `--max-depth 4 --verbose` (or as the script spells it)."""
+    args: list[str] = []
+    for key, value in spec.params:
+        flag = next((f for f in spec.flags if canonical(f) == canonical(key)), None)
+        flag = flag or (key if key.startswith("-") else "--" + key.replace("_", "-"))
+        args += _flag_value(flag, value)
+    return args
+
+
+def _flag_value(flag: str, value: ParamValue) -> list[str]:
+    if isinstance(value, bool):
+        return [flag] if value else []
+    if isinstance(value, tuple):
+        return [flag, *value]
+    return [flag, str(value)]

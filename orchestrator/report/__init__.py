@@ -1,0 +1,1 @@
+"""Everything users see or keep: console output, the JSON summary."""
