@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ import click
 from orchestrator import __version__, pipeline
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import RunOptions
-from orchestrator.outcome import EXIT_USAGE
 from orchestrator.report import console
 
 ENV_PREFIX = "TRAIN_ORCH"
@@ -40,7 +40,7 @@ Exit codes: 0 every required job succeeded · 1 a required job failed
 """
 
 
-class _Verbosity(click.ParamType):
+class _Verbosity(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
     """`-vv` counts; from the environment a CI boolean ("true"/"false") works too."""
 
     name = "count"
@@ -59,44 +59,96 @@ class _Verbosity(click.ParamType):
             self.fail(f"{value!r} is neither a count nor true/false", param, ctx)
 
 
-def _option(*decls: str, **kwargs: Any) -> Any:
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _option(*decls: str, **kwargs: Any) -> _Decorator:
     return click.option(*decls, show_envvar=True, **kwargs)
 
 
 @click.group(
     invoke_without_command=True,
     epilog=EPILOG,
-    context_settings={"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help"],
-                      "max_content_width": 100},
+    context_settings={
+        "auto_envvar_prefix": ENV_PREFIX,
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+    },
 )
-@_option("--epochs", type=click.IntRange(min=1), help="Epochs for every script that takes --epochs.")
+@_option(
+    "--epochs", type=click.IntRange(min=1), help="Epochs for every script that takes --epochs."
+)
 @_option("--folds", type=click.IntRange(min=2), help="Folds for every script that takes --folds.")
-@_option("--only", multiple=True, metavar="SEL",
-         help="Run only these jobs: ids, globs ('xgb*') or tag:NAME; comma-separated or repeated.")
-@_option("--exclude", multiple=True, metavar="SEL", help="Skip these jobs (same forms; wins over --only).")
+@_option(
+    "--only",
+    multiple=True,
+    metavar="SEL",
+    help="Run only these jobs: ids, globs ('xgb*') or tag:NAME; comma-separated or repeated.",
+)
+@_option(
+    "--exclude",
+    multiple=True,
+    metavar="SEL",
+    help="Skip these jobs (same forms; wins over --only).",
+)
 @_option("--parallel", is_flag=True, help="Run jobs in parallel (see --max-workers).")
-@_option("--max-workers", type=click.IntRange(min=1), help="Jobs at once with --parallel [default: CPUs].")
+@_option(
+    "--max-workers",
+    type=click.IntRange(min=1),
+    help="Jobs at once with --parallel [default: CPUs].",
+)
 @_option("--retries", type=click.IntRange(min=0), help="Re-run a failed job up to N more times.")
-@_option("--config", "configs", multiple=True, metavar="FILE", envvar=f"{ENV_PREFIX}_CONFIG",
-         help="Extra YAML job definitions, after configs/*.yaml; later files win.")
-@_option("--extra-args", metavar="STRING", help="Arguments appended to every job (split like a shell).")
+@_option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar="FILE",
+    envvar=f"{ENV_PREFIX}_CONFIG",
+    help="Extra YAML job definitions, after configs/*.yaml; later files win.",
+)
+@_option(
+    "--extra-args", metavar="STRING", help="Arguments appended to every job (split like a shell)."
+)
 @_option("--dry-run", is_flag=True, help="Print the exact commands; run and write nothing.")
-@_option("--list", "list_only", is_flag=True, help="List the jobs and the flags each script accepts.")
+@_option(
+    "--list", "list_only", is_flag=True, help="List the jobs and the flags each script accepts."
+)
 @_option("--no-auto-discover", is_flag=True, help="Only run jobs defined in config files.")
-@_option("--discover-roots", multiple=True, metavar="DIR",
-         help="Where to look for train_*.py [default: training, files/training, scripts, mlops/pipelines].")
-@_option("--allow-partial-success", is_flag=True,
-         help="Exit 0 when some jobs failed, as long as at least one succeeded.")
-@_option("-v", "--verbose", count=True, type=_Verbosity(), help="Show commands and env; repeat for more.")
+@_option(
+    "--discover-roots",
+    multiple=True,
+    metavar="DIR",
+    help="Where to look for train_*.py "
+    "[default: training, files/training, scripts, mlops/pipelines].",
+)
+@_option(
+    "--allow-partial-success",
+    is_flag=True,
+    help="Exit 0 when some jobs failed, as long as at least one succeeded.",
+)
+@_option(
+    "-v", "--verbose", count=True, type=_Verbosity(), help="Show commands and env; repeat for more."
+)
 @_option("-q", "--quiet", is_flag=True, help="Print only the final table and errors.")
-@_option("--output-root", default=".", show_default=True, metavar="DIR",
-         help="Where results/, logs/ and summaries/ go.")
-@_option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
-         envvar=f"{ENV_PREFIX}_FORMAT",
-         show_default=True, help="Output format of --list and --dry-run.")
+@_option(
+    "--output-root",
+    default=".",
+    show_default=True,
+    metavar="DIR",
+    help="Where results/, logs/ and summaries/ go.",
+)
+@_option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    envvar=f"{ENV_PREFIX}_FORMAT",
+    show_default=True,
+    help="Output format of --list and --dry-run.",
+)
 @click.version_option(__version__, "--version", prog_name="run-all-training")
 @click.pass_context
-def cli(ctx: click.Context, **params: Any) -> None:
+def cli(ctx: click.Context, /, **params: Any) -> None:
     """Discover, plan, run and report every train_*.py in this project."""
     if ctx.invoked_subcommand is not None:
         return

@@ -215,7 +215,9 @@ def _env(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
 
 def _flag_names(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise doc.error(keys, f"expected a mapping like {{epochs: --num_train_epochs}}, got {_type_name(value)}")
+        raise doc.error(
+            keys, f"expected a mapping like {{epochs: --num_train_epochs}}, got {_type_name(value)}"
+        )
     names: dict[str, str] = {}
     for std, flag in value.items():
         std_keys = (*keys, str(std))
@@ -271,7 +273,11 @@ def load_configs(paths: Iterable[Path], base: Path) -> Config:
 
 def config_files(config_dir: Path, extra: Iterable[str], base: Path) -> list[Path]:
     """`configs/*.yaml` in name order, then each `--config FILE` in the order given."""
-    found = sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]) if config_dir.is_dir() else []
+    found = (
+        sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")])
+        if config_dir.is_dir()
+        else []
+    )
     for name in extra:
         path = Path(name) if Path(name).is_absolute() else base / name
         if not path.is_file():
@@ -302,14 +308,18 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
-        raise doc.error((), f"expected a mapping with 'defaults:' and 'jobs:', got {_type_name(data)}")
+        raise doc.error(
+            (), f"expected a mapping with 'defaults:' and 'jobs:', got {_type_name(data)}"
+        )
     for key in data:
         if key not in TOP_LEVEL:
             raise doc.error((str(key),), "unknown top-level key", did_you_mean(str(key), TOP_LEVEL))
     defaults = _fields(doc, ("defaults",), data.get("defaults"), COMMON_FIELDS)
     raw_jobs = data.get("jobs") or {}
     if not isinstance(raw_jobs, dict):
-        raise doc.error(("jobs",), f"expected a mapping of job id → definition, got {_type_name(raw_jobs)}")
+        raise doc.error(
+            ("jobs",), f"expected a mapping of job id → definition, got {_type_name(raw_jobs)}"
+        )
     jobs: dict[str, JobConfig] = {}
     for job_id, raw in raw_jobs.items():
         keys = ("jobs", str(job_id))
@@ -323,7 +333,9 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
     return defaults, jobs
 
 
-def _fields(doc: _Doc, keys: KeyPath, raw: Value, schema: Mapping[str, Validator]) -> dict[str, Value]:
+def _fields(
+    doc: _Doc, keys: KeyPath, raw: Value, schema: Mapping[str, Validator]
+) -> dict[str, Value]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):

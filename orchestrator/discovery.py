@@ -97,7 +97,9 @@ def inspect_script(path: Path, job_id: str, display: str) -> DiscoveredScript:
         source = path.read_bytes()
         tree = ast.parse(source, filename=display)
     except SyntaxError as exc:
-        return DiscoveredScript(display, job_id, error=f"syntax error, line {exc.lineno}: {exc.msg}")
+        return DiscoveredScript(
+            display, job_id, error=f"syntax error, line {exc.lineno}: {exc.msg}"
+        )
     except (OSError, ValueError) as exc:
         return DiscoveredScript(display, job_id, error=f"unreadable: {exc}")
     return DiscoveredScript(display, job_id, flags=declared_flags(tree))
@@ -109,9 +111,10 @@ def declared_flags(tree: ast.AST) -> tuple[str, ...]:
     Only literal strings count: a flag computed at run time cannot be known without running
     the script, and passing a flag the script might reject is worse than not passing it.
     """
-    flags: dict[str, None] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _call_name(node) in {"add_argument", "option", "Option"}:
+    flags: dict[str, None] = {}  # ordered set: source order reads best in --list
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
+        if _call_name(node) in {"add_argument", "option", "Option"}:
             for arg in node.args:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     for spelling in arg.value.split("/"):  # click's "--flag/--no-flag"

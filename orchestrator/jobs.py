@@ -18,7 +18,9 @@ from orchestrator.errors import ConfigError, SelectionError, did_you_mean
 from orchestrator.models import DiscoveredScript, JobSpec
 
 
-def merge(discovered: Iterable[DiscoveredScript], config: Config, base: Path) -> tuple[JobSpec, ...]:
+def merge(
+    discovered: Iterable[DiscoveredScript], config: Config, base: Path
+) -> tuple[JobSpec, ...]:
     """One spec per job id: discovered scripts first (in discovery order), then config-only jobs."""
     specs: dict[str, JobSpec] = {
         s.id: s
@@ -46,7 +48,9 @@ def merge(discovered: Iterable[DiscoveredScript], config: Config, base: Path) ->
     return tuple(specs.values())
 
 
-def _apply(spec: JobSpec, defaults: Mapping[str, Value], job: JobConfig | None, base: Path) -> JobSpec:
+def _apply(
+    spec: JobSpec, defaults: Mapping[str, Value], job: JobConfig | None, base: Path
+) -> JobSpec:
     fields = {**defaults, **(job.fields if job else {})}
     env = {**defaults.get("env", {}), **(job.fields.get("env", {}) if job else {})}
     changes: dict[str, object] = {}
@@ -60,8 +64,18 @@ def _apply(spec: JobSpec, defaults: Mapping[str, Value], job: JobConfig | None, 
         changes["params"] = tuple(args.items())
     elif args is not None:
         changes["args"] = args
-    for name in ("epochs", "folds", "seed", "retries", "retry_delay", "optional", "tags",
-                 "enabled", "description", "headline"):
+    for name in (
+        "epochs",
+        "folds",
+        "seed",
+        "retries",
+        "retry_delay",
+        "optional",
+        "tags",
+        "enabled",
+        "description",
+        "headline",
+    ):
         if name in fields:
             changes[name] = fields[name]
     if "flag_names" in fields:
@@ -80,7 +94,9 @@ def parse_selectors(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(token for value in values for token in _SPLIT.split(value) if token)
 
 
-def select(specs: Sequence[JobSpec], only: Sequence[str], exclude: Sequence[str]) -> tuple[JobSpec, ...]:
+def select(
+    specs: Sequence[JobSpec], only: Sequence[str], exclude: Sequence[str]
+) -> tuple[JobSpec, ...]:
     """The jobs to run, in their original order; exclude wins over only.
 
     A selector that matches nothing is an error: a typo in `--exclude` must not silently
@@ -97,7 +113,9 @@ def select(specs: Sequence[JobSpec], only: Sequence[str], exclude: Sequence[str]
     selected = tuple(s for s in specs if s.id in chosen)
     if not selected:
         raise SelectionError(
-            "no job left to run after --only/--exclude" if specs else "no jobs found: "
+            "no job left to run after --only/--exclude"
+            if specs
+            else "no jobs found: "
             "no train_*.py under the discovery roots and no jobs in the config files"
         )
     return selected
@@ -119,6 +137,8 @@ def _matching(specs: Sequence[JobSpec], selector: str, flag: str) -> set[str]:
         hint = did_you_mean(selector, known)
         listing = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
         raise SelectionError(
-            f"{flag} {selector}: no such job" + (f"; {hint}" if hint else "") + f" (known: {listing})"
+            f"{flag} {selector}: no such job"
+            + (f"; {hint}" if hint else "")
+            + f" (known: {listing})"
         )
     return matched

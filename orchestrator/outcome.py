@@ -19,9 +19,7 @@ def exit_code(results: Sequence[JobResult], *, allow_partial_success: bool) -> i
     failure into 0 as long as something succeeded: a run where everything failed is never
     green, whatever the flags say.
     """
-    required_failed = any(
-        r.status is not Status.SUCCEEDED for r in results if not r.job.optional
-    )
+    required_failed = any(r.status is not Status.SUCCEEDED for r in results if not r.job.optional)
     if not required_failed:
         return EXIT_OK
     any_succeeded = any(r.status is Status.SUCCEEDED for r in results)

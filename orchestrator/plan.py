@@ -7,9 +7,9 @@ compare plans as plain values.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from orchestrator.discovery import canonical
 from orchestrator.models import JobSpec, ParamValue, Plan, PlannedJob, RunOptions
@@ -23,23 +23,25 @@ def safe_name(job_id: str) -> str:
     return f"_{name}" if name.startswith(".") else name
 
 
-def build_plan(specs: Sequence[JobSpec], options: RunOptions, *, python: str, cpu_count: int) -> Plan:
+def build_plan(
+    specs: Sequence[JobSpec], options: RunOptions, *, python: str, cpu_count: int
+) -> Plan:
     root = options.output_root
-    log_dir = os.path.normpath(os.path.join(root, "logs"))
+    log_dir = str(PurePath(root, "logs"))
     workers = (options.max_workers or cpu_count) if options.parallel else 1
     jobs = tuple(_plan_job(spec, options, python, log_dir) for spec in specs)
     return Plan(
         jobs=jobs,
         output_root=root,
         log_dir=log_dir,
-        summary_dir=os.path.normpath(os.path.join(root, "summaries")),
+        summary_dir=str(PurePath(root, "summaries")),
         max_workers=max(1, workers),
     )
 
 
 def _plan_job(spec: JobSpec, options: RunOptions, python: str, log_dir: str) -> PlannedJob:
     name = safe_name(spec.id)
-    output_dir = os.path.normpath(os.path.join(options.output_root, "results", f"{name}_results"))
+    output_dir = str(PurePath(options.output_root, "results", f"{name}_results"))
     if spec.command is not None:
         argv = [*spec.command]
     else:
@@ -54,7 +56,7 @@ def _plan_job(spec: JobSpec, options: RunOptions, python: str, log_dir: str) -> 
         cwd=".",
         env=tuple(env.items()),
         output_dir=output_dir,
-        log_path=os.path.join(log_dir, f"{name}.log"),
+        log_path=str(PurePath(log_dir, f"{name}.log")),
         retries=options.retries if options.retries is not None else spec.retries,
         retry_delay=spec.retry_delay,
         optional=spec.optional,

@@ -127,7 +127,9 @@ class Supervisor:
             running = list(self._running.values())
         for item in running:
             item.cancelled = True
-        stoppers = [threading.Thread(target=self._stop, args=(r, grace), daemon=True) for r in running]
+        stoppers = [
+            threading.Thread(target=self._stop, args=(r, grace), daemon=True) for r in running
+        ]
         for thread in stoppers:
             thread.start()
 

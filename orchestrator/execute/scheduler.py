@@ -123,9 +123,7 @@ class Scheduler:
         if number == 1:
             Path(job.output_dir).mkdir(parents=True, exist_ok=True)
             Path(job.log_path).write_bytes(b"")  # each run's log starts empty
-        header = (
-            f"{HEADER_PREFIX}{number}/{total} · {_utc(time.time())} · {shlex.join(job.argv)}"
-        )
+        header = f"{HEADER_PREFIX}{number}/{total} · {_utc(time.time())} · {shlex.join(job.argv)}"
         self.sink.emit(AttemptStarted(job, number, total, time.time()))
         thread = threading.Thread(
             target=self._supervise, args=(job, number, header), name=f"job-{job.id}", daemon=True

@@ -41,8 +41,12 @@ SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
 
 def make_console(stream: IO[str] | None = None) -> Console:
     """A console that is plain (no colour, no cursor codes, wide) when not on a terminal."""
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False,
-                   width=None if (stream or sys.stdout).isatty() else 200)
+    return Console(
+        file=stream or sys.stdout,
+        highlight=False,
+        soft_wrap=False,
+        width=None if (stream or sys.stdout).isatty() else 200,
+    )
 
 
 def print_error(error: OrchestratorError) -> None:
@@ -70,7 +74,9 @@ def _excerpt(path: Path, line: int, column: int | None) -> str:
 
 
 def print_warning(message: str) -> None:
-    Console(file=sys.stderr, highlight=False, width=200).print(f"[yellow]warning:[/] {escape(message)}")
+    Console(file=sys.stderr, highlight=False, width=200).print(
+        f"[yellow]warning:[/] {escape(message)}"
+    )
 
 
 # ------------------------------------------------------------------------------- --list
@@ -97,7 +103,7 @@ def list_jobs(specs: Sequence[JobSpec], config_files: Sequence[str], fmt: str) -
     for column in ("job", "script", "flags", "tags", "notes"):
         table.add_column(column)
     for spec in specs:
-        notes = spec.error and f"{spec.error}: not run" or ("optional" if spec.optional else "")
+        notes = (spec.error and f"{spec.error}: not run") or ("optional" if spec.optional else "")
         table.add_row(
             escape(spec.id),
             escape(spec.script or shlex.join(spec.command or ())),
@@ -114,7 +120,9 @@ def _spec_json(spec: JobSpec) -> dict[str, Any]:
         "script": spec.script,
         "command": list(spec.command) if spec.command is not None else None,
         "flags": list(spec.flags),
-        "standard_flags": {n: declared_flag(spec, n) for n in STANDARD_FLAGS if declared_flag(spec, n)},
+        "standard_flags": {
+            n: declared_flag(spec, n) for n in STANDARD_FLAGS if declared_flag(spec, n)
+        },
         "tags": list(spec.tags),
         "optional": spec.optional,
         "enabled": spec.enabled,
@@ -211,15 +219,20 @@ class ConsoleReporter:
             return
         if isinstance(event, RunStarted):
             count = len(event.plan.jobs)
-            self._line(event.at, f"running {count} job{'s' * (count != 1)}, "
-                                 f"{event.plan.max_workers} at a time")
+            self._line(
+                event.at,
+                f"running {count} job{'s' * (count != 1)}, {event.plan.max_workers} at a time",
+            )
         elif isinstance(event, AttemptStarted):
             self._started(event)
         elif isinstance(event, AttemptEnded) and event.retry_in is not None:
             attempt = event.attempt
-            self._line(time.time(), f"[yellow]retry[/]  {escape(event.job.id)} attempt "
-                                    f"{attempt.number}/{event.of} {attempt.status.value}; "
-                                    f"next in {event.retry_in:g}s")
+            self._line(
+                time.time(),
+                f"[yellow]retry[/]  {escape(event.job.id)} attempt "
+                f"{attempt.number}/{event.of} {attempt.status.value}; "
+                f"next in {event.retry_in:g}s",
+            )
         elif isinstance(event, JobFinished):
             self._finished(event.result)
         elif isinstance(event, Interrupted):
@@ -238,23 +251,34 @@ class ConsoleReporter:
         took = _seconds(sum(a.duration for a in result.attempts))
         log = f" · {result.job.log_path}" if result.status is not Status.SUCCEEDED else ""
         if self.plain:
-            self._line(time.time(), f"done   {result.job.id} {result.status.value} {took} "
-                                    f"{escape(headline(result))}{log}")
+            self._line(
+                time.time(),
+                f"done   {result.job.id} {result.status.value} {took} "
+                f"{escape(headline(result))}{log}",
+            )
         else:
-            self.console.print(f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
-                               f"{escape(headline(result))}{escape(log)}")
+            self.console.print(
+                f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
+                f"{escape(headline(result))}{escape(log)}"
+            )
 
     def _line(self, at: float, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(at)) if self.plain else ""
         self.console.print(f"{stamp}{text}")
 
 
-def final_table(results: Sequence[JobResult], duration: float, exit_code: int,
-                summary_path: Path | None) -> None:
+def final_table(
+    results: Sequence[JobResult], duration: float, exit_code: int, summary_path: Path | None
+) -> None:
     console = make_console()
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column, justify in (("job", "left"), ("status", "left"), ("tries", "right"),
-                            ("time", "right"), ("headline", "left")):
+    for column, justify in (
+        ("job", "left"),
+        ("status", "left"),
+        ("tries", "right"),
+        ("time", "right"),
+        ("headline", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
         _, style = STATUS_STYLE[result.status]

@@ -1,0 +1,86 @@
+"""Shared helpers: throwaway projects in tmp_path and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHIM = REPO / "run_all_training.py"
+
+#: A script that honours the contract: declares the standard flags, writes metrics.json.
+GOOD_SCRIPT = """
+import argparse, json, os, pathlib
+parser = argparse.ArgumentParser()
+parser.add_argument("--output-dir", required=True)
+parser.add_argument("--epochs", type=int, default=1)
+parser.add_argument("--folds", type=int, default=2)
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+out = pathlib.Path(args.output_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "metrics.json").write_text(json.dumps({"accuracy": 0.5 + args.epochs / 100}))
+print("trained", args.epochs, "epochs")
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+class Project:
+    """A throwaway project tree; `run` invokes the real CLI in it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def script(self, rel: str, body: str = GOOD_SCRIPT) -> Path:
+        return write(self.root / rel, body)
+
+    def config(self, rel: str, text: str) -> Path:
+        return write(self.root / rel, text)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, str(SHIM), *args],
+            cwd=self.root,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.root / "summaries/latest.json").read_text())
+        return data
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        return {job["id"]: job for job in self.summary()["jobs"]}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[[str], Project]:
+    def make(name: str) -> Project:
+        return Project(tmp_path / name)
+
+    return make
