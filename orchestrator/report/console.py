@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections import Counter
 import sys
 import time
 from collections.abc import Sequence
@@ -94,10 +95,12 @@ def list_jobs(specs: Sequence[JobSpec], config_files: Sequence[str], fmt: str) -
         print(json.dumps({"jobs": [_spec_json(s) for s in specs]}, indent=2))
         return
     console = make_console()
-    sources = sorted({s.origin[0].split(":")[0] for s in specs if s.origin})
+    dirs = Counter(Path(s.script).parts[0] + "/" for s in specs if s.script)
+    origins = [f"{d} ({n})" for d, n in sorted(dirs.items())]
+    origins += [f"config: {', '.join(config_files)}"] if config_files else []
     console.print(
-        f"{len(specs)} job{'s' * (len(specs) != 1)} from {', '.join(sources) or 'config'}"
-        "    flags: O=--output-dir E=--epochs F=--folds S=--seed"
+        f"{len(specs)} job{'s' * (len(specs) != 1)} from {' · '.join(origins)}"
+        "    [dim]flags: O=--output-dir E=--epochs F=--folds S=--seed[/]"
     )
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("job", "script", "flags", "tags", "notes"):
