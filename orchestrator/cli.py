@@ -35,8 +35,15 @@ Every option can also be set through an environment variable named TRAIN_ORCH_<O
 value counts as not set. Repeatable options take several values separated by spaces.
 
 \b
-Exit codes: 0 every required job succeeded · 1 a required job failed
-(0 with --allow-partial-success if any job succeeded) · 2 bad usage or config, nothing ran
+Stopping: Ctrl-C or SIGTERM sends SIGTERM to every running job's process group, waits
+--grace seconds, then SIGKILLs what is left; a second signal kills at once. Either way
+the summary is written. GitHub cancels with SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s
+after that: the SIGTERM is our second signal, so the summary lands inside those 10 s.
+
+\b
+Exit codes: 0 every required job succeeded · 1 a required job failed, timed out or failed
+its gates (0 with --allow-partial-success if any job succeeded) · 2 bad usage or config,
+nothing ran · 130/143 interrupted by SIGINT/SIGTERM
 """
 
 
@@ -98,6 +105,24 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     help="Jobs at once with --parallel [default: CPUs].",
 )
 @_option("--retries", type=click.IntRange(min=0), help="Re-run a failed job up to N more times.")
+@_option("--fail-fast", is_flag=True, help="Stop everything at the first failed required job.")
+@_option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Time limit per attempt for jobs whose config sets none.",
+)
+@_option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Between SIGTERM and SIGKILL when stopping a job [default: 10].",
+)
+@_option(
+    "--cpus",
+    type=click.IntRange(min=1),
+    help="CPU tokens shared by running jobs (each job takes its `cpus:`) [default: CPUs].",
+)
 @_option(
     "--config",
     "configs",
@@ -181,10 +206,34 @@ def _options(params: dict[str, Any]) -> RunOptions:
         auto_discover=not params["no_auto_discover"],
         discover_roots=params["discover_roots"],
         allow_partial_success=params["allow_partial_success"],
+        fail_fast=params["fail_fast"],
+        timeout=params["timeout"],
+        grace=params["grace"],
+        cpus=params["cpus"],
         verbosity=-1 if params["quiet"] else params["verbose"],
         output_root=params["output_root"],
         output_format=params["output_format"],
     )
+
+
+@cli.command()
+@_option(
+    "--from-journal",
+    "journal",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The journal_<UTC>.jsonl of the run to summarise.",
+)
+@_option("--output-root", default=".", show_default=True, metavar="DIR",
+         help="Where summaries/ goes.")  # fmt: skip
+def summarize(journal: Path, output_root: str) -> None:
+    """Rebuild a run's summary from its journal, e.g. after the run was killed."""
+    try:
+        path = pipeline.summarize(journal, Path(output_root))
+    except OrchestratorError as error:
+        console.print_error(error)
+        sys.exit(error.exit_code)
+    click.echo(f"summary: {path}")
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import ConfigError, did_you_mean
-from orchestrator.models import STANDARD_FLAGS
+from orchestrator.gates import parse_gate
+from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate
 
 KeyPath = tuple[str, ...]
 Value = Any  # a YAML value after validation; each field's validator fixes its real type
@@ -146,6 +147,54 @@ def _seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
     return float(value)
 
 
+def _positive_seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
+    seconds = _seconds(doc, keys, value)
+    if seconds == 0:
+        raise doc.error(keys, "must be more than 0 seconds")
+    return seconds
+
+
+def _factor(doc: _Doc, keys: KeyPath, value: Value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        raise doc.error(keys, f"expected a factor of at least 1, got {value!r}")
+    return float(value)
+
+
+def _choice(*choices: str) -> Validator:
+    def check(doc: _Doc, keys: KeyPath, value: Value) -> str:
+        if value not in choices:
+            hint = did_you_mean(str(value), choices) or f"one of {', '.join(choices)}"
+            raise doc.error(keys, f"unknown value {value!r}", hint)
+        return str(value)
+
+    return check
+
+
+def _choices(*choices: str) -> Validator:
+    one = _choice(*choices)
+
+    def check(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        return tuple(one(doc, (*keys, str(i)), item) for i, item in enumerate(items))
+
+    return check
+
+
+def _gates(doc: _Doc, keys: KeyPath, value: Value) -> tuple[Gate, ...]:
+    """`{accuracy: ">= 0.9", rmse: "<= 60"}`: parsed now so a typo fails before training."""
+    if not isinstance(value, dict):
+        raise doc.error(
+            keys, f"expected a mapping like {{accuracy: '>= 0.9'}}, got {_type_name(value)}"
+        )
+    gates = []
+    for metric, rule in value.items():
+        try:
+            gates.append(parse_gate(str(metric), str(rule)))
+        except ValueError as exc:
+            raise doc.error((*keys, str(metric)), str(exc)) from None
+    return tuple(gates)
+
+
 def _bool(doc: _Doc, keys: KeyPath, value: Value) -> bool:
     if not isinstance(value, bool):
         raise doc.error(keys, f"expected true or false, got {_type_name(value)} {value!r}")
@@ -235,6 +284,13 @@ COMMON_FIELDS: dict[str, Validator] = {
     "seed": _int(0),
     "retries": _int(0),
     "retry_delay": _seconds,
+    "retry_max_delay": _seconds,
+    "backoff": _factor,
+    "retry_on": _choices("failed", "timed_out"),
+    "timeout": _positive_seconds,
+    "grace": _seconds,
+    "cpus": _int(1),
+    "priority": _choice(*PRIORITIES),
     "optional": _bool,
     "env": _env,
     "tags": _text_list,
@@ -248,6 +304,7 @@ JOB_FIELDS: dict[str, Validator] = {
     "description": _text,
     "flag_names": _flag_names,
     "headline": _text,
+    "gates": _gates,
 }
 TOP_LEVEL = ("defaults", "jobs")
 

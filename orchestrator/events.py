@@ -37,14 +37,25 @@ class JobFinished:
 
 
 @dataclass(frozen=True, slots=True)
-class Interrupted:
-    signal_name: str
-    #: True for the second signal: running jobs are killed at once, no grace.
-    forced: bool
+class Halted:
+    """The run stops early (a signal, --fail-fast): nothing new starts."""
+
+    why: str
     at: float
+    #: The signal that caused it ("SIGINT"), or None for --fail-fast.
+    signal: str | None = None
 
 
-Event = RunStarted | AttemptStarted | AttemptEnded | JobFinished | Interrupted
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    results: tuple[JobResult, ...]
+    exit_code: int
+    started_at: float
+    at: float
+    summary_path: str | None
+
+
+Event = RunStarted | AttemptStarted | AttemptEnded | JobFinished | Halted | RunFinished
 
 
 class EventSink(Protocol):

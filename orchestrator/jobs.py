@@ -48,6 +48,16 @@ def merge(
     return tuple(specs.values())
 
 
+#: Config keys that map one-to-one onto JobSpec fields.
+SPEC_FIELDS = (
+    "epochs", "folds", "seed", "retries", "optional", "tags", "enabled", "description",
+    "headline", "timeout", "grace", "cpus", "priority", "gates",
+)  # fmt: skip
+#: Config keys that make up a job's RetryPolicy.
+RETRY_FIELDS = {"retry_delay": "delay", "backoff": "backoff", "retry_max_delay": "max_delay",
+                "retry_on": "on"}  # fmt: skip
+
+
 def _apply(
     spec: JobSpec, defaults: Mapping[str, Value], job: JobConfig | None, base: Path
 ) -> JobSpec:
@@ -64,20 +74,12 @@ def _apply(
         changes["params"] = tuple(args.items())
     elif args is not None:
         changes["args"] = args
-    for name in (
-        "epochs",
-        "folds",
-        "seed",
-        "retries",
-        "retry_delay",
-        "optional",
-        "tags",
-        "enabled",
-        "description",
-        "headline",
-    ):
+    for name in SPEC_FIELDS:
         if name in fields:
             changes[name] = fields[name]
+    retry = {key: fields[name] for name, key in RETRY_FIELDS.items() if name in fields}
+    if retry:
+        changes["retry"] = replace(spec.retry, **retry)
     if "flag_names" in fields:
         changes["flag_names"] = tuple(fields["flag_names"].items())
     changes["env"] = tuple(env.items())

@@ -8,10 +8,13 @@ earlier stage decided, and `--dry-run` shows exactly the plan a run executes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Flags that the orchestrator itself fills in, by their canonical spelling.
 STANDARD_FLAGS = ("output_dir", "epochs", "folds", "seed")
+
+#: Job priorities, most urgent first (the four that seed job managers use).
+PRIORITIES = ("critical", "high", "normal", "low")
 
 Pairs = tuple[tuple[str, str], ...]
 ParamValue = str | int | float | bool | tuple[str, ...]
@@ -29,6 +32,37 @@ class Status(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A quality gate on one metric, e.g. `accuracy >= 0.9`."""
+
+    metric: str
+    op: str
+    threshold: float
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how long to wait before another attempt.
+
+    The delay grows by `backoff` each attempt up to `max_delay`, with ±20% jitter so
+    jobs that failed together (a flaky shared service) do not retry in lockstep.
+    """
+
+    delay: float = 2.0
+    backoff: float = 1.0
+    max_delay: float = 60.0
+    on: tuple[str, ...] = ("failed", "timed_out")
+
+    def delay_before(self, attempt: int, jitter: float) -> float:
+        """Seconds to wait before `attempt` (2, 3, ...); `jitter` is a draw in [-1, 1]."""
+        base = min(self.max_delay, self.delay * self.backoff ** (attempt - 2))
+        return max(0.0, base * (1 + 0.2 * jitter))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +93,12 @@ class JobSpec:
     optional: bool = False
     tags: tuple[str, ...] = ()
     retries: int = 0
-    retry_delay: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float | None = None
+    grace: float | None = None
+    cpus: int = 1
+    priority: str = "normal"
+    gates: tuple[Gate, ...] = ()
     env: Pairs = ()
     enabled: bool = True
     description: str = ""
@@ -80,11 +119,18 @@ class PlannedJob:
     output_dir: str
     log_path: str
     retries: int
-    retry_delay: float
+    retry: RetryPolicy
+    timeout: float | None
+    grace: float
+    cpus: int
+    priority: str
+    gates: tuple[Gate, ...]
     optional: bool
     tags: tuple[str, ...]
     source: str
     headline: str | None = None
+    #: Seconds the job took last time (from the previous summary), for longest-first order.
+    expected_duration: float | None = None
     #: Set when the job cannot be started at all (e.g. its script does not parse).
     not_runnable: str | None = None
 
@@ -98,6 +144,9 @@ class Plan:
     log_dir: str
     summary_dir: str
     max_workers: int
+    #: CPU tokens shared by running jobs: a job starts only when its `cpus` fit.
+    cpus: int
+    fail_fast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +191,10 @@ class RunOptions:
     auto_discover: bool = True
     discover_roots: tuple[str, ...] = ()
     allow_partial_success: bool = False
+    fail_fast: bool = False
+    timeout: float | None = None
+    grace: float | None = None
+    cpus: int | None = None
     verbosity: int = 0
     output_root: str = "."
     output_format: str = "table"

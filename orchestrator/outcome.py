@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from orchestrator.models import JobResult, Status
@@ -13,19 +12,23 @@ EXIT_USAGE = 2
 
 
 def exit_code(results: Sequence[JobResult], *, allow_partial_success: bool) -> int:
+    """The run's exit code from its job results (see `exit_code_for`)."""
+    return exit_code_for(
+        [(r.status, r.job.optional) for r in results], allow_partial_success=allow_partial_success
+    )
+
+
+def exit_code_for(outcomes: Sequence[tuple[Status, bool]], *, allow_partial_success: bool) -> int:
     """0 when every required job succeeded; 1 when one did not.
 
     Optional jobs are reported but never fail the run. `--allow-partial-success` turns a
     failure into 0 as long as something succeeded: a run where everything failed is never
     green, whatever the flags say.
     """
-    required_failed = any(r.status is not Status.SUCCEEDED for r in results if not r.job.optional)
+    required_failed = any(
+        status is not Status.SUCCEEDED for status, optional in outcomes if not optional
+    )
     if not required_failed:
         return EXIT_OK
-    any_succeeded = any(r.status is Status.SUCCEEDED for r in results)
+    any_succeeded = any(status is Status.SUCCEEDED for status, _ in outcomes)
     return EXIT_OK if allow_partial_success and any_succeeded else EXIT_FAILED
-
-
-def status_counts(results: Sequence[JobResult]) -> dict[str, int]:
-    counts = Counter(r.status.value for r in results)
-    return {status.value: counts[status.value] for status in Status if counts[status.value]}

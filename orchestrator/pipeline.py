@@ -6,6 +6,7 @@ same functions without click.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -14,16 +15,27 @@ from pathlib import Path
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
-from orchestrator.events import Fanout, RunStarted
+from orchestrator.errors import OrchestratorError
+from orchestrator.events import Fanout, RunFinished, RunStarted
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.jobs import merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.outcome import exit_code
 from orchestrator.plan import build_plan
 from orchestrator.report import console
-from orchestrator.report.summary import RunInfo, build_summary, write_summary
+from orchestrator.report.journal import Journal, journal_path, read_journal, rebuild_summary
+from orchestrator.report.summary import (
+    LATEST,
+    RunInfo,
+    assemble,
+    job_record,
+    new_run_id,
+    run_header,
+    write_summary,
+)
 
 CONFIG_DIR = "configs"
+SUMMARY_DIR = "summaries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +54,28 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     return Selection(select(specs, options.only, options.exclude), config.files, tuple(warnings))
 
 
-def make_plan(options: RunOptions, selection: Selection) -> Plan:
-    return build_plan(selection.jobs, options, python=sys.executable, cpu_count=os.cpu_count() or 1)
+def make_plan(options: RunOptions, selection: Selection, base: Path) -> Plan:
+    durations = previous_durations(base / options.output_root / SUMMARY_DIR / LATEST)
+    return build_plan(
+        selection.jobs,
+        options,
+        python=sys.executable,
+        cpu_count=os.cpu_count() or 1,
+        durations=durations,
+    )
+
+
+def previous_durations(summary: Path) -> dict[str, float]:
+    """How long each job took last time it succeeded, for longest-first scheduling."""
+    try:
+        data = json.loads(summary.read_text(encoding="utf-8"))
+        return {
+            job["id"]: float(job["duration_s"])
+            for job in data["jobs"]
+            if job.get("status") == "succeeded"
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # no usable history: plan order is a fine fallback
 
 
 def main(options: RunOptions, base: Path) -> int:
@@ -53,7 +85,7 @@ def main(options: RunOptions, base: Path) -> int:
     if options.list_only:
         console.list_jobs(selection.jobs, selection.config_files, options.output_format)
         return 0
-    plan = make_plan(options, selection)
+    plan = make_plan(options, selection, base)
     if options.dry_run:
         console.show_plan(plan, options.output_format, options.verbosity > 0)
         return 0
@@ -61,18 +93,39 @@ def main(options: RunOptions, base: Path) -> int:
 
 
 def run_plan(plan: Plan, options: RunOptions, base: Path) -> int:
+    """Execute the plan; whatever happens to the jobs, the summary gets written."""
+    summary_dir = Path(plan.summary_dir)
     Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
-    reporter = console.ConsoleReporter(options.verbosity)
-    sink = Fanout(reporter)
+    summary_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    sink.emit(RunStarted(plan, started))
-    outcome = Scheduler(plan, sink).run()
-    ended = time.time()
-    code = outcome.interrupted_exit or exit_code(
-        outcome.results, allow_partial_success=options.allow_partial_success
-    )
-    info = RunInfo(started, ended, code, outcome.interrupted_by)
-    summary = build_summary(outcome.results, options, info, base)
-    path = write_summary(summary, Path(plan.summary_dir), started)
-    console.final_table(outcome.results, ended - started, code, path)
+    run_id = new_run_id(summary_dir, started)
+    header = run_header(options, base)
+    journal = Journal(journal_path(summary_dir, run_id), header)
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    sink = Fanout(journal, console.ConsoleReporter(options.verbosity, github=github))
+    scheduler = Scheduler(plan, sink)
+    with scheduler.handling_signals():
+        sink.emit(RunStarted(plan, started))
+        outcome = scheduler.run()
+        code = outcome.interrupted_exit or exit_code(
+            outcome.results, allow_partial_success=options.allow_partial_success
+        )
+        ended = time.time()
+        info = RunInfo(started, ended, code, outcome.interrupted_by)
+        summary = assemble(header, [job_record(r) for r in outcome.results], info)
+        path = write_summary(summary, summary_dir, run_id)
+        sink.emit(RunFinished(outcome.results, code, started, ended, str(path)))
+        journal.close()
     return code
+
+
+def summarize(journal: Path, output_root: Path) -> Path:
+    """Rebuild a summary from a run's journal (e.g. one killed before it wrote its own)."""
+    try:
+        records = read_journal(journal)
+        summary = rebuild_summary(records)
+    except (OSError, StopIteration, KeyError, ValueError) as exc:
+        raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
+    summary_dir = output_root / SUMMARY_DIR
+    run_id = journal.stem.removeprefix("journal_") + "_rebuilt"
+    return write_summary(summary, summary_dir, run_id)

@@ -8,11 +8,11 @@ compare plans as plain values.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 
 from orchestrator.discovery import canonical
-from orchestrator.models import JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@=+,-]")
 
@@ -23,23 +23,73 @@ def safe_name(job_id: str) -> str:
     return f"_{name}" if name.startswith(".") else name
 
 
+DEFAULT_GRACE = 10.0
+#: Thread-pool variables of the BLAS/OpenMP runtimes behind numpy, scikit-learn, XGBoost
+#: and LightGBM; each defaults to every core, so N parallel jobs would run N*cores threads.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
 def build_plan(
-    specs: Sequence[JobSpec], options: RunOptions, *, python: str, cpu_count: int
+    specs: Sequence[JobSpec],
+    options: RunOptions,
+    *,
+    python: str,
+    cpu_count: int,
+    durations: Mapping[str, float] | None = None,
 ) -> Plan:
+    """The jobs in the order they would start: by priority, then longest expected first.
+
+    Longest-first keeps the last minutes of a parallel run from being one long job alone.
+    """
     root = options.output_root
     log_dir = str(PurePath(root, "logs"))
+    cpus = options.cpus or cpu_count
     workers = (options.max_workers or cpu_count) if options.parallel else 1
-    jobs = tuple(_plan_job(spec, options, python, log_dir) for spec in specs)
+    jobs = [
+        _plan_job(
+            spec,
+            options,
+            python=python,
+            log_dir=log_dir,
+            total_cpus=cpus,
+            expected_duration=(durations or {}).get(spec.id),
+        )
+        for spec in specs
+    ]
+    order = {job.id: index for index, job in enumerate(jobs)}
+    jobs.sort(
+        key=lambda job: (
+            PRIORITIES.index(job.priority),
+            -(job.expected_duration or 0.0),
+            order[job.id],
+        )
+    )
     return Plan(
-        jobs=jobs,
+        jobs=tuple(jobs),
         output_root=root,
         log_dir=log_dir,
         summary_dir=str(PurePath(root, "summaries")),
         max_workers=max(1, workers),
+        cpus=cpus,
+        fail_fast=options.fail_fast,
     )
 
 
-def _plan_job(spec: JobSpec, options: RunOptions, python: str, log_dir: str) -> PlannedJob:
+def _plan_job(
+    spec: JobSpec,
+    options: RunOptions,
+    *,
+    python: str,
+    log_dir: str,
+    total_cpus: int,
+    expected_duration: float | None,
+) -> PlannedJob:
     name = safe_name(spec.id)
     output_dir = str(PurePath(options.output_root, "results", f"{name}_results"))
     if spec.command is not None:
@@ -48,8 +98,10 @@ def _plan_job(spec: JobSpec, options: RunOptions, python: str, log_dir: str) -> 
         argv = [python, spec.script or "", *_standard_args(spec, options, output_dir)]
     argv += [*spec.args, *_param_args(spec)]
     argv += options.extra_args
-    env = {"PYTHONUNBUFFERED": "1", **dict(spec.env)}
+    cpus = min(spec.cpus, total_cpus)  # a job bigger than the machine still runs, alone
+    env = {"PYTHONUNBUFFERED": "1", **dict.fromkeys(THREAD_VARIABLES, str(cpus)), **dict(spec.env)}
     env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir, TRAIN_ORCH_JOB_ID=spec.id)
+    grace = spec.grace if spec.grace is not None else options.grace
     return PlannedJob(
         id=spec.id,
         argv=tuple(argv),
@@ -58,11 +110,17 @@ def _plan_job(spec: JobSpec, options: RunOptions, python: str, log_dir: str) -> 
         output_dir=output_dir,
         log_path=str(PurePath(log_dir, f"{name}.log")),
         retries=options.retries if options.retries is not None else spec.retries,
-        retry_delay=spec.retry_delay,
+        retry=spec.retry,
+        timeout=spec.timeout if spec.timeout is not None else options.timeout,
+        grace=grace if grace is not None else DEFAULT_GRACE,
+        cpus=cpus,
+        priority=spec.priority,
+        gates=spec.gates,
         optional=spec.optional,
         tags=spec.tags,
         source=spec.script or "command",
         headline=spec.headline,
+        expected_duration=expected_duration,
         not_runnable=spec.error,
     )
 

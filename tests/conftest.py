@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +31,16 @@ out.mkdir(parents=True, exist_ok=True)
 (out / "metrics.json").write_text(json.dumps({"accuracy": 0.5 + args.epochs / 100}))
 print("trained", args.epochs, "epochs")
 """
+
+
+SCHEMA = json.loads((REPO / "orchestrator/schemas/summary.schema.json").read_text())
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    """Every summary a test reads is checked against the published schema first."""
+    data: dict[str, Any] = json.loads(path.read_text())
+    jsonschema.validate(data, SCHEMA)
+    return data
 
 
 def write(path: Path, text: str) -> Path:
@@ -66,8 +77,11 @@ class Project:
         )
 
     def summary(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.root / "summaries/latest.json").read_text())
-        return data
+        return load_summary(self.root / "summaries/latest.json")
+
+    def journal(self) -> list[dict[str, Any]]:
+        path = sorted((self.root / "summaries").glob("journal_*.jsonl"))[-1]
+        return [json.loads(line) for line in path.read_text().splitlines()]
 
     def jobs(self) -> dict[str, dict[str, Any]]:
         return {job["id"]: job for job in self.summary()["jobs"]}

@@ -35,8 +35,9 @@ class ProcessOutcome:
 class _Running:
     """One live child and the state its stoppers share."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], grace: float) -> None:
         self.proc = proc
+        self.grace = grace
         self.exited = threading.Event()
         self.lock = threading.Lock()
         self.stopping = False
@@ -50,6 +51,9 @@ class Supervisor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, _Running] = {}
+        #: Set once the run is being stopped: a child that was still being spawned when
+        #: cancel_all() looked is stopped as soon as it registers, instead of running on.
+        self._stopping: str | None = None
 
     def run(
         self,
@@ -80,12 +84,19 @@ class Supervisor:
             except OSError as exc:
                 log.write(f"cannot start {argv[0]}: {exc.strerror or exc}\n".encode())
                 return ProcessOutcome(CANNOT_START, None, started, time.time() - started)
-        running = _Running(proc)
+        running = _Running(proc, grace)
         with self._lock:
             self._running[proc.pid] = running
+            late = self._stopping
+        if late == "kill":
+            running.cancelled = True
+            _signal_group(proc.pid, signal.SIGKILL)
+        elif late == "cancel":
+            running.cancelled = True
+            threading.Thread(target=self._stop, args=(running,), daemon=True).start()
         timer = None
         if timeout is not None:
-            timer = threading.Timer(timeout, self._time_out, (running, grace))
+            timer = threading.Timer(timeout, self._time_out, (running,))
             timer.daemon = True
             timer.start()
         try:
@@ -108,34 +119,38 @@ class Supervisor:
         _append_footer(log_path, outcome)
         return outcome
 
-    def _time_out(self, running: _Running, grace: float) -> None:
-        running.timed_out = True
-        self._stop(running, grace)
+    def _time_out(self, running: _Running) -> None:
+        with running.lock:
+            if running.cancelled:
+                return
+            running.timed_out = True
+        self._stop(running)
 
-    def _stop(self, running: _Running, grace: float) -> None:
+    def _stop(self, running: _Running) -> None:
+        """SIGTERM the group; SIGKILL it if the leader has not exited after its grace."""
         with running.lock:
             if running.stopping or running.exited.is_set():
                 return
             running.stopping = True
         _signal_group(running.proc.pid, signal.SIGTERM)
-        if not running.exited.wait(grace):
+        if not running.exited.wait(running.grace):
             _signal_group(running.proc.pid, signal.SIGKILL)
 
-    def cancel_all(self, grace: float) -> None:
-        """SIGTERM every running group at once, SIGKILL what is left after `grace`."""
+    def cancel_all(self) -> None:
+        """Stop every running group at once, each with its own grace, without blocking."""
         with self._lock:
+            self._stopping = "cancel"
             running = list(self._running.values())
         for item in running:
-            item.cancelled = True
-        stoppers = [
-            threading.Thread(target=self._stop, args=(r, grace), daemon=True) for r in running
-        ]
-        for thread in stoppers:
-            thread.start()
+            with item.lock:
+                if not item.timed_out:
+                    item.cancelled = True
+            threading.Thread(target=self._stop, args=(item,), daemon=True).start()
 
     def kill_all(self) -> None:
         """SIGKILL every running group now (a second Ctrl-C)."""
         with self._lock:
+            self._stopping = "kill"
             running = list(self._running.values())
         for item in running:
             item.cancelled = True

@@ -9,17 +9,24 @@ still returns a result for every job.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import queue
+import random
 import shlex
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.events import AttemptEnded, AttemptStarted, EventSink, Interrupted, JobFinished
+from orchestrator.events import (
+    AttemptEnded,
+    AttemptStarted,
+    EventSink,
+    Halted,
+    JobFinished,
+)
 from orchestrator.execute.outputs import read_metrics
 from orchestrator.execute.process import (
     ProcessOutcome,
@@ -28,10 +35,12 @@ from orchestrator.execute.process import (
     interrupt_handlers,
     signal_name,
 )
+from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, JobResult, Plan, PlannedJob, Status
 
 HEADER_PREFIX = "=== attempt "
-DEFAULT_GRACE = 10.0
+#: Statuses that end a run early under --fail-fast when a required job ends with them.
+FAILING = frozenset({Status.FAILED, Status.TIMED_OUT, Status.GATE_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,53 +58,57 @@ class _Signal:
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     results: tuple[JobResult, ...]
-    #: The process exit code an interruption demands (130/143), else None.
-    interrupted_exit: int | None
+    #: The signal that interrupted the run ("SIGINT"), if one did.
     interrupted_by: str | None
+    #: The process exit code that interruption demands (130/143), else None.
+    interrupted_exit: int | None
 
 
 class Scheduler:
-    def __init__(
-        self,
-        plan: Plan,
-        sink: EventSink,
-        *,
-        grace: float = DEFAULT_GRACE,
-    ) -> None:
+    def __init__(self, plan: Plan, sink: EventSink) -> None:
         self.plan = plan
         self.sink = sink
-        self.grace = grace
         self.supervisor = Supervisor()
         self._inbox: queue.SimpleQueue[_Done | _Signal] = queue.SimpleQueue()
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
-        self._pending: deque[PlannedJob] = deque()
+        self._pending: list[PlannedJob] = []
         self._retries: list[tuple[float, int, PlannedJob]] = []
         self._sequence = itertools.count()
-        self._running = 0
+        self._running: dict[str, PlannedJob] = {}
         self._signals = 0
-        self._interrupted_exit: int | None = None
-        self._interrupted_by: str | None = None
+        self._halted = False
+        self._interrupted: int | None = None
 
     def run(self) -> RunOutcome:
+        """Run every job; call inside `handling_signals()` so Ctrl-C stops it cleanly."""
+        self._pending = [job for job in self.plan.jobs if not job.not_runnable]
         for job in self.plan.jobs:
             if job.not_runnable:
                 self._finish(job, Status.FAILED, reason=f"not run: {job.not_runnable}")
-            else:
-                self._pending.append(job)
-        with interrupt_handlers(lambda signum: self._inbox.put(_Signal(signum))):
-            self._loop()
+        self._loop()
         ordered = tuple(self._results[job.id] for job in self.plan.jobs)
-        return RunOutcome(ordered, self._interrupted_exit, self._interrupted_by)
+        signum = self._interrupted
+        return RunOutcome(
+            ordered,
+            signal_name(signum) if signum else None,
+            exit_code_for_signal(signum) if signum else None,
+        )
 
+    def handling_signals(self) -> contextlib.AbstractContextManager[None]:
+        """Route SIGINT/SIGTERM into the run's inbox until the block ends.
+
+        The caller keeps the block open while it writes the summary, so a signal that
+        arrives then is absorbed instead of killing the orchestrator halfway through.
+        """
+        return interrupt_handlers(lambda signum: self._inbox.put(_Signal(signum)))
+
+    # ----------------------------------------------------------------------- the loop
     def _loop(self) -> None:
-        while True:
+        while self._running or self._pending or self._retries:
             self._release_due_retries()
-            while not self._signals and self._running < self.plan.max_workers and self._pending:
-                job = self._pending.popleft()
-                self._start(job, len(self._attempts[job.id]) + 1)
-            if not self._running and not self._pending and not self._retries:
-                return
+            while (job := self._next_ready()) is not None:
+                self._start(job)
             try:
                 message = self._inbox.get(timeout=self._seconds_to_next_retry())
             except queue.Empty:
@@ -103,32 +116,48 @@ class Scheduler:
             if isinstance(message, _Signal):
                 self._on_signal(message.signum)
             else:
-                self._running -= 1
+                del self._running[message.job.id]
                 self._on_done(message)
+
+    def _next_ready(self) -> PlannedJob | None:
+        """The first pending job (plan order) whose cpus fit in what is free now.
+
+        Taking a smaller job past one that does not fit keeps cores busy; the big job
+        still starts as soon as enough frees up, since it stays first in line.
+        """
+        if self._halted or len(self._running) >= self.plan.max_workers:
+            return None
+        free = self.plan.cpus - sum(job.cpus for job in self._running.values())
+        for index, job in enumerate(self._pending):
+            if job.cpus <= free:
+                return self._pending.pop(index)
+        return None
 
     def _release_due_retries(self) -> None:
         now = time.monotonic()
         while self._retries and self._retries[0][0] <= now:
             _, _, job = heapq.heappop(self._retries)
-            self._pending.appendleft(job)  # a retry goes before jobs not yet started
+            self._pending.insert(0, job)  # a retry goes before jobs not yet started
 
     def _seconds_to_next_retry(self) -> float | None:
         if not self._retries:
             return None
         return max(0.0, self._retries[0][0] - time.monotonic())
 
-    def _start(self, job: PlannedJob, number: int) -> None:
-        self._running += 1
+    # --------------------------------------------------------------------- one attempt
+    def _start(self, job: PlannedJob) -> None:
+        number = len(self._attempts[job.id]) + 1
         total = job.retries + 1
         if number == 1:
             Path(job.output_dir).mkdir(parents=True, exist_ok=True)
             Path(job.log_path).write_bytes(b"")  # each run's log starts empty
-        header = f"{HEADER_PREFIX}{number}/{total} · {_utc(time.time())} · {shlex.join(job.argv)}"
-        self.sink.emit(AttemptStarted(job, number, total, time.time()))
-        thread = threading.Thread(
+        now = time.time()
+        header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {shlex.join(job.argv)}"
+        self._running[job.id] = job
+        self.sink.emit(AttemptStarted(job, number, total, now))
+        threading.Thread(
             target=self._supervise, args=(job, number, header), name=f"job-{job.id}", daemon=True
-        )
-        thread.start()
+        ).start()
 
     def _supervise(self, job: PlannedJob, number: int, header: str) -> None:
         outcome = self.supervisor.run(
@@ -137,7 +166,8 @@ class Scheduler:
             env=dict(job.env),
             log_path=job.log_path,
             header=header,
-            grace=self.grace,
+            timeout=job.timeout,
+            grace=job.grace,
         )
         self._inbox.put(_Done(job, number, outcome))
 
@@ -152,37 +182,56 @@ class Scheduler:
             signal=outcome.signal,
         )
         self._attempts[job.id].append(attempt)
-        total = job.retries + 1
-        retry = attempt.status in (Status.FAILED, Status.TIMED_OUT) and done.number < total
-        retry_in = job.retry_delay if retry and not self._signals else None
-        self.sink.emit(AttemptEnded(job, attempt, total, retry_in))
+        retry_in = self._retry_delay(job, attempt)
+        self.sink.emit(AttemptEnded(job, attempt, job.retries + 1, retry_in))
         if retry_in is not None:
             due = time.monotonic() + retry_in
             heapq.heappush(self._retries, (due, next(self._sequence), job))
-            return
-        if attempt.status is Status.SUCCEEDED:
-            metrics, note = read_metrics(job.output_dir, since=attempt.started_at)
-            self._finish(job, Status.SUCCEEDED, metrics=metrics, reason=note)
+        elif attempt.status is Status.SUCCEEDED:
+            self._judge_success(job, attempt)
         else:
             self._finish(job, attempt.status, reason=_describe(attempt))
 
+    def _retry_delay(self, job: PlannedJob, attempt: Attempt) -> float | None:
+        if self._halted or attempt.number > job.retries:
+            return None
+        if attempt.status.value not in job.retry.on:
+            return None
+        return job.retry.delay_before(attempt.number + 1, random.uniform(-1.0, 1.0))
+
+    def _judge_success(self, job: PlannedJob, attempt: Attempt) -> None:
+        metrics, note = read_metrics(job.output_dir, since=attempt.started_at)
+        failures = failed_gates(job.gates, dict(metrics))
+        if failures:
+            self._finish(job, Status.GATE_FAILED, metrics=metrics, reason="; ".join(failures))
+        else:
+            self._finish(job, Status.SUCCEEDED, metrics=metrics, reason=note)
+
+    # ----------------------------------------------------------------------- stopping
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
-        forced = self._signals > 1
-        self.sink.emit(Interrupted(signal_name(signum), forced, time.time()))
-        if forced:
+        if self._signals > 1:
+            self.sink.emit(
+                Halted(f"{signal_name(signum)} again: killing running jobs", time.time())
+            )
             self.supervisor.kill_all()
             return
-        self._interrupted_exit = exit_code_for_signal(signum)
-        self._interrupted_by = signal_name(signum)
-        why = f"not started: run interrupted by {signal_name(signum)}"
+        self._interrupted = signum
+        self._halt(f"interrupted by {signal_name(signum)}", signal_name(signum))
+
+    def _halt(self, why: str, signal: str | None = None) -> None:
+        """Start nothing more; stop what runs (grace, then kill); skip what never started."""
+        if self._halted:
+            return
+        self._halted = True
+        self.sink.emit(Halted(why, time.time(), signal))
         while self._pending:
-            self._finish(self._pending.popleft(), Status.SKIPPED, reason=why)
+            self._finish(self._pending.pop(0), Status.SKIPPED, reason=f"not started: {why}")
         while self._retries:
             _, _, job = heapq.heappop(self._retries)
             last = self._attempts[job.id][-1]
-            self._finish(job, last.status, reason=f"{_describe(last)}; retry cancelled")
-        self.supervisor.cancel_all(self.grace)
+            self._finish(job, last.status, reason=f"{_describe(last)}; retry cancelled: {why}")
+        self.supervisor.cancel_all()
 
     def _finish(
         self,
@@ -195,6 +244,8 @@ class Scheduler:
         result = JobResult(job, status, tuple(self._attempts[job.id]), metrics, reason)
         self._results[job.id] = result
         self.sink.emit(JobFinished(result))
+        if self.plan.fail_fast and status in FAILING and not job.optional:
+            self._halt(f"--fail-fast after '{job.id}' {status.value}")
 
 
 def _attempt_status(outcome: ProcessOutcome) -> Status:

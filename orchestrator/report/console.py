@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from rich.console import Console
+from rich.columns import Columns
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.markup import escape
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.events import (
     AttemptEnded,
     AttemptStarted,
     Event,
-    Interrupted,
+    Halted,
     JobFinished,
+    RunFinished,
     RunStarted,
 )
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, Status
@@ -210,78 +216,193 @@ def _seconds(value: float) -> str:
 
 
 class ConsoleReporter:
-    """Prints one line per event: on a terminal with colour, elsewhere with UTC timestamps."""
+    """Progress as it happens: a live view on a terminal, one plain line per event elsewhere.
 
-    def __init__(self, verbosity: int) -> None:
+    On GitHub Actions a failing job's log tail goes into a collapsed group and an `::error`
+    annotation names the job, so the failure is on the run's front page.
+    """
+
+    def __init__(self, verbosity: int, *, github: bool = False) -> None:
         self.console = make_console()
         self.verbosity = verbosity
+        self.github = github
         self.plain = not self.console.is_terminal
+        self.live: LiveView | None = None
 
     def emit(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            self._close()
+            final_table(self.console, event)
+            return
         if self.verbosity < 0:
             return
         if isinstance(event, RunStarted):
-            count = len(event.plan.jobs)
-            self._line(
-                event.at,
-                f"running {count} job{'s' * (count != 1)}, {event.plan.max_workers} at a time",
-            )
+            self._run_started(event)
         elif isinstance(event, AttemptStarted):
             self._started(event)
         elif isinstance(event, AttemptEnded) and event.retry_in is not None:
             attempt = event.attempt
-            self._line(
-                time.time(),
-                f"[yellow]retry[/]  {escape(event.job.id)} attempt "
-                f"{attempt.number}/{event.of} {attempt.status.value}; "
-                f"next in {event.retry_in:g}s",
-            )
+            self._line(time.time(), f"[yellow]retry[/]  {escape(event.job.id)} attempt "
+                                    f"{attempt.number}/{event.of} {attempt.status.value}; "
+                                    f"next in {event.retry_in:.1f}s")  # fmt: skip
         elif isinstance(event, JobFinished):
             self._finished(event.result)
-        elif isinstance(event, Interrupted):
-            how = "killing running jobs now" if event.forced else "stopping running jobs"
-            self._line(event.at, f"[bold yellow]{event.signal_name}[/]: {how}")
+        elif isinstance(event, Halted):
+            self._line(event.at, f"[bold yellow]stopping[/]: {escape(event.why)}")
+
+    def _run_started(self, event: RunStarted) -> None:
+        plan = event.plan
+        count = len(plan.jobs)
+        self._line(event.at, f"running {count} job{'s' * (count != 1)}, "
+                             f"{plan.max_workers} at a time on {plan.cpus} cpus")  # fmt: skip
+        if not self.plain:
+            self.live = LiveView(self.console, plan, event.at)
+            self.live.start()
 
     def _started(self, event: AttemptStarted) -> None:
+        if self.live is not None:
+            self.live.started(event)
         if self.plain or self.verbosity > 0:
             tries = f" (attempt {event.number}/{event.of})" if event.of > 1 else ""
             self._line(event.at, f"start  {escape(event.job.id)}{tries}")
         if self.verbosity > 0:
             self.console.print(f"       [dim]{escape(shlex.join(event.job.argv))}[/]")
+            for name, value in event.job.env:
+                self.console.print(f"       [dim]{escape(name)}={escape(mask(name, value))}[/]")
 
     def _finished(self, result: JobResult) -> None:
+        if self.live is not None:
+            self.live.finished(result)
         mark, style = STATUS_STYLE[result.status]
         took = _seconds(sum(a.duration for a in result.attempts))
-        log = f" · {result.job.log_path}" if result.status is not Status.SUCCEEDED else ""
+        failed = result.status is not Status.SUCCEEDED
+        log = f" · {result.job.log_path}" if failed else ""
         if self.plain:
-            self._line(
-                time.time(),
-                f"done   {result.job.id} {result.status.value} {took} "
-                f"{escape(headline(result))}{log}",
-            )
+            self._line(time.time(), f"done   {escape(result.job.id)} {result.status.value} {took} "
+                                    f"{escape(headline(result))}{escape(log)}")  # fmt: skip
         else:
-            self.console.print(
-                f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
-                f"{escape(headline(result))}{escape(log)}"
-            )
+            self.console.print(f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
+                               f"{escape(headline(result))}{escape(log)}")  # fmt: skip
+        if self.github and failed and result.status is not Status.SKIPPED:
+            github_failure(result)
 
     def _line(self, at: float, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(at)) if self.plain else ""
         self.console.print(f"{stamp}{text}")
 
+    def _close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
 
-def final_table(
-    results: Sequence[JobResult], duration: float, exit_code: int, summary_path: Path | None
-) -> None:
-    console = make_console()
+
+class LiveView:
+    """Overall progress with counts and ETA, and one line per running job with its last
+    log line, redrawn a few times a second below the lines of finished jobs."""
+
+    def __init__(self, console: Console, plan: Plan, started_at: float) -> None:
+        self.plan = plan
+        self.started_at = started_at
+        self.running: dict[str, float] = {}
+        self.done: list[JobResult] = []
+        self._live = Live(console=console, refresh_per_second=4, transient=True,
+                          get_renderable=self._render)  # fmt: skip
+
+    def start(self) -> None:
+        self._live.start()
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    def started(self, event: AttemptStarted) -> None:
+        self.running[event.job.id] = event.at
+
+    def finished(self, result: JobResult) -> None:
+        self.running.pop(result.job.id, None)
+        self.done.append(result)
+
+    def _render(self) -> RenderableType:
+        total = len(self.plan.jobs)
+        failed = sum(r.status is not Status.SUCCEEDED for r in self.done)
+        elapsed = time.time() - self.started_at
+        bar = ProgressBar(total=total, completed=len(self.done), width=40)
+        status = Text(f" {len(self.done)}/{total}")
+        if failed:
+            status.append(f" · {failed} failed", style="red")
+        status.append(f" · {_clock(elapsed)} elapsed")
+        eta = self._eta(elapsed)
+        if eta is not None:
+            status.append(f" · ~{_clock(eta)} left")
+        jobs = Table.grid(padding=(0, 2))
+        logs = {job.id: job.log_path for job in self.plan.jobs}
+        for job_id, since in self.running.items():
+            jobs.add_row(f"  {job_id}", _clock(time.time() - since),
+                         Text(last_line(Path(logs[job_id])), style="dim", overflow="ellipsis",
+                              no_wrap=True))  # fmt: skip
+        return Group(Columns([bar, status]), jobs)
+
+    def _eta(self, elapsed: float) -> float | None:
+        if not self.done:
+            return None
+        per_job = sum(sum(a.duration for a in r.attempts) for r in self.done) / len(self.done)
+        remaining = len(self.plan.jobs) - len(self.done)
+        return remaining * per_job / self.plan.max_workers
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+def last_line(path: Path, window: int = 2048) -> str:
+    """The last non-empty line of a log, reading only its tail (logs can be gigabytes)."""
+    lines = tail(path, window).splitlines()
+    return next((line for line in reversed(lines) if line.strip()), "")
+
+
+def tail(path: Path, size: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            end = handle.seek(0, 2)
+            handle.seek(max(0, end - size))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace").replace("\r", "\n")
+    return text if end <= size else text.split("\n", 1)[-1]
+
+
+def github_failure(result: JobResult, lines: int = 50) -> None:
+    """The log tail in a collapsed group and an error annotation, on GitHub Actions.
+
+    The tail is the child's own output, so workflow commands are switched off around it
+    (`::stop-commands::`): a line like `::add-mask::` or `::error::` in a log must not act.
+    """
+    job = result.job
+    text = "\n".join(tail(Path(job.log_path), 64 * 1024).splitlines()[-lines:])
+    token = secrets.token_hex(8)
+    print(f"::group::{job.id}: last {lines} log lines ({job.log_path})")
+    print(f"::stop-commands::{token}")
+    print(text)
+    print(f"::{token}::")
+    print("::endgroup::")
+    message = f"{job.id} {result.status.value}: {headline(result)} (log: {job.log_path})"
+    print(f"::error title={_escape_property(job.id)}::{_escape_data(message)}", flush=True)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def final_table(console: Console, event: RunFinished) -> None:
+    results, exit_code = event.results, event.exit_code
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column, justify in (
-        ("job", "left"),
-        ("status", "left"),
-        ("tries", "right"),
-        ("time", "right"),
-        ("headline", "left"),
-    ):
+    for column, justify in (("job", "left"), ("status", "left"), ("tries", "right"),
+                            ("time", "right"), ("headline", "left")):  # fmt: skip
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
         _, style = STATUS_STYLE[result.status]
@@ -302,6 +423,7 @@ def final_table(
         counts[key] = counts.get(key, 0) + 1
     verdict = " · ".join(f"{n} {k}" for k, n in counts.items())
     style = "green" if exit_code == 0 else "red"
-    console.print(f"\n{verdict} · {_seconds(duration)} · [{style}]exit {exit_code}[/]")
-    if summary_path is not None:
-        console.print(f"summary: {summary_path}")
+    duration = _seconds(event.at - event.started_at)
+    console.print(f"\n{verdict} · {duration} · [{style}]exit {exit_code}[/]")
+    if event.summary_path is not None:
+        console.print(f"summary: {event.summary_path}")

@@ -9,13 +9,13 @@ import platform
 import socket
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
-from orchestrator.models import Attempt, JobResult, RunOptions
-from orchestrator.outcome import status_counts
+from orchestrator.models import Attempt, JobResult, RunOptions, Status
 
 SCHEMA_VERSION = 1
 LATEST = "latest.json"
@@ -33,9 +33,22 @@ def iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp)) if timestamp else ""
 
 
-def build_summary(
-    results: Sequence[JobResult], options: RunOptions, run: RunInfo, base: Path
+def run_header(options: RunOptions, base: Path) -> dict[str, Any]:
+    """What identifies a run, known before it starts (the journal records it first)."""
+    return {
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "orchestrator_version": __version__,
+        "git_commit": git_commit(base),
+        "options": dataclasses.asdict(options),
+    }
+
+
+def assemble(
+    header: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]], run: RunInfo
 ) -> dict[str, Any]:
+    """The summary document; `jobs` are `job_record` dicts, live or rebuilt from a journal."""
+    counts = Counter(job["status"] for job in jobs)
     return {
         "schema_version": SCHEMA_VERSION,
         "started_at": iso(run.started_at),
@@ -43,17 +56,13 @@ def build_summary(
         "duration_s": round(run.ended_at - run.started_at, 3),
         "exit_code": run.exit_code,
         "interrupted_by": run.interrupted_by,
-        "host": socket.gethostname(),
-        "python": platform.python_version(),
-        "orchestrator_version": __version__,
-        "git_commit": git_commit(base),
-        "options": dataclasses.asdict(options),
-        "counts": status_counts(results),
-        "jobs": [_job(r) for r in results],
+        **header,
+        "counts": {s.value: counts[s.value] for s in Status if counts[s.value]},
+        "jobs": list(jobs),
     }
 
 
-def _job(result: JobResult) -> dict[str, Any]:
+def job_record(result: JobResult) -> dict[str, Any]:
     job = result.job
     return {
         "id": job.id,
@@ -63,7 +72,7 @@ def _job(result: JobResult) -> dict[str, Any]:
         "reason": result.reason,
         "optional": job.optional,
         "tags": list(job.tags),
-        "attempts": [_attempt(a) for a in result.attempts],
+        "attempts": [attempt_record(a) for a in result.attempts],
         "duration_s": round(sum(a.duration for a in result.attempts), 3),
         "log_path": job.log_path,
         "output_dir": job.output_dir,
@@ -71,7 +80,7 @@ def _job(result: JobResult) -> dict[str, Any]:
     }
 
 
-def _attempt(attempt: Attempt) -> dict[str, Any]:
+def attempt_record(attempt: Attempt) -> dict[str, Any]:
     return {
         "number": attempt.number,
         "status": attempt.status.value,
@@ -82,15 +91,20 @@ def _attempt(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def write_summary(summary: Mapping[str, Any], summary_dir: Path, started_at: float) -> Path:
-    """`training_summary_<UTC>.json` plus `latest.json`, each replaced atomically."""
-    summary_dir.mkdir(parents=True, exist_ok=True)
+def new_run_id(summary_dir: Path, started_at: float) -> str:
+    """`20261125T224107Z`, suffixed when a run in the same second already took it."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_at))
-    path = summary_dir / f"training_summary_{stamp}.json"
-    suffix = 1
-    while path.exists():  # two runs in one second must not overwrite each other
+    run_id, suffix = stamp, 1
+    while any(summary_dir.glob(f"*_{run_id}.json*")):
         suffix += 1
-        path = summary_dir / f"training_summary_{stamp}_{suffix}.json"
+        run_id = f"{stamp}_{suffix}"
+    return run_id
+
+
+def write_summary(summary: Mapping[str, Any], summary_dir: Path, run_id: str) -> Path:
+    """`training_summary_<run id>.json` plus `latest.json`, each replaced atomically."""
+    summary_dir.mkdir(parents=True, exist_ok=True)
+    path = summary_dir / f"training_summary_{run_id}.json"
     text = json.dumps(summary, indent=2) + "\n"
     write_atomic(path, text)
     write_atomic(summary_dir / LATEST, text)

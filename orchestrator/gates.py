@@ -1,0 +1,39 @@
+"""Quality gates: `accuracy >= 0.9` checked against a job's metrics.json."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from orchestrator.models import Gate
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_RULE = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+def parse_gate(metric: str, rule: str) -> Gate:
+    match = _RULE.match(rule)
+    if not match:
+        raise ValueError(
+            f"expected a rule like '>= 0.9' (one of {' '.join(OPERATORS)}), got {rule!r}"
+        )
+    return Gate(metric, match.group(1), float(match.group(2)))
+
+
+def failed_gates(gates: Sequence[Gate], metrics: Mapping[str, float]) -> list[str]:
+    """One message per gate that does not hold; a missing metric fails its gate by name."""
+    failures = []
+    for gate in gates:
+        value = metrics.get(gate.metric)
+        if value is None:
+            failures.append(f"{gate.metric} missing from metrics.json (gate {gate})")
+        elif not OPERATORS[gate.op](value, gate.threshold):
+            failures.append(f"{gate.metric} {value:.4g} fails {gate.op} {gate.threshold:g}")
+    return failures
