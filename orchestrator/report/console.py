@@ -355,9 +355,13 @@ def _clock(seconds: float) -> str:
 
 
 def last_line(path: Path, window: int = 2048) -> str:
-    """The last non-empty line of a log, reading only its tail (logs can be gigabytes)."""
+    """The job's last output line, reading only the log's tail (logs can be gigabytes).
+
+    Our own attempt header is passed over: it says nothing the live line does not.
+    """
     lines = tail(path, window).splitlines()
-    return next((line for line in reversed(lines) if line.strip()), "")
+    ours = ("=== ",)
+    return next((ln for ln in reversed(lines) if ln.strip() and not ln.startswith(ours)), "")
 
 
 def tail(path: Path, size: int) -> str:
