@@ -46,7 +46,7 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess  # noqa: TID251 -- a benchmark of process start-up has to start processes
+import subprocess
 import sys
 import tempfile
 import time
