@@ -224,8 +224,9 @@ def _options(params: dict[str, Any]) -> RunOptions:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The journal_<UTC>.jsonl of the run to summarise.",
 )
-@_option("--output-root", default=".", show_default=True, metavar="DIR",
-         help="Where summaries/ goes.")  # fmt: skip
+@_option(
+    "--output-root", default=".", show_default=True, metavar="DIR", help="Where summaries/ goes."
+)
 def summarize(journal: Path, output_root: str) -> None:
     """Rebuild a run's summary from its journal, e.g. after the run was killed."""
     try:

@@ -50,12 +50,28 @@ def merge(
 
 #: Config keys that map one-to-one onto JobSpec fields.
 SPEC_FIELDS = (
-    "epochs", "folds", "seed", "retries", "optional", "tags", "enabled", "description",
-    "headline", "timeout", "grace", "cpus", "priority", "gates",
-)  # fmt: skip
+    "epochs",
+    "folds",
+    "seed",
+    "retries",
+    "optional",
+    "tags",
+    "enabled",
+    "description",
+    "headline",
+    "timeout",
+    "grace",
+    "cpus",
+    "priority",
+    "gates",
+)
 #: Config keys that make up a job's RetryPolicy.
-RETRY_FIELDS = {"retry_delay": "delay", "backoff": "backoff", "retry_max_delay": "max_delay",
-                "retry_on": "on"}  # fmt: skip
+RETRY_FIELDS = {
+    "retry_delay": "delay",
+    "backoff": "backoff",
+    "retry_max_delay": "max_delay",
+    "retry_on": "on",
+}
 
 
 def _apply(

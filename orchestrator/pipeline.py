@@ -24,6 +24,7 @@ from orchestrator.outcome import exit_code
 from orchestrator.plan import build_plan
 from orchestrator.report import console
 from orchestrator.report.journal import Journal, journal_path, read_journal, rebuild_summary
+from orchestrator.report.outputs import write_reports
 from orchestrator.report.summary import (
     LATEST,
     RunInfo,
@@ -31,7 +32,6 @@ from orchestrator.report.summary import (
     job_record,
     new_run_id,
     run_header,
-    write_summary,
 )
 
 CONFIG_DIR = "configs"
@@ -113,9 +113,11 @@ def run_plan(plan: Plan, options: RunOptions, base: Path) -> int:
         ended = time.time()
         info = RunInfo(started, ended, code, outcome.interrupted_by)
         summary = assemble(header, [job_record(r) for r in outcome.results], info)
-        path = write_summary(summary, summary_dir, run_id)
+        path = write_reports(summary, summary_dir, run_id, base)
         sink.emit(RunFinished(outcome.results, code, started, ended, str(path)))
         journal.close()
+        if github:
+            console.github_annotations(summary)
     return code
 
 
@@ -128,4 +130,4 @@ def summarize(journal: Path, output_root: Path) -> Path:
         raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
     summary_dir = output_root / SUMMARY_DIR
     run_id = journal.stem.removeprefix("journal_") + "_rebuilt"
-    return write_summary(summary, summary_dir, run_id)
+    return write_reports(summary, summary_dir, run_id, Path.cwd())

@@ -102,9 +102,13 @@ def wait_for(predicate: Any, timeout: float = 30.0) -> None:
 def start_cli(project: Project, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
     return subprocess.Popen(
-        [sys.executable, str(SHIM), *args], cwd=project.root, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, str(SHIM), *args],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def journal_has(project: Project, kind: str, count: int = 1) -> bool:
@@ -159,8 +163,9 @@ def test_a_job_that_handles_sigterm_gets_to_clean_up(project: Project) -> None:
     assert "got SIGTERM, saving checkpoint" in (project.root / "logs/graceful.log").read_text()
 
 
-@pytest.mark.parametrize(("sig", "code", "name"), [(signal.SIGINT, 130, "SIGINT"),
-                                                   (signal.SIGTERM, 143, "SIGTERM")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("sig", "code", "name"), [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")]
+)
 def test_signal_cancels_running_skips_pending_and_writes_summary(
     project: Project, sig: int, code: int, name: str
 ) -> None:
@@ -206,7 +211,10 @@ def test_fail_fast_cancels_running_and_skips_the_rest(project: Project) -> None:
     assert result.returncode == 1
     jobs = project.jobs()
     assert {i: j["status"] for i, j in jobs.items()} == {
-        "a_slow": "cancelled", "b_bad": "failed", "c_later": "skipped"}  # fmt: skip
+        "a_slow": "cancelled",
+        "b_bad": "failed",
+        "c_later": "skipped",
+    }
     assert jobs["c_later"]["reason"] == "not started: --fail-fast after 'b_bad' failed"
 
 
@@ -239,7 +247,11 @@ def test_backoff_grows_between_attempts(project: Project) -> None:
         assert gap >= nominal * 0.8  # jitter is at most ±20%
     assert gaps[0] < gaps[1] < gaps[2]
     assert [r["retry_in"] is not None for r in events(project, "attempt_ended")] == [
-        True, True, True, False]  # fmt: skip
+        True,
+        True,
+        True,
+        False,
+    ]
     log = (project.root / "logs/flaky.log").read_text()
     assert [f"=== attempt {n}/4 · " in log for n in (1, 2, 3, 4)] == [True] * 4
 
@@ -306,8 +318,10 @@ def test_bad_gate_is_a_config_error(project: Project) -> None:
     project.config("configs/jobs.yaml", "jobs:\n  a:\n    gates: {accuracy: at least 0.9}\n")
     result = project.run("--list")
     assert result.returncode == 2
-    assert ("configs/jobs.yaml:3:13: jobs.a.gates.accuracy: expected a rule like '>= 0.9' "
-            "(one of >= <= > < ==), got 'at least 0.9'") in result.stderr  # fmt: skip
+    assert (
+        "configs/jobs.yaml:3:13: jobs.a.gates.accuracy: expected a rule like '>= 0.9' "
+        "(one of >= <= > < ==), got 'at least 0.9'"
+    ) in result.stderr
 
 
 def intervals(project: Project) -> list[tuple[float, float, str]]:
@@ -352,8 +366,12 @@ def test_longest_first_from_the_previous_summary(project: Project) -> None:
     for job_id in ("short", "long", "new"):
         project.script(f"training/train_{job_id}.py", QUICK)
     (project.root / "summaries").mkdir()
-    previous = {"jobs": [{"id": "short", "status": "succeeded", "duration_s": 1.0},
-                         {"id": "long", "status": "succeeded", "duration_s": 90.0}]}  # fmt: skip
+    previous = {
+        "jobs": [
+            {"id": "short", "status": "succeeded", "duration_s": 1.0},
+            {"id": "long", "status": "succeeded", "duration_s": 90.0},
+        ]
+    }
     (project.root / "summaries/latest.json").write_text(json.dumps(previous))
     result = project.run("--dry-run", "--format", "json")
     assert [job["id"] for job in json.loads(result.stdout)["jobs"]] == ["long", "short", "new"]

@@ -8,7 +8,7 @@ import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,9 +32,9 @@ from orchestrator.events import (
 )
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, Status
 from orchestrator.plan import declared_flag
+from orchestrator.report.logs import tail, tail_lines
+from orchestrator.report.summary import ranked_metrics
 
-#: Metrics that best say "how good is it", in the order they are chosen for the headline.
-HEADLINE_PREFERENCE = ("accuracy", "f1", "roc_auc", "r2", "rmse", "mae", "mape", "loss")
 STATUS_STYLE = {
     Status.SUCCEEDED: ("✔", "green"),
     Status.FAILED: ("✘", "red"),
@@ -202,10 +202,8 @@ def headline(result: JobResult) -> str:
     if result.status is not Status.SUCCEEDED:
         text = result.reason or result.status.value
         return f"{text} (optional)" if result.job.optional else text
-    names = [result.job.headline] if result.job.headline else []
-    names += [n for n in HEADLINE_PREFERENCE if n in metrics] + list(metrics)
-    name = next((n for n in names if n in metrics), None)
-    return f"{name} {metrics[name]:.4g}" if name else ""
+    ranked = ranked_metrics(metrics, result.job.headline)
+    return " ".join(f"{name} {value:.4g}" for name, value in ranked[:1])
 
 
 def _seconds(value: float) -> str:
@@ -242,9 +240,12 @@ class ConsoleReporter:
             self._started(event)
         elif isinstance(event, AttemptEnded) and event.retry_in is not None:
             attempt = event.attempt
-            self._line(time.time(), f"[yellow]retry[/]  {escape(event.job.id)} attempt "
-                                    f"{attempt.number}/{event.of} {attempt.status.value}; "
-                                    f"next in {event.retry_in:.1f}s")  # fmt: skip
+            self._line(
+                time.time(),
+                f"[yellow]retry[/]  {escape(event.job.id)} attempt "
+                f"{attempt.number}/{event.of} {attempt.status.value}; "
+                f"next in {event.retry_in:.1f}s",
+            )
         elif isinstance(event, JobFinished):
             self._finished(event.result)
         elif isinstance(event, Halted):
@@ -253,8 +254,11 @@ class ConsoleReporter:
     def _run_started(self, event: RunStarted) -> None:
         plan = event.plan
         count = len(plan.jobs)
-        self._line(event.at, f"running {count} job{'s' * (count != 1)}, "
-                             f"{plan.max_workers} at a time on {plan.cpus} cpus")  # fmt: skip
+        self._line(
+            event.at,
+            f"running {count} job{'s' * (count != 1)}, "
+            f"{plan.max_workers} at a time on {plan.cpus} cpus",
+        )
         if not self.plain:
             self.live = LiveView(self.console, plan, event.at)
             self.live.start()
@@ -278,13 +282,18 @@ class ConsoleReporter:
         failed = result.status is not Status.SUCCEEDED
         log = f" · {result.job.log_path}" if failed else ""
         if self.plain:
-            self._line(time.time(), f"done   {escape(result.job.id)} {result.status.value} {took} "
-                                    f"{escape(headline(result))}{escape(log)}")  # fmt: skip
+            self._line(
+                time.time(),
+                f"done   {escape(result.job.id)} {result.status.value} {took} "
+                f"{escape(headline(result))}{escape(log)}",
+            )
         else:
-            self.console.print(f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
-                               f"{escape(headline(result))}{escape(log)}")  # fmt: skip
+            self.console.print(
+                f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
+                f"{escape(headline(result))}{escape(log)}"
+            )
         if self.github and failed and result.status is not Status.SKIPPED:
-            github_failure(result)
+            github_log_tail(result)
 
     def _line(self, at: float, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(at)) if self.plain else ""
@@ -305,8 +314,9 @@ class LiveView:
         self.started_at = started_at
         self.running: dict[str, float] = {}
         self.done: list[JobResult] = []
-        self._live = Live(console=console, refresh_per_second=4, transient=True,
-                          get_renderable=self._render)  # fmt: skip
+        self._live = Live(
+            console=console, refresh_per_second=4, transient=True, get_renderable=self._render
+        )
 
     def start(self) -> None:
         self._live.start()
@@ -336,9 +346,11 @@ class LiveView:
         jobs = Table.grid(padding=(0, 2))
         logs = {job.id: job.log_path for job in self.plan.jobs}
         for job_id, since in self.running.items():
-            jobs.add_row(f"  {job_id}", _clock(time.time() - since),
-                         Text(last_line(Path(logs[job_id])), style="dim", overflow="ellipsis",
-                              no_wrap=True))  # fmt: skip
+            jobs.add_row(
+                f"  {job_id}",
+                _clock(time.time() - since),
+                Text(last_line(Path(logs[job_id])), style="dim", overflow="ellipsis", no_wrap=True),
+            )
         return Group(Columns([bar, status]), jobs)
 
     def _eta(self, elapsed: float) -> float | None:
@@ -364,34 +376,43 @@ def last_line(path: Path, window: int = 2048) -> str:
     return next((ln for ln in reversed(lines) if ln.strip() and not ln.startswith(ours)), "")
 
 
-def tail(path: Path, size: int) -> str:
-    try:
-        with path.open("rb") as handle:
-            end = handle.seek(0, 2)
-            handle.seek(max(0, end - size))
-            data = handle.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", "replace").replace("\r", "\n")
-    return text if end <= size else text.split("\n", 1)[-1]
-
-
-def github_failure(result: JobResult, lines: int = 50) -> None:
-    """The log tail in a collapsed group and an error annotation, on GitHub Actions.
+def github_log_tail(result: JobResult, lines: int = 50) -> None:
+    """A failing job's log tail in a collapsed group of the GitHub Actions log.
 
     The tail is the child's own output, so workflow commands are switched off around it
     (`::stop-commands::`): a line like `::add-mask::` or `::error::` in a log must not act.
     """
     job = result.job
-    text = "\n".join(tail(Path(job.log_path), 64 * 1024).splitlines()[-lines:])
     token = secrets.token_hex(8)
     print(f"::group::{job.id}: last {lines} log lines ({job.log_path})")
     print(f"::stop-commands::{token}")
-    print(text)
+    print("\n".join(tail_lines(Path(job.log_path), lines)))
     print(f"::{token}::")
-    print("::endgroup::")
-    message = f"{job.id} {result.status.value}: {headline(result)} (log: {job.log_path})"
-    print(f"::error title={_escape_property(job.id)}::{_escape_data(message)}", flush=True)
+    print("::endgroup::", flush=True)
+
+
+#: GitHub shows at most this many annotations of one type per step.
+ANNOTATION_LIMIT = 10
+
+
+def github_annotations(summary: Mapping[str, Any]) -> None:
+    """`::error` for required jobs that did not succeed, `::warning` for optional ones.
+
+    Past GitHub's limit per type the rest are folded into one last annotation, so none is
+    silently dropped.
+    """
+    problems = [j for j in summary["jobs"] if j["status"] not in {"succeeded", "skipped"}]
+    for level, optional in (("error", False), ("warning", True)):
+        jobs = [j for j in problems if j["optional"] is optional]
+        shown = jobs if len(jobs) <= ANNOTATION_LIMIT else jobs[: ANNOTATION_LIMIT - 1]
+        for job in shown:
+            message = f"{job['id']} {job['status']}: {job['reason'] or ''} (log: {job['log_path']})"
+            print(f"::{level} title={_escape_property(job['id'])}::{_escape_data(message)}")
+        rest = jobs[len(shown) :]
+        if rest:
+            names = ", ".join(j["id"] for j in rest)
+            print(f"::{level} title={len(rest)} more jobs::{_escape_data(names)}")
+    sys.stdout.flush()
 
 
 def _escape_data(text: str) -> str:
@@ -405,8 +426,13 @@ def _escape_property(text: str) -> str:
 def final_table(console: Console, event: RunFinished) -> None:
     results, exit_code = event.results, event.exit_code
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column, justify in (("job", "left"), ("status", "left"), ("tries", "right"),
-                            ("time", "right"), ("headline", "left")):  # fmt: skip
+    for column, justify in (
+        ("job", "left"),
+        ("status", "left"),
+        ("tries", "right"),
+        ("time", "right"),
+        ("headline", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
         _, style = STATUS_STYLE[result.status]

@@ -50,24 +50,52 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
     if isinstance(event, RunStarted):
         yield {"event": "run_started", "at": event.at, "version": JOURNAL_VERSION, **header}
         for job in event.plan.jobs:
-            yield {"event": "job_queued", "at": event.at, "job": job.id, "argv": list(job.argv),
-                   "source": job.source, "optional": job.optional, "tags": list(job.tags),
-                   "log_path": job.log_path, "output_dir": job.output_dir,
-                   "cpus": job.cpus}  # fmt: skip
+            yield {
+                "event": "job_queued",
+                "at": event.at,
+                "job": job.id,
+                "argv": list(job.argv),
+                "source": job.source,
+                "optional": job.optional,
+                "tags": list(job.tags),
+                "log_path": job.log_path,
+                "output_dir": job.output_dir,
+                "cpus": job.cpus,
+                "gates": [str(g) for g in job.gates],
+                "headline": job.headline,
+            }
     elif isinstance(event, AttemptStarted):
-        yield {"event": "attempt_started", "at": event.at, "job": event.job.id,
-               "attempt": event.number, "of": event.of}  # fmt: skip
+        yield {
+            "event": "attempt_started",
+            "at": event.at,
+            "job": event.job.id,
+            "attempt": event.number,
+            "of": event.of,
+        }
     elif isinstance(event, AttemptEnded):
-        yield {"event": "attempt_ended", "at": time.time(), "job": event.job.id,
-               "attempt": attempt_record(event.attempt), "retry_in": event.retry_in}  # fmt: skip
+        yield {
+            "event": "attempt_ended",
+            "at": time.time(),
+            "job": event.job.id,
+            "attempt": attempt_record(event.attempt),
+            "retry_in": event.retry_in,
+        }
     elif isinstance(event, JobFinished):
-        yield {"event": "job_finished", "at": time.time(), "job": event.result.job.id,
-               "result": job_record(event.result)}  # fmt: skip
+        yield {
+            "event": "job_finished",
+            "at": time.time(),
+            "job": event.result.job.id,
+            "result": job_record(event.result),
+        }
     elif isinstance(event, Halted):
         yield {"event": "halted", "at": event.at, "why": event.why, "signal": event.signal}
     elif isinstance(event, RunFinished):
-        yield {"event": "run_finished", "at": event.at, "exit_code": event.exit_code,
-               "summary": event.summary_path}  # fmt: skip
+        yield {
+            "event": "run_finished",
+            "at": event.at,
+            "exit_code": event.exit_code,
+            "summary": event.summary_path,
+        }
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
@@ -104,14 +132,19 @@ def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
             jobs[job_id] = record["result"]
     for job_id, number in open_attempts.items():
         if jobs[job_id]["status"] == "skipped":
-            jobs[job_id].update(status="cancelled",
-                                reason=f"orchestrator stopped during attempt {number}")  # fmt: skip
+            jobs[job_id].update(
+                status="cancelled", reason=f"orchestrator stopped during attempt {number}"
+            )
     finished = next((r for r in records if r["event"] == "run_finished"), None)
     options = header.get("options", {})
-    code = finished["exit_code"] if finished else exit_code_for(
-        [(Status(j["status"]), j["optional"]) for j in jobs.values()],
-        allow_partial_success=options.get("allow_partial_success", False),
-    )  # fmt: skip
+    code = (
+        finished["exit_code"]
+        if finished
+        else exit_code_for(
+            [(Status(j["status"]), j["optional"]) for j in jobs.values()],
+            allow_partial_success=options.get("allow_partial_success", False),
+        )
+    )
     halted = next((r["signal"] for r in records if r["event"] == "halted" and r["signal"]), None)
     run = RunInfo(started["at"], records[-1]["at"], code, halted)
     return assemble(header, list(jobs.values()), run)
@@ -131,6 +164,8 @@ def _queued_job(record: Mapping[str, Any]) -> dict[str, Any]:
         "log_path": record["log_path"],
         "output_dir": record["output_dir"],
         "metrics": {},
+        "gates": record["gates"],
+        "headline": record["headline"],
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import platform
@@ -30,7 +31,28 @@ class RunInfo:
 
 
 def iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp)) if timestamp else ""
+    """UTC with milliseconds: enough to draw a timeline of the run from the summary alone."""
+    millis = int(timestamp * 1000) % 1000  # floor, so it never rounds up past the second
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+#: Metrics that best say "how good is it", in the order they are chosen for the headline.
+HEADLINE_PREFERENCE = ("accuracy", "f1", "roc_auc", "r2", "rmse", "mae", "mape", "loss")
+
+
+def ranked_metrics(metrics: Mapping[str, float], headline: str | None) -> list[tuple[str, float]]:
+    """Metrics most worth showing first: the job's headline, the usual quality metrics,
+    then the rest; spreads (`*_std`) and counts (`n_*`) only make a table noisy."""
+    names = [headline] if headline else []
+    names += [n for n in HEADLINE_PREFERENCE if n != headline]
+    names += [
+        n for n in metrics if n not in names and not (n.endswith("_std") or n.startswith("n_"))
+    ]
+    return [(n, metrics[n]) for n in names if n in metrics]
 
 
 def run_header(options: RunOptions, base: Path) -> dict[str, Any]:
@@ -77,6 +99,8 @@ def job_record(result: JobResult) -> dict[str, Any]:
         "log_path": job.log_path,
         "output_dir": job.output_dir,
         "metrics": dict(result.metrics),
+        "gates": [str(gate) for gate in job.gates],
+        "headline": job.headline,
     }
 
 

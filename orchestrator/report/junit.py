@@ -1,0 +1,61 @@
+"""`summaries/junit.xml`: one testcase per job, read by test-report actions and CI UIs."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.report.logs import tail_lines
+
+#: Characters XML 1.0 cannot hold at all; a log may contain any byte.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+FAILURE = {"failed", "timed_out", "gate_failed"}
+
+
+def render(summary: Mapping[str, Any], base: Path, tail_count: int = 100) -> str:
+    jobs = summary["jobs"]
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": "training-orchestrator",
+            "tests": str(len(jobs)),
+            "failures": str(sum(job["status"] in FAILURE for job in jobs)),
+            "errors": str(sum(job["status"] == "cancelled" for job in jobs)),
+            "skipped": str(sum(job["status"] == "skipped" for job in jobs)),
+            "time": f"{summary['duration_s']:.3f}",
+            "timestamp": summary["started_at"],
+            "hostname": summary["host"],
+        },
+    )
+    for job in jobs:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": "training",
+                "name": job["id"],
+                "time": f"{job['duration_s']:.3f}",
+            },
+        )
+        status, reason = job["status"], job["reason"] or job["status"]
+        if status in FAILURE or status == "cancelled":
+            kind = "failure" if status in FAILURE else "error"
+            element = ET.SubElement(case, kind, {"message": _clean(reason), "type": status})
+            log = "\n".join(tail_lines(base / job["log_path"], tail_count))
+            element.text = _clean(log)
+        elif status == "skipped":
+            ET.SubElement(case, "skipped", {"message": _clean(reason)})
+        metrics = " ".join(f"{k}={v:.6g}" for k, v in job["metrics"].items())
+        if metrics:
+            ET.SubElement(case, "system-out").text = metrics
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("\ufffd", text)

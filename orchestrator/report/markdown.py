@@ -1,0 +1,176 @@
+"""`summaries/summary.md`, also appended to GitHub's step summary: the run in five seconds.
+
+A verdict line, one table row per job, failing jobs' log tails folded in `<details>`, and
+a Mermaid gantt of when each job ran (GitHub renders it), built from the summary document
+alone so a merged or rebuilt summary renders the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.report.logs import tail_lines
+from orchestrator.report.summary import parse_iso, ranked_metrics
+
+#: GitHub rejects a step summary over 1 MiB; keep a margin for what others append.
+STEP_SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024
+ICONS = {
+    "succeeded": "✅",
+    "failed": "❌",
+    "timed_out": "⏱️",
+    "cancelled": "⏹️",
+    "skipped": "⏭️",
+    "gate_failed": "🚧",
+}
+HEADLINE_METRICS = 3
+
+
+def render(summary: Mapping[str, Any], base: Path, *, limit: int = STEP_SUMMARY_LIMIT) -> str:
+    """The Markdown, shrinking log tails, then dropping parts, until it fits `limit` bytes."""
+    for tail_count, timeline in ((50, True), (10, True), (0, True), (0, False)):
+        text = _document(summary, base, tail_count=tail_count, timeline=timeline)
+        if len(text.encode()) <= limit:
+            return text if tail_count == 50 else text + _shrunk_note(tail_count, timeline)
+    cut = text.encode()[: limit - 200].decode("utf-8", "ignore")
+    return cut + "\n\n> Truncated to fit GitHub's 1 MiB step summary; see summaries/.\n"
+
+
+def _shrunk_note(tail_count: int, timeline: bool) -> str:
+    dropped = f"log tails cut to {tail_count} lines" if tail_count else "log tails left out"
+    if not timeline:
+        dropped += " and the timeline left out"
+    return f"\n> Shortened to fit GitHub's 1 MiB step summary: {dropped}. See the artifacts.\n"
+
+
+def _document(summary: Mapping[str, Any], base: Path, *, tail_count: int, timeline: bool) -> str:
+    jobs = summary["jobs"]
+    parts = [verdict(summary), "", *job_table(jobs)]
+    if tail_count:
+        parts += [line for job in jobs if _failed(job) for line in _log_tail(job, base, tail_count)]
+    if timeline and any(job["attempts"] for job in jobs):
+        parts += ["", *gantt(summary)]
+    return "\n".join(parts) + "\n"
+
+
+def verdict(summary: Mapping[str, Any]) -> str:
+    code = summary["exit_code"]
+    icon = "✅" if code == 0 else "❌"
+    counts = " · ".join(f"{n} {s.replace('_', ' ')}" for s, n in summary["counts"].items())
+    interrupted = (
+        f" · interrupted by {summary['interrupted_by']}" if summary["interrupted_by"] else ""
+    )
+    return (
+        f"## {icon} Training run: {counts} · {_duration(summary['duration_s'])}"
+        f"{interrupted} · exit {code}"
+    )
+
+
+def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = ["| job | status | tries | time | metrics | gates |", "|---|---|---:|---:|---|---|"]
+    for job in jobs:
+        status = f"{ICONS[job['status']]} {job['status']}" + (
+            " (optional)" if job["optional"] else ""
+        )
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{_cell(job['id'])}`",
+                    status,
+                    str(len(job["attempts"])),
+                    _duration(job["duration_s"]),
+                    _cell(_metrics(job)),
+                    _cell(_gates(job)),
+                ]
+            )
+            + " |"
+        )
+    return rows
+
+
+def _metrics(job: Mapping[str, Any]) -> str:
+    if job["status"] not in {"succeeded", "gate_failed"}:
+        return job["reason"] or ""
+    ranked = ranked_metrics(job["metrics"], job["headline"])
+    return ", ".join(f"{k} {v:.4g}" for k, v in ranked[:HEADLINE_METRICS])
+
+
+def _gates(job: Mapping[str, Any]) -> str:
+    if job["status"] == "gate_failed":
+        return f"✗ {job['reason']}"
+    if job["gates"] and job["status"] == "succeeded":
+        return "✓ " + ", ".join(job["gates"])
+    return ", ".join(job["gates"]) or "—"
+
+
+def _failed(job: Mapping[str, Any]) -> bool:
+    return job["status"] in {"failed", "timed_out", "gate_failed", "cancelled"}
+
+
+def _log_tail(job: Mapping[str, Any], base: Path, count: int) -> Iterator[str]:
+    lines = tail_lines(base / job["log_path"], count)
+    yield ""
+    yield (
+        f"<details><summary>{ICONS[job['status']]} <code>{_html(job['id'])}</code> "
+        f"{_html(job['reason'] or job['status'])}: last {len(lines)} lines of "
+        f"<code>{_html(job['log_path'])}</code></summary>"
+    )
+    yield ""
+    fence = "````" if any("```" in line for line in lines) else "```"
+    yield f"{fence}text"
+    yield from lines or ["(log is empty or missing)"]
+    yield fence
+    yield "</details>"
+
+
+def gantt(summary: Mapping[str, Any]) -> list[str]:
+    """Attempts as bars, one section per lane: the parallelism a reviewer wants to see."""
+    start = parse_iso(summary["started_at"])
+    bars = sorted(
+        (parse_iso(a["started_at"]) - start, a["duration_s"], job["id"], a["status"], a["number"])
+        for job in summary["jobs"]
+        for a in job["attempts"]
+    )
+    lanes: list[float] = []  # when each lane becomes free
+    sections: dict[int, list[str]] = {}
+    for offset, duration, job_id, status, number in bars:
+        lane = next((i for i, free in enumerate(lanes) if free <= offset + 1e-3), len(lanes))
+        if lane == len(lanes):
+            lanes.append(0.0)
+        lanes[lane] = offset + duration
+        tag = "done" if status == "succeeded" else "crit"
+        name = _mermaid(job_id) + (f" (try {number})" if number > 1 else "")
+        end = offset + max(duration, 0.001)
+        sections.setdefault(lane, []).append(f"    {name} :{tag}, {offset:.3f}, {end:.3f}")
+    lines = [
+        "```mermaid",
+        "gantt",
+        "    title When each job ran",
+        "    dateFormat X",
+        "    axisFormat %M:%S",
+    ]
+    for lane, tasks in sorted(sections.items()):
+        lines += [f"    section worker {lane + 1}", *tasks]
+    return [*lines, "```"]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _mermaid(text: str) -> str:
+    """Task names may not hold the characters Mermaid's gantt grammar uses."""
+    return "".join(c if c not in ":#;" else "_" for c in text)
