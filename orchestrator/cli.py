@@ -6,6 +6,7 @@ GitHub workflow passes its form inputs through `env:` and never splices them int
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Callable
@@ -171,13 +172,20 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     show_default=True,
     help="Output format of --list and --dry-run.",
 )
+@_option("--shard", metavar="K/N", help="Run only part K of N of the selected jobs (CI sharding).")
+@_option(
+    "--durations",
+    metavar="FILE",
+    help="A previous summary whose job durations balance --shard and plan-shards.",
+)
 @click.version_option(__version__, "--version", prog_name="run-all-training")
 @click.pass_context
 def cli(ctx: click.Context, /, **params: Any) -> None:
     """Discover, plan, run and report every train_*.py in this project."""
-    if ctx.invoked_subcommand is not None:
-        return
     options = _options(params)
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = options  # subcommands select jobs with the same flags
+        return
     try:
         code = pipeline.main(options, Path.cwd())
     except OrchestratorError as error:
@@ -210,6 +218,8 @@ def _options(params: dict[str, Any]) -> RunOptions:
         timeout=params["timeout"],
         grace=params["grace"],
         cpus=params["cpus"],
+        shard=params["shard"],
+        durations=params["durations"],
         verbosity=-1 if params["quiet"] else params["verbose"],
         output_root=params["output_root"],
         output_format=params["output_format"],
@@ -235,6 +245,64 @@ def summarize(journal: Path, output_root: str) -> None:
         console.print_error(error)
         sys.exit(error.exit_code)
     click.echo(f"summary: {path}")
+
+
+@cli.command("plan-shards")
+@click.argument("count", type=click.IntRange(min=1))
+@_option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: a GitHub matrix for fromJSON().",
+)
+@click.pass_obj
+def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
+    """Split the selected jobs into COUNT shards (fewer if there are fewer jobs).
+
+    Uses the main command's selection flags, e.g. `run-all-training --only tag:smoke
+    plan-shards 3 --format json`.
+    """
+    try:
+        shards = pipeline.plan_shards(options, Path.cwd(), count)
+    except OrchestratorError as error:
+        console.print_error(error)
+        sys.exit(error.exit_code)
+    if output_format == "json":
+        click.echo(json.dumps({"include": shards}))
+    else:
+        for shard in shards:
+            click.echo(f"{shard['shard']}  {shard['jobs']}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_option(
+    "--output-root",
+    default=".",
+    show_default=True,
+    metavar="DIR",
+    help="Where the merged summaries/ goes.",
+)
+@_option(
+    "--expect-shards",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Fail if fewer shard summaries are found (a shard that never reported).",
+)
+def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) -> None:
+    """Join shard summaries (files, or directories holding latest.json) into one.
+
+    Exits with the code the whole run would have had.
+    """
+    try:
+        path, code = pipeline.merge_runs(paths, Path(output_root), expect_shards)
+    except OrchestratorError as error:
+        console.print_error(error)
+        sys.exit(error.exit_code)
+    click.echo(f"summary: {path}")
+    sys.exit(code)
 
 
 def main() -> None:

@@ -195,6 +195,8 @@ class RunOptions:
     timeout: float | None = None
     grace: float | None = None
     cpus: int | None = None
+    shard: str | None = None
+    durations: str | None = None
     verbosity: int = 0
     output_root: str = "."
     output_format: str = "table"

@@ -10,7 +10,8 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator.config import config_files, load_configs
@@ -20,7 +21,7 @@ from orchestrator.events import Fanout, RunFinished, RunStarted
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.jobs import merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
-from orchestrator.outcome import exit_code
+from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.plan import build_plan
 from orchestrator.report import console
 from orchestrator.report.journal import Journal, journal_path, read_journal, rebuild_summary
@@ -33,6 +34,7 @@ from orchestrator.report.summary import (
     new_run_id,
     run_header,
 )
+from orchestrator.shards import merge_summaries, parse_shard, split
 
 CONFIG_DIR = "configs"
 SUMMARY_DIR = "summaries"
@@ -50,8 +52,13 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     roots = options.discover_roots or DEFAULT_ROOTS
     scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
     config = load_configs(config_files(base / CONFIG_DIR, options.configs, base), base)
-    specs = merge(scripts, config, base)
-    return Selection(select(specs, options.only, options.exclude), config.files, tuple(warnings))
+    selected = select(merge(scripts, config, base), options.only, options.exclude)
+    if options.shard:
+        index, count = parse_shard(options.shard)
+        durations = previous_durations(base / options.durations) if options.durations else {}
+        part = set(split([s.id for s in selected], count, durations)[index - 1])
+        selected = tuple(s for s in selected if s.id in part)
+    return Selection(selected, config.files, tuple(warnings))
 
 
 def make_plan(options: RunOptions, selection: Selection, base: Path) -> Plan:
@@ -119,6 +126,50 @@ def run_plan(plan: Plan, options: RunOptions, base: Path) -> int:
         if github:
             console.github_annotations(summary)
     return code
+
+
+def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, str]]:
+    """GitHub matrix entries: at most one shard per job, so no runner starts for nothing."""
+    selection = load_selection(replace(options, shard=None), base)
+    ids = [spec.id for spec in selection.jobs]
+    durations = previous_durations(base / options.durations) if options.durations else {}
+    parts = [part for part in split(ids, min(count, len(ids)), durations) if part]
+    return [
+        {"shard": f"{index}/{len(parts)}", "jobs": " ".join(part)}
+        for index, part in enumerate(parts, start=1)
+    ]
+
+
+def merge_runs(paths: Sequence[Path], output_root: Path, expect: int | None) -> tuple[Path, int]:
+    """Join shard summaries (files, or directories searched for latest.json) into one.
+
+    A job's log path is kept when the log is at that path under `output_root` (the shards'
+    logs/ were gathered there), else rewritten to where the shard's copy is, so summary.md
+    shows the right tails and a reviewer can open the right file.
+    """
+    own = (output_root / SUMMARY_DIR / LATEST).resolve()  # a previous merge's output
+    found = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob(LATEST)))]
+    files = [f for f in found if f.resolve() != own]
+    summaries = []
+    for file in files:
+        try:
+            summary = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OrchestratorError(f"{file}: not a summary ({exc})") from None
+        root = file.parent.parent
+        for job in summary["jobs"]:
+            log = root / job["log_path"]
+            if log.is_file() and not (output_root / job["log_path"]).is_file():
+                job["log_path"] = os.path.relpath(log, output_root)
+        summaries.append(summary)
+    merged = merge_summaries(summaries)
+    if expect is not None and len(summaries) != expect:
+        console.print_warning(f"expected {expect} shard summaries, found {len(summaries)}")
+        merged["exit_code"] = max(merged["exit_code"], EXIT_FAILED)
+    summary_dir = output_root / SUMMARY_DIR
+    run_id = new_run_id(summary_dir, time.time()) + "_merged"
+    path = write_reports(merged, summary_dir, run_id, output_root)
+    return path, int(merged["exit_code"])
 
 
 def summarize(journal: Path, output_root: Path) -> Path:
