@@ -31,9 +31,11 @@ def render(summary: Mapping[str, Any], base: Path, *, limit: int = STEP_SUMMARY_
     """The Markdown, shrinking log tails, then dropping parts, until it fits `limit` bytes."""
     for tail_count, timeline in ((50, True), (10, True), (0, True), (0, False)):
         text = _document(summary, base, tail_count=tail_count, timeline=timeline)
+        if tail_count != 50:
+            text += _shrunk_note(tail_count, timeline)
         if len(text.encode()) <= limit:
-            return text if tail_count == 50 else text + _shrunk_note(tail_count, timeline)
-    cut = text.encode()[: limit - 200].decode("utf-8", "ignore")
+            return text
+    cut = text.encode()[: limit - 100].decode("utf-8", "ignore")
     return cut + "\n\n> Truncated to fit GitHub's 1 MiB step summary; see summaries/.\n"
 
 

@@ -1,0 +1,129 @@
+"""Sharding: disjoint parts that cover the selection, balanced, and merged back whole."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import Project
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.shards import parse_shard, split
+
+IDS = [f"job{i:02d}" for i in range(13)]
+SKEWED = {
+    "job00": 600.0,
+    "job01": 300.0,
+    "job02": 290.0,
+    **{f"job{i:02d}": 10.0 for i in range(3, 13)},
+}
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("durations", [{}, SKEWED], ids=["by-count", "by-duration"])
+def test_parts_are_disjoint_and_cover_everything(count: int, durations: dict[str, float]) -> None:
+    parts = split(IDS, count, durations)
+    assert len(parts) == count
+    flat = [job for part in parts for job in part]
+    assert sorted(flat) == IDS
+    assert len(flat) == len(set(flat))
+    assert all(part == sorted(part) for part in parts)  # each part keeps plan order
+    assert split(IDS, count, durations) == parts  # every runner computes the same split
+
+
+def test_duration_balancing_beats_count_balancing_on_skew() -> None:
+    def makespan(parts: list[list[str]]) -> float:
+        return max(sum(SKEWED[j] for j in part) for part in parts)
+
+    by_duration = makespan(split(IDS, 3, SKEWED))
+    by_count = makespan(split(IDS, 3, {}))
+    assert by_duration == 600.0  # the longest job alone: the best any split can do
+    assert by_count > by_duration
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "a/b", "3", ""])
+def test_bad_shard_spec(text: str) -> None:
+    with pytest.raises(OrchestratorError, match="expected K/N"):
+        parse_shard(text)
+
+
+def make_jobs(project: Project) -> None:
+    for name in ("a", "b", "c", "d", "e"):
+        project.script(f"training/train_{name}.py")
+    project.script("training/train_bad.py", "import sys; sys.exit(5)\n")
+    project.config("configs/jobs.yaml", "jobs:\n  c: {epochs: 9}\n  bad: {optional: true}\n")
+
+
+def test_three_shards_merged_equal_a_one_shot_run(make_project: Callable[[str], Project]) -> None:
+    whole = make_project("whole")
+    make_jobs(whole)
+    assert whole.run().returncode == 0
+    sharded = make_project("sharded")
+    make_jobs(sharded)
+    for k in (1, 2, 3):
+        result = sharded.run("--shard", f"{k}/3", "--output-root", f"shards/shard-{k}")
+        assert result.returncode == 0, result.stderr
+    result = sharded.run("merge", "shards", "--expect-shards", "3")
+    assert result.returncode == 0, result.stderr
+    merged = sharded.summary()
+
+    def essence(summary: dict[str, Any]) -> dict[str, tuple[str, dict[str, float]]]:
+        return {job["id"]: (job["status"], job["metrics"]) for job in summary["jobs"]}
+
+    assert essence(merged) == essence(whole.summary())
+    assert merged["counts"] == {"succeeded": 5, "failed": 1}
+    logs = {job["id"]: job["log_path"] for job in merged["jobs"]}
+    assert all((sharded.root / path).is_file() for path in logs.values())
+    assert (sharded.root / "summaries/summary.md").is_file()
+    assert (sharded.root / "summaries/junit.xml").is_file()
+
+
+def test_merge_exit_code_is_the_whole_runs(project: Project) -> None:
+    project.script("training/train_a.py")
+    project.script("training/train_bad.py", "import sys; sys.exit(5)\n")
+    for k in (1, 2):
+        project.run("--shard", f"{k}/2", "--output-root", f"s{k}")
+    assert project.run("merge", "s1", "s2").returncode == 1
+    for k in (1, 2):  # one shard all green, the other all red: the whole run is partial
+        project.run("--allow-partial-success", "--shard", f"{k}/2", "--output-root", f"p{k}")
+    assert project.run("merge", "p1", "p2").returncode == 0
+
+
+def test_missing_shard_fails_the_merge(project: Project) -> None:
+    project.script("training/train_a.py")
+    project.script("training/train_b.py")
+    project.run("--shard", "1/2", "--output-root", "s1")
+    result = project.run("merge", "s1", "--expect-shards", "2")
+    assert result.returncode == 1
+    assert "expected 2 shard summaries, found 1" in result.stderr
+
+
+def test_merge_refuses_a_job_in_two_summaries(project: Project) -> None:
+    project.script("training/train_a.py")
+    project.run("--output-root", "s1")
+    project.run("--output-root", "s2")
+    result = project.run("merge", "s1", "s2")
+    assert result.returncode == 2
+    assert "merge: job 'a' appears in two summaries" in result.stderr
+
+
+def test_an_empty_shard_is_a_green_empty_run(project: Project) -> None:
+    project.script("training/train_a.py")
+    result = project.run("--shard", "2/2")
+    assert result.returncode == 0, result.stderr
+    assert project.summary()["jobs"] == []
+
+
+def test_plan_shards_matrix(project: Project) -> None:
+    make_jobs(project)
+    previous = {"jobs": [{"id": "a", "status": "succeeded", "duration_s": 100.0}]}
+    (project.root / "durations.json").write_text(json.dumps(previous))
+    result = project.run(
+        "--exclude", "bad", "--durations", "durations.json", "plan-shards", "9", "--format", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    shards = json.loads(result.stdout)["include"]
+    assert [s["shard"] for s in shards] == ["1/5", "2/5", "3/5", "4/5", "5/5"]  # no empty runner
+    assert shards[0]["jobs"] == "a"
