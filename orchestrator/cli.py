@@ -17,6 +17,7 @@ import click
 
 from orchestrator import __version__, pipeline
 from orchestrator.errors import OrchestratorError
+from orchestrator.jobs import parse_selectors
 from orchestrator.models import RunOptions
 from orchestrator.report import console
 
@@ -172,6 +173,29 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     show_default=True,
     help="Output format of --list and --dry-run.",
 )
+@_option("--no-deps", is_flag=True, help="Do not pull in what --only jobs need.")
+@_option(
+    "--force",
+    multiple=True,
+    is_flag=False,
+    flag_value="*",
+    metavar="[ID]",
+    help="Rerun jobs even if unchanged: all, or the ids given (repeat or comma-separate).",
+)
+@_option(
+    "--resume",
+    is_flag=False,
+    flag_value="latest",
+    metavar="[SUMMARY|JOURNAL]",
+    help="Rerun what did not succeed in a run (default: the latest), reusing its successes.",
+)
+@_option(
+    "--rerun-failed",
+    is_flag=False,
+    flag_value="latest",
+    metavar="[SUMMARY|JOURNAL]",
+    help="Like --resume, but rerun only failed, timed-out and gate-failed jobs.",
+)
 @_option("--shard", metavar="K/N", help="Run only part K of N of the selected jobs (CI sharding).")
 @_option(
     "--durations",
@@ -218,6 +242,10 @@ def _options(params: dict[str, Any]) -> RunOptions:
         timeout=params["timeout"],
         grace=params["grace"],
         cpus=params["cpus"],
+        no_deps=params["no_deps"],
+        force=parse_selectors(params["force"]),
+        resume=params["resume"],
+        rerun_failed=params["rerun_failed"],
         shard=params["shard"],
         durations=params["durations"],
         verbosity=-1 if params["quiet"] else params["verbose"],

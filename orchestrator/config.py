@@ -36,6 +36,8 @@ class JobConfig:
     fields: Mapping[str, Value]
     path: str
     line: int | None
+    #: The file and line each field was set on, for errors found after loading (`needs`).
+    where: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -305,6 +307,9 @@ JOB_FIELDS: dict[str, Validator] = {
     "flag_names": _flag_names,
     "headline": _text,
     "gates": _gates,
+    "needs": _text_list,
+    "inputs": _text_list,
+    "cache": _bool,
 }
 TOP_LEVEL = ("defaults", "jobs")
 
@@ -322,8 +327,12 @@ def load_configs(paths: Iterable[Path], base: Path) -> Config:
         defaults.update(file_defaults)
         for job_id, job in file_jobs.items():
             previous = jobs.get(job_id)
-            merged = {**previous.fields, **job.fields} if previous else dict(job.fields)
-            jobs[job_id] = JobConfig(merged, job.path, job.line)
+            if previous:
+                merged = {**previous.fields, **job.fields}
+                where = {**previous.where, **job.where}
+                jobs[job_id] = JobConfig(merged, job.path, job.line, where)
+            else:
+                jobs[job_id] = job
         files.append(display)
     return Config(defaults, jobs, tuple(files))
 
@@ -386,7 +395,8 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
         if "script" in fields and not (base / fields["script"]).is_file():
             raise doc.error((*keys, "script"), f"script not found: {fields['script']}")
         pos = doc.positions.get(keys)
-        jobs[str(job_id)] = JobConfig(fields, doc.path, pos.line if pos else None)
+        where = {name: (doc.path, doc.positions[(*keys, name)].line) for name in fields}
+        jobs[str(job_id)] = JobConfig(fields, doc.path, pos.line if pos else None, where)
     return defaults, jobs
 
 

@@ -64,6 +64,9 @@ SPEC_FIELDS = (
     "cpus",
     "priority",
     "gates",
+    "needs",
+    "inputs",
+    "cache",
 )
 #: Config keys that make up a job's RetryPolicy.
 RETRY_FIELDS = {
@@ -101,6 +104,7 @@ def _apply(
     changes["env"] = tuple(env.items())
     if job is not None:
         changes["origin"] = (*spec.origin, job.origin)
+        changes["locations"] = tuple((key, *place) for key, place in job.where.items())
     return replace(spec, **changes)  # type: ignore[arg-type]
 
 
@@ -113,21 +117,31 @@ def parse_selectors(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def select(
-    specs: Sequence[JobSpec], only: Sequence[str], exclude: Sequence[str]
+    specs: Sequence[JobSpec],
+    only: Sequence[str],
+    exclude: Sequence[str],
+    *,
+    no_deps: bool = False,
 ) -> tuple[JobSpec, ...]:
     """The jobs to run, in their original order; exclude wins over only.
 
-    A selector that matches nothing is an error: a typo in `--exclude` must not silently
-    start an hour of training, nor a typo in `--only` end as a green run that ran nothing.
+    What a selected job `needs` comes along (transitively) unless `no_deps`. A selector
+    that matches nothing is an error: a typo in `--exclude` must not silently start an
+    hour of training, nor a typo in `--only` end as a green run that ran nothing.
     """
+    check_graph(specs)
     only_sel, exclude_sel = parse_selectors(only), parse_selectors(exclude)
     chosen: set[str] = set()
     for selector in only_sel:
         chosen |= _matching(specs, selector, "--only")
     if not only_sel:
         chosen = {s.id for s in specs if s.enabled}
+    excluded: set[str] = set()
     for selector in exclude_sel:
-        chosen -= _matching(specs, selector, "--exclude")
+        excluded |= _matching(specs, selector, "--exclude")
+    chosen -= excluded
+    if not no_deps:
+        chosen |= _needed(specs, chosen, excluded)
     selected = tuple(s for s in specs if s.id in chosen)
     if not selected:
         raise SelectionError(
@@ -137,6 +151,67 @@ def select(
             "no train_*.py under the discovery roots and no jobs in the config files"
         )
     return selected
+
+
+def check_graph(specs: Sequence[JobSpec]) -> None:
+    """Every need names a known job other than itself, and the needs form no cycle."""
+    by_id = {spec.id: spec for spec in specs}
+    for spec in specs:
+        for need in spec.needs:
+            if need == spec.id:
+                raise _needs_error(spec, "a job cannot need itself")
+            if need not in by_id:
+                hint = did_you_mean(need, by_id)
+                raise _needs_error(spec, f"unknown job '{need}'" + (f"; {hint}" if hint else ""))
+    cycle = _find_cycle(by_id)
+    if cycle:
+        raise _needs_error(by_id[cycle[0]], "dependency cycle: " + " → ".join(cycle))
+
+
+def _find_cycle(by_id: Mapping[str, JobSpec]) -> list[str] | None:
+    """A path `a → b → ... → a` if the needs have a cycle, else None (iterative DFS)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in by_id:
+        if state.get(root):
+            continue
+        path: list[str] = [root]
+        stack = [iter(by_id[root].needs)]
+        state[root] = 1
+        while stack:
+            need = next(stack[-1], None)
+            if need is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(need) == 1:
+                return [*path[path.index(need) :], need]
+            elif not state.get(need):
+                state[need] = 1
+                path.append(need)
+                stack.append(iter(by_id[need].needs))
+    return None
+
+
+def _needed(specs: Sequence[JobSpec], chosen: set[str], excluded: set[str]) -> set[str]:
+    """Everything the chosen jobs need, transitively; refusing what was excluded."""
+    by_id = {spec.id: spec for spec in specs}
+    needed: set[str] = set()
+    todo = list(chosen)
+    while todo:
+        spec = by_id[todo.pop()]
+        for need in spec.needs:
+            if need in excluded:
+                raise _needs_error(
+                    spec, f"'{need}' is excluded; add --no-deps to run '{spec.id}' without it"
+                )
+            if need not in chosen and need not in needed:
+                needed.add(need)
+                todo.append(need)
+    return needed
+
+
+def _needs_error(spec: JobSpec, message: str) -> ConfigError:
+    path, line = next(((p, n) for key, p, n in spec.locations if key == "needs"), ("", None))
+    return ConfigError(path or "config", message, line=line, key=f"jobs.{spec.id}.needs")
 
 
 def _matching(specs: Sequence[JobSpec], selector: str, flag: str) -> set[str]:

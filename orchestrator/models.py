@@ -29,6 +29,15 @@ class Status(str, enum.Enum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     GATE_FAILED = "gate_failed"
+    #: Not run: unchanged since its last success, whose outputs are still in place.
+    CACHED = "cached"
+    #: Not run: `--resume`/`--rerun-failed` kept the success of an earlier run.
+    REUSED = "reused"
+
+    @property
+    def ok(self) -> bool:
+        """Counts as success: for the exit code and for the jobs that need this one."""
+        return self in {Status.SUCCEEDED, Status.CACHED, Status.REUSED}
 
     def __str__(self) -> str:
         return self.value
@@ -99,6 +108,10 @@ class JobSpec:
     cpus: int = 1
     priority: str = "normal"
     gates: tuple[Gate, ...] = ()
+    needs: tuple[str, ...] = ()
+    #: Globs of files whose content decides, with the script's, whether the job changed.
+    inputs: tuple[str, ...] = ()
+    cache: bool = True
     env: Pairs = ()
     enabled: bool = True
     description: str = ""
@@ -106,6 +119,8 @@ class JobSpec:
     headline: str | None = None
     #: Where the job came from, for messages: a script path and/or "configs/x.yaml:12".
     origin: tuple[str, ...] = ()
+    #: Config key → (file, line) where it was set, for errors found after loading.
+    locations: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +146,14 @@ class PlannedJob:
     headline: str | None = None
     #: Seconds the job took last time (from the previous summary), for longest-first order.
     expected_duration: float | None = None
+    #: Jobs of this plan that must succeed before this one starts.
+    needs: tuple[str, ...] = ()
+    #: Needs left out of the plan by --no-deps: their outputs are used as they are on disk.
+    needs_outside: tuple[str, ...] = ()
+    #: The script (and `inputs:` globs) whose content is part of the job's fingerprint.
+    script: str | None = None
+    inputs: tuple[str, ...] = ()
+    cache: bool = True
     #: Set when the job cannot be started at all (e.g. its script does not parse).
     not_runnable: str | None = None
 
@@ -163,6 +186,17 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Carried:
+    """A result that stands without running the job (cached, or reused on --resume)."""
+
+    status: Status
+    reason: str
+    metrics: tuple[tuple[str, float], ...] = ()
+    #: The summary or run the result comes from.
+    from_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobResult:
     """A job's outcome after all its attempts."""
 
@@ -171,6 +205,7 @@ class JobResult:
     attempts: tuple[Attempt, ...] = ()
     metrics: tuple[tuple[str, float], ...] = ()
     reason: str | None = None
+    from_run: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +232,10 @@ class RunOptions:
     cpus: int | None = None
     shard: str | None = None
     durations: str | None = None
+    no_deps: bool = False
+    force: tuple[str, ...] = ()
+    resume: str | None = None
+    rerun_failed: str | None = None
     verbosity: int = 0
     output_root: str = "."
     output_format: str = "table"

@@ -25,10 +25,8 @@ def exit_code_for(outcomes: Sequence[tuple[Status, bool]], *, allow_partial_succ
     failure into 0 as long as something succeeded: a run where everything failed is never
     green, whatever the flags say.
     """
-    required_failed = any(
-        status is not Status.SUCCEEDED for status, optional in outcomes if not optional
-    )
+    required_failed = any(not status.ok for status, optional in outcomes if not optional)
     if not required_failed:
         return EXIT_OK
-    any_succeeded = any(status is Status.SUCCEEDED for status, _ in outcomes)
+    any_succeeded = any(status.ok for status, _ in outcomes)
     return EXIT_OK if allow_partial_success and any_succeeded else EXIT_FAILED

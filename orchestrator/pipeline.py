@@ -19,6 +19,7 @@ from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Fanout, RunFinished, RunStarted
 from orchestrator.execute.scheduler import Scheduler
+from orchestrator.incremental import Decisions, StateRecorder, decide
 from orchestrator.jobs import merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
@@ -52,7 +53,8 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     roots = options.discover_roots or DEFAULT_ROOTS
     scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
     config = load_configs(config_files(base / CONFIG_DIR, options.configs, base), base)
-    selected = select(merge(scripts, config, base), options.only, options.exclude)
+    specs = merge(scripts, config, base)
+    selected = select(specs, options.only, options.exclude, no_deps=options.no_deps)
     if options.shard:
         index, count = parse_shard(options.shard)
         durations = previous_durations(base / options.durations) if options.durations else {}
@@ -93,13 +95,14 @@ def main(options: RunOptions, base: Path) -> int:
         console.list_jobs(selection.jobs, selection.config_files, options.output_format)
         return 0
     plan = make_plan(options, selection, base)
+    decisions = decide(plan, options, base)
     if options.dry_run:
-        console.show_plan(plan, options.output_format, options.verbosity > 0)
+        console.show_plan(plan, decisions, options.output_format, options.verbosity > 0)
         return 0
-    return run_plan(plan, options, base)
+    return run_plan(plan, options, base, decisions)
 
 
-def run_plan(plan: Plan, options: RunOptions, base: Path) -> int:
+def run_plan(plan: Plan, options: RunOptions, base: Path, decisions: Decisions) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
     summary_dir = Path(plan.summary_dir)
     Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
@@ -109,8 +112,9 @@ def run_plan(plan: Plan, options: RunOptions, base: Path) -> int:
     header = run_header(options, base)
     journal = Journal(journal_path(summary_dir, run_id), header)
     github = os.environ.get("GITHUB_ACTIONS") == "true"
-    sink = Fanout(journal, console.ConsoleReporter(options.verbosity, github=github))
-    scheduler = Scheduler(plan, sink)
+    recorder = StateRecorder(plan, decisions, base, run_id)
+    sink = Fanout(journal, recorder, console.ConsoleReporter(options.verbosity, github=github))
+    scheduler = Scheduler(plan, sink, decisions.carried)
     with scheduler.handling_signals():
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()

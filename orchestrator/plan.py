@@ -7,6 +7,7 @@ compare plans as plain values.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
@@ -59,19 +60,12 @@ def build_plan(
             log_dir=log_dir,
             total_cpus=cpus,
             expected_duration=(durations or {}).get(spec.id),
+            planned_ids=frozenset(s.id for s in specs),
         )
         for spec in specs
     ]
-    order = {job.id: index for index, job in enumerate(jobs)}
-    jobs.sort(
-        key=lambda job: (
-            PRIORITIES.index(job.priority),
-            -(job.expected_duration or 0.0),
-            order[job.id],
-        )
-    )
     return Plan(
-        jobs=tuple(jobs),
+        jobs=tuple(start_order(jobs)),
         output_root=root,
         log_dir=log_dir,
         summary_dir=str(PurePath(root, "summaries")),
@@ -79,6 +73,49 @@ def build_plan(
         cpus=cpus,
         fail_fast=options.fail_fast,
     )
+
+
+def start_order(jobs: Sequence[PlannedJob]) -> list[PlannedJob]:
+    """Needs first; among jobs whose needs are met, by priority, then longest expected.
+
+    Longest-first keeps the last minutes of a parallel run from being one long job alone.
+    """
+    index = {job.id: i for i, job in enumerate(jobs)}
+    waiting = {job.id: set(job.needs) for job in jobs}
+    dependents: dict[str, list[PlannedJob]] = {}
+    for job in jobs:
+        for need in job.needs:
+            dependents.setdefault(need, []).append(job)
+
+    def rank(job: PlannedJob) -> tuple[int, float, int, str]:
+        return (
+            PRIORITIES.index(job.priority),
+            -(job.expected_duration or 0.0),
+            index[job.id],
+            job.id,
+        )
+
+    ready = [rank(job) for job in jobs if not job.needs]
+    heapq.heapify(ready)
+    by_id = {job.id: job for job in jobs}
+    ordered: list[PlannedJob] = []
+    while ready:
+        job = by_id[heapq.heappop(ready)[3]]
+        ordered.append(job)
+        for dependent in dependents.get(job.id, []):
+            waiting[dependent.id].discard(job.id)
+            if not waiting[dependent.id]:
+                heapq.heappush(ready, rank(dependent))
+    return ordered
+
+
+def output_dir_of(output_root: str, job_id: str) -> str:
+    return str(PurePath(output_root, "results", f"{safe_name(job_id)}_results"))
+
+
+def needs_variable(job_id: str) -> str:
+    """`TRAIN_ORCH_NEEDS_<ID>_DIR`, the id upper-cased with anything else made `_`."""
+    return "TRAIN_ORCH_NEEDS_" + re.sub(r"[^A-Z0-9]", "_", job_id.upper()) + "_DIR"
 
 
 def _plan_job(
@@ -89,18 +126,24 @@ def _plan_job(
     log_dir: str,
     total_cpus: int,
     expected_duration: float | None,
+    planned_ids: frozenset[str],
 ) -> PlannedJob:
     name = safe_name(spec.id)
-    output_dir = str(PurePath(options.output_root, "results", f"{name}_results"))
+    output_dir = output_dir_of(options.output_root, spec.id)
+    upstream = {need: output_dir_of(options.output_root, need) for need in spec.needs}
     if spec.command is not None:
         argv = [*spec.command]
     else:
         argv = [python, spec.script or "", *_standard_args(spec, options, output_dir)]
+    inputs_flag = next((f for f in spec.flags if canonical(f) == "inputs"), None)
+    if inputs_flag and upstream:
+        argv += [inputs_flag, *upstream.values()]
     argv += [*spec.args, *_param_args(spec)]
     argv += options.extra_args
     cpus = min(spec.cpus, total_cpus)  # a job bigger than the machine still runs, alone
     env = {"PYTHONUNBUFFERED": "1", **dict.fromkeys(THREAD_VARIABLES, str(cpus)), **dict(spec.env)}
     env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir, TRAIN_ORCH_JOB_ID=spec.id)
+    env.update({needs_variable(need): path for need, path in upstream.items()})
     grace = spec.grace if spec.grace is not None else options.grace
     return PlannedJob(
         id=spec.id,
@@ -121,6 +164,11 @@ def _plan_job(
         source=spec.script or "command",
         headline=spec.headline,
         expected_duration=expected_duration,
+        needs=tuple(n for n in spec.needs if n in planned_ids),
+        needs_outside=tuple(n for n in spec.needs if n not in planned_ids),
+        script=spec.script,
+        inputs=spec.inputs,
+        cache=spec.cache,
         not_runnable=spec.error,
     )
 

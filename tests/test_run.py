@@ -224,7 +224,8 @@ def test_dry_run_text_is_copy_pasteable(project: Project) -> None:
     result = project.run("--dry-run", "--extra-args", "--note 'two words'")
     lines = result.stdout.splitlines()
     assert lines[0] == "# good"
-    assert lines[1] == (
+    assert lines[1] == "# runs: no earlier success recorded"
+    assert lines[2] == (
         f"{sys.executable} training/train_good.py --output-dir results/good_results "
         "--note 'two words'"
     )

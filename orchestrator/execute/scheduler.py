@@ -17,6 +17,7 @@ import random
 import shlex
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from orchestrator.execute.process import (
     signal_name,
 )
 from orchestrator.gates import failed_gates
-from orchestrator.models import Attempt, JobResult, Plan, PlannedJob, Status
+from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
 
 HEADER_PREFIX = "=== attempt "
 #: Statuses that end a run early under --fail-fast when a required job ends with them.
@@ -65,9 +66,12 @@ class RunOutcome:
 
 
 class Scheduler:
-    def __init__(self, plan: Plan, sink: EventSink) -> None:
+    def __init__(
+        self, plan: Plan, sink: EventSink, carried: Mapping[str, Carried] | None = None
+    ) -> None:
         self.plan = plan
         self.sink = sink
+        self.carried = carried or {}
         self.supervisor = Supervisor()
         self._inbox: queue.SimpleQueue[_Done | _Signal] = queue.SimpleQueue()
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
@@ -82,10 +86,16 @@ class Scheduler:
 
     def run(self) -> RunOutcome:
         """Run every job; call inside `handling_signals()` so Ctrl-C stops it cleanly."""
-        self._pending = [job for job in self.plan.jobs if not job.not_runnable]
+        self._pending = [
+            job for job in self.plan.jobs if not job.not_runnable and job.id not in self.carried
+        ]
         for job in self.plan.jobs:
             if job.not_runnable:
                 self._finish(job, Status.FAILED, reason=f"not run: {job.not_runnable}")
+            elif job.id in self.carried:
+                kept = self.carried[job.id]
+                self._finish(job, kept.status, metrics=kept.metrics, reason=kept.reason,
+                             from_run=kept.from_run)  # fmt: skip
         self._loop()
         ordered = tuple(self._results[job.id] for job in self.plan.jobs)
         signum = self._interrupted
@@ -129,9 +139,12 @@ class Scheduler:
             return None
         free = self.plan.cpus - sum(job.cpus for job in self._running.values())
         for index, job in enumerate(self._pending):
-            if job.cpus <= free:
+            if job.cpus <= free and self._needs_met(job):
                 return self._pending.pop(index)
         return None
+
+    def _needs_met(self, job: PlannedJob) -> bool:
+        return all(need in self._results for need in job.needs)  # a failed need skips us
 
     def _release_due_retries(self) -> None:
         now = time.monotonic()
@@ -240,12 +253,24 @@ class Scheduler:
         *,
         metrics: tuple[tuple[str, float], ...] = (),
         reason: str | None = None,
+        from_run: str | None = None,
     ) -> None:
-        result = JobResult(job, status, tuple(self._attempts[job.id]), metrics, reason)
+        attempts = tuple(self._attempts[job.id])
+        result = JobResult(job, status, attempts, metrics, reason, from_run)
         self._results[job.id] = result
         self.sink.emit(JobFinished(result))
+        if not status.ok:
+            self._skip_dependents(job.id, status)
         if self.plan.fail_fast and status in FAILING and not job.optional:
             self._halt(f"--fail-fast after '{job.id}' {status.value}")
+
+    def _skip_dependents(self, job_id: str, status: Status) -> None:
+        """Whatever needs a job that did not succeed cannot run: skip it, and its own."""
+        for dependent in [job for job in self._pending if job_id in job.needs]:
+            if dependent in self._pending:  # a deeper skip may have taken it already
+                self._pending.remove(dependent)
+                why = f"upstream '{job_id}' {status.value.replace('_', ' ')}"
+                self._finish(dependent, Status.SKIPPED, reason=why)
 
 
 def _attempt_status(outcome: ProcessOutcome) -> Status:

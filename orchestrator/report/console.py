@@ -30,6 +30,7 @@ from orchestrator.events import (
     RunFinished,
     RunStarted,
 )
+from orchestrator.incremental import Decisions
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, Status
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
@@ -42,6 +43,8 @@ STATUS_STYLE = {
     Status.CANCELLED: ("■", "yellow"),
     Status.SKIPPED: ("·", "dim"),
     Status.GATE_FAILED: ("✘", "red"),
+    Status.CACHED: ("↺", "cyan"),
+    Status.REUSED: ("↺", "cyan"),
 }
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
 
@@ -142,36 +145,75 @@ def _spec_json(spec: JobSpec) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- --dry-run
-def show_plan(plan: Plan, fmt: str, verbose: bool) -> None:
+def show_plan(plan: Plan, decisions: Decisions, fmt: str, verbose: bool) -> None:
+    """Each job's command in start order, with what it needs and whether it would run.
+
+    Jobs that would not run have their command commented out, so pasting the whole output
+    into a shell runs exactly what the orchestrator would.
+    """
+    levels = graph_levels(plan)
     if fmt == "json":
-        print(json.dumps(_plan_json(plan), indent=2))
+        print(json.dumps(_plan_json(plan, decisions, levels), indent=2))
         return
     console = make_console()
     for job in plan.jobs:
-        notes = [f"retries {job.retries}"] if job.retries else []
+        notes = [f"level {levels[job.id]}"] if plan_has_graph(plan) else []
+        notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
+        notes += [f"retries {job.retries}"] if job.retries else []
         notes += ["optional"] if job.optional else []
-        suffix = f"  ({', '.join(notes)})" if notes else ""
+        suffix = f"  ({' · '.join(notes)})" if notes else ""
         console.print(f"[bold]# {escape(job.id)}[/]{escape(suffix)}")
+        for need in job.needs_outside:
+            console.print(f"[dim]# uses {escape(need)}'s output as it is on disk (--no-deps)[/]")
         if job.not_runnable:
             console.print(f"[red]# not run: {escape(job.not_runnable)}[/]")
             continue
+        action, reason = decision(job.id, decisions)
         if verbose:
             for name, value in job.env:
                 console.print(f"[dim]#   {escape(name)}={escape(mask(name, value))}[/]")
-        console.print(escape(shlex.join(job.argv)))
+        if action == "run":
+            console.print(f"[dim]# runs: {escape(reason)}[/]")
+            console.print(escape(shlex.join(job.argv)))
+        else:
+            console.print(f"[cyan]# {action}: {escape(reason)}[/]")
+            console.print(f"[dim]# {escape(shlex.join(job.argv))}[/]")
+    counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
+    what = ", ".join(f"{n} {action}" for action, n in counts.items())
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
     console.print(
-        f"\n{len(plan.jobs)} jobs, {workers} · logs → {plan.log_dir}/<job>.log · "
+        f"\n{len(plan.jobs)} jobs ({what}), {workers} · logs → {plan.log_dir}/<job>.log · "
         f"summary → {plan.summary_dir}/training_summary_<UTC>.json · [bold]nothing has been run[/]"
     )
 
 
-def _plan_json(plan: Plan) -> dict[str, Any]:
+def decision(job_id: str, decisions: Decisions) -> tuple[str, str]:
+    """("run", why) or ("cached"/"reused"/"skipped", why): what a run would do with a job."""
+    carried = decisions.carried.get(job_id)
+    if carried is None:
+        return "run", decisions.reasons.get(job_id, "")
+    return carried.status.value, carried.reason
+
+
+def plan_has_graph(plan: Plan) -> bool:
+    return any(job.needs for job in plan.jobs)
+
+
+def graph_levels(plan: Plan) -> dict[str, int]:
+    """0 for jobs that need nothing in the plan, else one more than their deepest need."""
+    levels: dict[str, int] = {}
+    for job in plan.jobs:  # start order: needs come first
+        levels[job.id] = 1 + max((levels[n] for n in job.needs), default=-1)
+    return levels
+
+
+def _plan_json(plan: Plan, decisions: Decisions, levels: Mapping[str, int]) -> dict[str, Any]:
     return {
         "output_root": plan.output_root,
         "log_dir": plan.log_dir,
         "summary_dir": plan.summary_dir,
         "max_workers": plan.max_workers,
+        "edges": [[need, job.id] for job in plan.jobs for need in job.needs],
         "jobs": [
             {
                 "id": job.id,
@@ -184,6 +226,12 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
                 "retries": job.retries,
                 "optional": job.optional,
                 "tags": list(job.tags),
+                "needs": list(job.needs),
+                "needs_outside_run": list(job.needs_outside),
+                "level": levels[job.id],
+                "decision": dict(
+                    zip(("action", "reason"), decision(job.id, decisions), strict=True)
+                ),
                 "not_runnable": job.not_runnable,
             }
             for job in plan.jobs
@@ -199,7 +247,7 @@ def mask(name: str, value: str) -> str:
 # ------------------------------------------------------------------------------ a run
 def headline(result: JobResult) -> str:
     metrics = dict(result.metrics)
-    if result.status is not Status.SUCCEEDED:
+    if not result.status.ok:
         text = result.reason or result.status.value
         return f"{text} (optional)" if result.job.optional else text
     ranked = ranked_metrics(metrics, result.job.headline)
@@ -279,7 +327,7 @@ class ConsoleReporter:
             self.live.finished(result)
         mark, style = STATUS_STYLE[result.status]
         took = _seconds(sum(a.duration for a in result.attempts))
-        failed = result.status is not Status.SUCCEEDED
+        failed = not result.status.ok
         log = f" · {result.job.log_path}" if failed else ""
         if self.plain:
             self._line(
@@ -333,7 +381,7 @@ class LiveView:
 
     def _render(self) -> RenderableType:
         total = len(self.plan.jobs)
-        failed = sum(r.status is not Status.SUCCEEDED for r in self.done)
+        failed = sum(not r.status.ok for r in self.done)
         elapsed = time.time() - self.started_at
         bar = ProgressBar(total=total, completed=len(self.done), width=40)
         status = Text(f" {len(self.done)}/{total}")
@@ -448,7 +496,7 @@ def final_table(console: Console, event: RunFinished) -> None:
     counts: dict[str, int] = {}
     for result in results:
         key = result.status.value.replace("_", " ")
-        if result.job.optional and result.status is not Status.SUCCEEDED:
+        if result.job.optional and not result.status.ok:
             key = f"optional {key}"
         counts[key] = counts.get(key, 0) + 1
     verdict = " · ".join(f"{n} {k}" for k, n in counts.items())

@@ -63,6 +63,7 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
                 "cpus": job.cpus,
                 "gates": [str(g) for g in job.gates],
                 "headline": job.headline,
+                "needs": [*job.needs, *job.needs_outside],
             }
     elif isinstance(event, AttemptStarted):
         yield {
@@ -166,6 +167,8 @@ def _queued_job(record: Mapping[str, Any]) -> dict[str, Any]:
         "metrics": {},
         "gates": record["gates"],
         "headline": record["headline"],
+        "needs": record["needs"],
+        "from_run": None,
     }
 
 

@@ -23,6 +23,8 @@ ICONS = {
     "cancelled": "⏹️",
     "skipped": "⏭️",
     "gate_failed": "🚧",
+    "cached": "♻️",
+    "reused": "♻️",
 }
 HEADLINE_METRICS = 3
 
@@ -93,7 +95,7 @@ def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _metrics(job: Mapping[str, Any]) -> str:
-    if job["status"] not in {"succeeded", "gate_failed"}:
+    if job["status"] not in {"succeeded", "gate_failed", "cached", "reused"}:
         return job["reason"] or ""
     ranked = ranked_metrics(job["metrics"], job["headline"])
     return ", ".join(f"{k} {v:.4g}" for k, v in ranked[:HEADLINE_METRICS])

@@ -101,6 +101,8 @@ def job_record(result: JobResult) -> dict[str, Any]:
         "metrics": dict(result.metrics),
         "gates": [str(gate) for gate in job.gates],
         "headline": job.headline,
+        "needs": [*job.needs, *job.needs_outside],
+        "from_run": result.from_run,
     }
 
 

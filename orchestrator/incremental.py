@@ -1,0 +1,257 @@
+"""Decide, before a run, which jobs need to run at all.
+
+A job is `cached` when nothing that could change its result has changed since its last
+success (script and `inputs:` files, argv, env, the orchestrator's major version, and
+what it needs) and its output dir still holds what that success wrote. `--resume` and
+`--rerun-failed` keep the successes of an earlier run as `reused`. All state lives under
+`.train_orch/` in the output root; deleting it only costs re-running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__
+from orchestrator.errors import OrchestratorError
+from orchestrator.events import Event, JobFinished
+from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
+from orchestrator.plan import safe_name
+from orchestrator.report.journal import read_journal, rebuild_summary
+from orchestrator.report.summary import LATEST, write_atomic
+
+STATE_DIR = ".train_orch"
+MAJOR_VERSION = __version__.split(".")[0]
+RERUN_FAILED = frozenset({"failed", "timed_out", "gate_failed"})
+KEPT = frozenset({"succeeded", "cached", "reused"})
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """Per job: a result that stands (`carried`), or why it runs (`reasons`)."""
+
+    carried: Mapping[str, Carried] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    fingerprints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def decide(plan: Plan, options: RunOptions, base: Path) -> Decisions:
+    state_dir = base / options.output_root / STATE_DIR / "cache"
+    previous = _previous_jobs(options, base)
+    carried: dict[str, Carried] = {}
+    reasons: dict[str, str] = {}
+    prints: dict[str, dict[str, str]] = {}
+    for job in plan.jobs:  # plan order: needs come first
+        prints[job.id] = fingerprint(job, base, prints, state_dir)
+        kept, why = _decide_job(
+            job, options, base, previous, parts=prints[job.id], state_dir=state_dir
+        )
+        running_need = next((n for n in job.needs if n in reasons), None)
+        if kept is not None and kept.status.ok and running_need:
+            kept, why = None, f"upstream '{running_need}' runs"
+        if kept is not None:
+            carried[job.id] = kept
+        else:
+            reasons[job.id] = why
+    return Decisions(carried, reasons, prints)
+
+
+def _decide_job(
+    job: PlannedJob,
+    options: RunOptions,
+    base: Path,
+    previous: Mapping[str, Mapping[str, Any]] | None,
+    *,
+    parts: Mapping[str, str],
+    state_dir: Path,
+) -> tuple[Carried | None, str]:
+    if previous is not None:
+        record = previous.get(job.id)
+        kept = _from_previous(job, record, rerun_failed_only=options.rerun_failed is not None)
+        if kept is not None:
+            return kept, ""
+        if record is not None:
+            return None, f"was {record['status']} in {record['run']}"
+    if "*" in options.force or job.id in options.force:
+        return None, "--force"
+    if not job.cache:
+        return None, "cache: false"
+    return _from_cache(job, base, parts, state_dir)
+
+
+def _from_cache(
+    job: PlannedJob, base: Path, parts: Mapping[str, str], state_dir: Path
+) -> tuple[Carried | None, str]:
+    state = _load(state_dir / f"{safe_name(job.id)}.json")
+    if state is None:
+        return None, "no earlier success recorded"
+    recorded = state["parts"]
+    changed = next(
+        (k for k in sorted({*parts, *recorded}) if parts.get(k) != recorded.get(k)), None
+    )
+    if changed:
+        return None, f"{changed.replace(':', ' ')} changed"
+    damage = _manifest_damage(base / job.output_dir, state["manifest"])
+    if damage:
+        return None, f"output changed: {damage}"
+    metrics = tuple((k, float(v)) for k, v in state["metrics"].items())
+    return Carried(
+        Status.CACHED, f"unchanged since {state['run_id']}", metrics, state["run_id"]
+    ), ""
+
+
+def _from_previous(
+    job: PlannedJob, record: Mapping[str, Any] | None, *, rerun_failed_only: bool
+) -> Carried | None:
+    """Keep an earlier success; under --rerun-failed, leave all but failures alone."""
+    status = record["status"] if record else None
+    if record is not None and status in KEPT:
+        metrics = tuple((k, float(v)) for k, v in record["metrics"].items())
+        source = record.get("from_run") or record["run"]
+        return Carried(Status.REUSED, f"succeeded in {source}", metrics, source)
+    if rerun_failed_only and status not in RERUN_FAILED:
+        why = "not rerun: --rerun-failed" + (f" (was {status})" if status else " (new job)")
+        return Carried(Status.SKIPPED, why)
+    return None
+
+
+# ---------------------------------------------------------------------- fingerprints
+def fingerprint(
+    job: PlannedJob, base: Path, known: Mapping[str, Mapping[str, str]], state_dir: Path
+) -> dict[str, str]:
+    """What the job's result depends on, part by part, so a change can be named."""
+    parts = {
+        "orchestrator": MAJOR_VERSION,
+        "argv": _digest(json.dumps(job.argv).encode()),
+        "env": _digest(json.dumps(sorted(job.env)).encode()),
+    }
+    if job.script:
+        parts["script"] = _file_digest(base / job.script)
+    if job.inputs:
+        parts["inputs"] = _digest(b"".join(_inputs(base, job.inputs)))
+    for need in (*job.needs, *job.needs_outside):
+        upstream = known.get(need)
+        if upstream is None:  # outside the plan (--no-deps): what its last success used
+            state = _load(state_dir / f"{safe_name(need)}.json")
+            upstream = state["parts"] if state else {}
+        parts[f"upstream:{need}"] = _digest(json.dumps(sorted(upstream.items())).encode())
+    return parts
+
+
+def _inputs(base: Path, patterns: tuple[str, ...]) -> Iterator[bytes]:
+    for pattern in patterns:
+        for path in sorted(base.glob(pattern)):
+            if path.is_file():
+                name = path.relative_to(base).as_posix()
+                yield name.encode() + b"\0" + _file_digest(path).encode()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return "missing"
+    return digest.hexdigest()
+
+
+# -------------------------------------------------------------------------- manifests
+def manifest(output_dir: Path) -> dict[str, list[Any]]:
+    """Every file a successful job left: size, mtime and content hash."""
+    files: dict[str, list[Any]] = {}
+    for root, _, names in os.walk(output_dir):
+        for name in names:
+            path = Path(root, name)
+            stat = path.stat()
+            rel = path.relative_to(output_dir).as_posix()
+            files[rel] = [stat.st_size, stat.st_mtime_ns, _file_digest(path)]
+    return files
+
+
+def _manifest_damage(output_dir: Path, recorded: Mapping[str, list[Any]]) -> str | None:
+    """The first file that is gone or differs; a file with its recorded mtime is trusted."""
+    for rel, (size, mtime_ns, digest) in sorted(recorded.items()):
+        path = output_dir / rel
+        try:
+            stat = path.stat()
+        except OSError:
+            return f"{rel} missing"
+        if stat.st_size != size:
+            return f"{rel} modified"
+        if stat.st_mtime_ns != mtime_ns and _file_digest(path) != digest:
+            return f"{rel} modified"
+    return None
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # no state, or state we cannot trust: run the job
+    return data if {"parts", "manifest", "metrics", "run_id"} <= data.keys() else None
+
+
+class StateRecorder:
+    """Records each real success (fingerprint + output manifest) as it finishes."""
+
+    def __init__(self, plan: Plan, decisions: Decisions, base: Path, run_id: str) -> None:
+        self.dir = base / plan.output_root / STATE_DIR / "cache"
+        self.decisions = decisions
+        self.base = base
+        self.run_id = run_id
+
+    def emit(self, event: Event) -> None:
+        if not isinstance(event, JobFinished) or event.result.status is not Status.SUCCEEDED:
+            return
+        job = event.result.job
+        state = {
+            "run_id": self.run_id,
+            "finished_at": time.time(),
+            "parts": self.decisions.fingerprints.get(job.id, {}),
+            "manifest": manifest(self.base / job.output_dir),
+            "metrics": dict(event.result.metrics),
+        }
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.dir / f"{safe_name(job.id)}.json", json.dumps(state))
+
+
+# ------------------------------------------------------------------------------ resume
+def _previous_jobs(options: RunOptions, base: Path) -> dict[str, dict[str, Any]] | None:
+    """Job records of the run to resume, each tagged with that run's name."""
+    source = options.resume if options.resume is not None else options.rerun_failed
+    if source is None:
+        return None
+    summary_dir = base / options.output_root / "summaries"
+    path = _newest_run(summary_dir) if source in {"", "latest"} else Path(source)
+    try:
+        if path.suffix == ".jsonl":
+            summary = rebuild_summary(read_journal(path))
+        else:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        jobs = summary["jobs"]
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise OrchestratorError(f"cannot resume from {path}: {exc}") from None
+    name = path.stem.removeprefix("journal_").removeprefix("training_summary_")
+    return {job["id"]: {**job, "run": name} for job in jobs}
+
+
+def _newest_run(summary_dir: Path) -> Path:
+    """The newest run's journal (it exists even when the run was killed), else latest.json."""
+    journals = sorted(summary_dir.glob("journal_*.jsonl"))
+    if journals:
+        return journals[-1]
+    if (summary_dir / LATEST).is_file():
+        return summary_dir / LATEST
+    raise OrchestratorError(f"nothing to resume: no journal or {LATEST} in {summary_dir}")
