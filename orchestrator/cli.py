@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from orchestrator import __version__, pipeline
+from orchestrator import __version__, config, pipeline
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import parse_selectors
 from orchestrator.models import RunOptions
@@ -134,6 +134,13 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     help="Extra YAML job definitions, after configs/*.yaml; later files win.",
 )
 @_option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    metavar="NAME",
+    help="Apply configs/NAME.yaml, a profile (e.g. smoke: few epochs, for CI).",
+)
+@_option(
     "--extra-args", metavar="STRING", help="Arguments appended to every job (split like a shell)."
 )
 @_option("--dry-run", is_flag=True, help="Print the exact commands; run and write nothing.")
@@ -232,6 +239,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
         max_workers=params["max_workers"],
         retries=params["retries"],
         configs=params["configs"],
+        profiles=params["profiles"],
         extra_args=extra,
         dry_run=params["dry_run"],
         list_only=params["list_only"],
@@ -331,6 +339,12 @@ def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) 
         sys.exit(error.exit_code)
     click.echo(f"summary: {path}")
     sys.exit(code)
+
+
+@cli.command("config-schema")
+def config_schema() -> None:
+    """Print the JSON Schema of configs/*.yaml (orchestrator/schemas/config.schema.json)."""
+    click.echo(json.dumps(config.config_schema(), indent=2, ensure_ascii=False))
 
 
 def main() -> None:

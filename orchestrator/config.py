@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import ConfigError, did_you_mean
-from orchestrator.gates import parse_gate
+from orchestrator.gates import GATE_PATTERN, parse_gate
 from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate
 
 KeyPath = tuple[str, ...]
@@ -280,49 +280,103 @@ def _flag_names(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
     return names
 
 
-COMMON_FIELDS: dict[str, Validator] = {
-    "epochs": _int(1),
-    "folds": _int(2),
-    "seed": _int(0),
-    "retries": _int(0),
-    "retry_delay": _seconds,
-    "retry_max_delay": _seconds,
-    "backoff": _factor,
-    "retry_on": _choices("failed", "timed_out"),
-    "timeout": _positive_seconds,
-    "grace": _seconds,
-    "cpus": _int(1),
-    "priority": _choice(*PRIORITIES),
-    "optional": _bool,
-    "env": _env,
-    "tags": _text_list,
-    "args": _args,
-}
-JOB_FIELDS: dict[str, Validator] = {
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One config key: how it is checked, its JSON Schema, and its documentation.
+
+    The validator, the published schema and README's table come from these, so they
+    cannot drift apart.
+    """
+
+    check: Validator
+    schema: Mapping[str, Any]
+    help: str
+    default: str = "—"
+
+
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_TEXT = {"type": "string", "pattern": r"\S"}
+_TEXT_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": _SCALAR}]}
+_SECONDS = {"type": "number", "minimum": 0}
+
+
+def _enum_list(*choices: str) -> dict[str, Any]:
+    return {"anyOf": [{"enum": list(choices)}, {"type": "array", "items": {"enum": list(choices)}}]}
+
+
+COMMON_FIELDS: dict[str, Key] = {
+    "epochs": Key(_int(1), {"type": "integer", "minimum": 1},
+                  "passed as --epochs if the script declares it; --epochs wins"),
+    "folds": Key(_int(2), {"type": "integer", "minimum": 2},
+                 "passed as --folds if the script declares it; --folds wins"),
+    "seed": Key(_int(0), {"type": "integer", "minimum": 0}, "passed as --seed if declared"),
+    "retries": Key(_int(0), {"type": "integer", "minimum": 0},
+                   "extra attempts after a failure (--retries wins)", "0"),
+    "retry_delay": Key(_seconds, _SECONDS, "seconds before attempt 2", "2"),
+    "backoff": Key(_factor, {"type": "number", "minimum": 1},
+                   "each further wait is this many times longer (±20% jitter)", "1"),
+    "retry_max_delay": Key(_seconds, _SECONDS, "cap on the wait between attempts", "60"),
+    "retry_on": Key(_choices("failed", "timed_out"), _enum_list("failed", "timed_out"),
+                    "which outcomes are retried", "[failed, timed_out]"),
+    "timeout": Key(_positive_seconds, {"type": "number", "exclusiveMinimum": 0},
+                   "seconds per attempt, then SIGTERM, grace, SIGKILL", "--timeout, none"),
+    "grace": Key(_seconds, _SECONDS, "seconds between SIGTERM and SIGKILL", "--grace, 10"),
+    "cpus": Key(_int(1), {"type": "integer", "minimum": 1},
+                "CPU tokens held while running; also its BLAS/OpenMP thread count", "1"),
+    "priority": Key(_choice(*PRIORITIES), {"enum": list(PRIORITIES)},
+                    "ready jobs start by priority, then longest first", "normal"),
+    "optional": Key(_bool, {"type": "boolean"}, "a failure is reported but does not fail the run",
+                    "false"),
+    "env": Key(_env, {"type": "object", "additionalProperties": _SCALAR},
+               "environment variables added for the job"),
+    "tags": Key(_text_list, _TEXT_LIST, "names for --only/--exclude tag:NAME"),
+    "args": Key(_args, {"anyOf": [{"type": "string"}, {"type": "array", "items": _SCALAR}, {
+        "type": "object",
+        "additionalProperties": {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]},
+    }]}, "a list passed as is, or a mapping turned into flags (max_depth: 4 → --max-depth 4)"),
+}  # fmt: skip
+JOB_FIELDS: dict[str, Key] = {
     **COMMON_FIELDS,
-    "script": _text,
-    "command": _command,
-    "enabled": _bool,
-    "description": _text,
-    "flag_names": _flag_names,
-    "headline": _text,
-    "gates": _gates,
-    "needs": _text_list,
-    "inputs": _text_list,
-    "cache": _bool,
-}
-TOP_LEVEL = ("defaults", "jobs")
+    "script": Key(_text, _TEXT, "a Python script, run with the orchestrator's interpreter",
+                  "the discovered train_<id>.py"),
+    "command": Key(_command, {"anyOf": [_TEXT, {"type": "array", "items": _SCALAR, "minItems": 1}]},
+                   "any argv instead of a script (a string is split like a shell)"),
+    "enabled": Key(_bool, {"type": "boolean"},
+                   "false: runs only when named exactly in --only", "true"),
+    "description": Key(_text, _TEXT, "shown in --list --format json"),
+    "flag_names": Key(_flag_names, {
+        "type": "object",
+        "propertyNames": {"enum": list(STANDARD_FLAGS)},
+        "additionalProperties": {"type": "string", "pattern": "^-"},
+    }, "the script's own name for a standard flag ({epochs: --num_train_epochs})"),
+    "headline": Key(_text, _TEXT, "the metric shown first in tables", "accuracy, f1, ... r2, rmse"),
+    "gates": Key(_gates, {"type": "object", "additionalProperties": {
+        "type": "string", "pattern": GATE_PATTERN}},
+        "checks on metrics.json ({accuracy: '>= 0.9'}); a miss is gate_failed"),
+    "needs": Key(_text_list, _TEXT_LIST, "jobs that must succeed first"),
+    "inputs": Key(_text_list, _TEXT_LIST,
+                  "file globs whose content is part of the job's fingerprint (skip-unchanged)"),
+    "cache": Key(_bool, {"type": "boolean"}, "false: never skipped as unchanged", "true"),
+}  # fmt: skip
+TOP_LEVEL = ("defaults", "jobs", "profile")
 
 
 # ---------------------------------------------------------------------------- loading
-def load_configs(paths: Iterable[Path], base: Path) -> Config:
-    """Read every config file in order; each later file overrides the earlier ones."""
+def load_configs(paths: Iterable[Path], base: Path, *, explicit: Iterable[Path] = ()) -> Config:
+    """Read every config file in order; each later file overrides the earlier ones.
+
+    A profile (a file with a top-level `profile:` key) found among `paths` is passed over:
+    it applies only when asked for (`--profile`, `--config`), which are the `explicit` ones.
+    """
     defaults: dict[str, Value] = {}
     jobs: dict[str, JobConfig] = {}
     files: list[str] = []
+    asked = {p.resolve() for p in explicit}
     for path in paths:
         display = _display(path, base)
         doc = _read(path, display)
+        if _is_profile(doc) and path.resolve() not in asked:
+            continue
         file_defaults, file_jobs = _validate(doc, base)
         defaults.update(file_defaults)
         for job_id, job in file_jobs.items():
@@ -337,19 +391,27 @@ def load_configs(paths: Iterable[Path], base: Path) -> Config:
     return Config(defaults, jobs, tuple(files))
 
 
-def config_files(config_dir: Path, extra: Iterable[str], base: Path) -> list[Path]:
-    """`configs/*.yaml` in name order, then each `--config FILE` in the order given."""
+def _is_profile(doc: _Doc) -> bool:
+    return isinstance(doc.data, dict) and "profile" in doc.data
+
+
+def config_files(
+    config_dir: Path, extra: Iterable[str], base: Path
+) -> tuple[list[Path], list[Path]]:
+    """All files in load order (`configs/*.yaml` by name, then each `--config FILE`),
+    and the ones asked for explicitly."""
     found = (
         sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")])
         if config_dir.is_dir()
         else []
     )
+    explicit = []
     for name in extra:
         path = Path(name) if Path(name).is_absolute() else base / name
         if not path.is_file():
             raise ConfigError(name, "config file not found")
-        found.append(path)
-    return found
+        explicit.append(path)
+    return [*found, *explicit], explicit
 
 
 def _display(path: Path, base: Path) -> str:
@@ -380,6 +442,8 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
     for key in data:
         if key not in TOP_LEVEL:
             raise doc.error((str(key),), "unknown top-level key", did_you_mean(str(key), TOP_LEVEL))
+    if "profile" in data:
+        _text(doc, ("profile",), data["profile"])
     defaults = _fields(doc, ("defaults",), data.get("defaults"), COMMON_FIELDS)
     raw_jobs = data.get("jobs") or {}
     if not isinstance(raw_jobs, dict):
@@ -400,9 +464,7 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
     return defaults, jobs
 
 
-def _fields(
-    doc: _Doc, keys: KeyPath, raw: Value, schema: Mapping[str, Validator]
-) -> dict[str, Value]:
+def _fields(doc: _Doc, keys: KeyPath, raw: Value, schema: Mapping[str, Key]) -> dict[str, Value]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -410,8 +472,35 @@ def _fields(
     fields: dict[str, Value] = {}
     for name, value in raw.items():
         field_keys = (*keys, str(name))
-        validator = schema.get(str(name))
-        if validator is None:
+        key = schema.get(str(name))
+        if key is None:
             raise doc.error(field_keys, "unknown key", did_you_mean(str(name), schema))
-        fields[str(name)] = validator(doc, field_keys, value)
+        fields[str(name)] = key.check(doc, field_keys, value)
     return fields
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file, for editors (yaml-language-server) and CI."""
+
+    def props(keys: Mapping[str, Key]) -> dict[str, Any]:
+        return {name: {**key.schema, "description": key.help} for name, key in keys.items()}
+
+    job = {
+        "type": ["object", "null"],
+        "properties": props(JOB_FIELDS),
+        "additionalProperties": False,
+        "dependentSchemas": {"script": {"not": {"required": ["command"]}}},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "training-orchestrator job definitions (configs/*.yaml)",
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {
+            "defaults": {"type": ["object", "null"], "properties": props(COMMON_FIELDS),
+                         "additionalProperties": False},
+            "jobs": {"type": ["object", "null"], "additionalProperties": job},
+            "profile": {**_TEXT, "description": "makes the file a profile: loaded only "
+                        "with --profile NAME or --config FILE, never automatically"},
+        },
+    }  # fmt: skip

@@ -195,9 +195,9 @@ def _needed(specs: Sequence[JobSpec], chosen: set[str], excluded: set[str]) -> s
     """Everything the chosen jobs need, transitively; refusing what was excluded."""
     by_id = {spec.id: spec for spec in specs}
     needed: set[str] = set()
-    todo = list(chosen)
+    todo = [spec.id for spec in specs if spec.id in chosen]  # spec order: stable messages
     while todo:
-        spec = by_id[todo.pop()]
+        spec = by_id[todo.pop(0)]
         for need in spec.needs:
             if need in excluded:
                 raise _needs_error(

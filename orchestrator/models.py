@@ -220,6 +220,7 @@ class RunOptions:
     max_workers: int | None = None
     retries: int | None = None
     configs: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
     extra_args: tuple[str, ...] = ()
     dry_run: bool = False
     list_only: bool = False

@@ -52,7 +52,9 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     """Discover scripts, read the config files, merge them and apply --only/--exclude."""
     roots = options.discover_roots or DEFAULT_ROOTS
     scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
-    config = load_configs(config_files(base / CONFIG_DIR, options.configs, base), base)
+    profiles = [f"{CONFIG_DIR}/{name}.yaml" for name in options.profiles]
+    files, explicit = config_files(base / CONFIG_DIR, [*profiles, *options.configs], base)
+    config = load_configs(files, base, explicit=explicit)
     specs = merge(scripts, config, base)
     selected = select(specs, options.only, options.exclude, no_deps=options.no_deps)
     if options.shard:
