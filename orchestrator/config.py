@@ -7,6 +7,7 @@ jobs.xgb.retires: unknown key; did you mean 'retries'?` instead of just "invalid
 
 from __future__ import annotations
 
+import itertools
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import yaml
 
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.gates import GATE_PATTERN, parse_gate
-from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate
+from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate, Pairs
 
 KeyPath = tuple[str, ...]
 Value = Any  # a YAML value after validation; each field's validator fixes its real type
@@ -197,6 +198,60 @@ def _gates(doc: _Doc, keys: KeyPath, value: Value) -> tuple[Gate, ...]:
     return tuple(gates)
 
 
+def _matrix(doc: _Doc, keys: KeyPath, value: Value) -> tuple[Pairs, ...]:
+    """`{seed: [0, 1], depth: [4, 8], exclude: [...], include: [...]}` → the combinations.
+
+    As in GitHub's matrix: every combination of the axes, minus those matching an
+    `exclude` entry, then each `include` entry either extends the combinations it matches
+    (on the axes it names) with its other keys, or is added as a combination of its own.
+    """
+    if not isinstance(value, dict) or not value:
+        raise doc.error(keys, f"expected a mapping of name: [values], got {_type_name(value)}")
+    axes: dict[str, tuple[str, ...]] = {}
+    for name, values in value.items():
+        if name in {"include", "exclude"}:
+            continue
+        if not isinstance(values, list) or not values:
+            raise doc.error((*keys, str(name)), "expected a non-empty list of values")
+        check = COMMON_FIELDS[name].check if name in {"epochs", "folds", "seed"} else _scalar_text
+        axes[str(name)] = tuple(
+            str(check(doc, (*keys, str(name), str(i)), v)) for i, v in enumerate(values)
+        )
+    combos = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+    for rule in _entries(doc, (*keys, "exclude"), value.get("exclude"), axes, require_axes=True):
+        combos = [c for c in combos if any(c[k] != v for k, v in rule.items())]
+    for extra in _entries(doc, (*keys, "include"), value.get("include"), axes, require_axes=False):
+        shared = {k: v for k, v in extra.items() if k in axes}
+        matches = [c for c in combos if shared and all(c[k] == v for k, v in shared.items())]
+        for combo in matches:
+            combo.update(extra)
+        if not matches:
+            combos.append(dict(extra))
+    if not combos:
+        raise doc.error(keys, "every combination is excluded")
+    return tuple(tuple(combo.items()) for combo in combos)
+
+
+def _entries(
+    doc: _Doc, keys: KeyPath, raw: Value, axes: Mapping[str, tuple[str, ...]], *, require_axes: bool
+) -> list[dict[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(e, dict) and e for e in raw):
+        raise doc.error(keys, "expected a list of {name: value} mappings")
+    entries = []
+    for i, entry in enumerate(raw):
+        for name in entry:
+            if require_axes and name not in axes:
+                raise doc.error(
+                    (*keys, str(i)), f"'{name}' is not a matrix axis", did_you_mean(str(name), axes)
+                )
+        entries.append(
+            {str(k): _scalar_text(doc, (*keys, str(i), str(k)), v) for k, v in entry.items()}
+        )
+    return entries
+
+
 def _bool(doc: _Doc, keys: KeyPath, value: Value) -> bool:
     if not isinstance(value, bool):
         raise doc.error(keys, f"expected true or false, got {_type_name(value)} {value!r}")
@@ -305,59 +360,136 @@ def _enum_list(*choices: str) -> dict[str, Any]:
 
 
 COMMON_FIELDS: dict[str, Key] = {
-    "epochs": Key(_int(1), {"type": "integer", "minimum": 1},
-                  "passed as --epochs if the script declares it; --epochs wins"),
-    "folds": Key(_int(2), {"type": "integer", "minimum": 2},
-                 "passed as --folds if the script declares it; --folds wins"),
+    "epochs": Key(
+        _int(1),
+        {"type": "integer", "minimum": 1},
+        "passed as --epochs if the script declares it; --epochs wins",
+    ),
+    "folds": Key(
+        _int(2),
+        {"type": "integer", "minimum": 2},
+        "passed as --folds if the script declares it; --folds wins",
+    ),
     "seed": Key(_int(0), {"type": "integer", "minimum": 0}, "passed as --seed if declared"),
-    "retries": Key(_int(0), {"type": "integer", "minimum": 0},
-                   "extra attempts after a failure (--retries wins)", "0"),
+    "retries": Key(
+        _int(0),
+        {"type": "integer", "minimum": 0},
+        "extra attempts after a failure (--retries wins)",
+        "0",
+    ),
     "retry_delay": Key(_seconds, _SECONDS, "seconds before attempt 2", "2"),
-    "backoff": Key(_factor, {"type": "number", "minimum": 1},
-                   "each further wait is this many times longer (±20% jitter)", "1"),
+    "backoff": Key(
+        _factor,
+        {"type": "number", "minimum": 1},
+        "each further wait is this many times longer (±20% jitter)",
+        "1",
+    ),
     "retry_max_delay": Key(_seconds, _SECONDS, "cap on the wait between attempts", "60"),
-    "retry_on": Key(_choices("failed", "timed_out"), _enum_list("failed", "timed_out"),
-                    "which outcomes are retried", "[failed, timed_out]"),
-    "timeout": Key(_positive_seconds, {"type": "number", "exclusiveMinimum": 0},
-                   "seconds per attempt, then SIGTERM, grace, SIGKILL", "--timeout, none"),
+    "retry_on": Key(
+        _choices("failed", "timed_out"),
+        _enum_list("failed", "timed_out"),
+        "which outcomes are retried",
+        "[failed, timed_out]",
+    ),
+    "timeout": Key(
+        _positive_seconds,
+        {"type": "number", "exclusiveMinimum": 0},
+        "seconds per attempt, then SIGTERM, grace, SIGKILL",
+        "--timeout, none",
+    ),
     "grace": Key(_seconds, _SECONDS, "seconds between SIGTERM and SIGKILL", "--grace, 10"),
-    "cpus": Key(_int(1), {"type": "integer", "minimum": 1},
-                "CPU tokens held while running; also its BLAS/OpenMP thread count", "1"),
-    "priority": Key(_choice(*PRIORITIES), {"enum": list(PRIORITIES)},
-                    "ready jobs start by priority, then longest first", "normal"),
-    "optional": Key(_bool, {"type": "boolean"}, "a failure is reported but does not fail the run",
-                    "false"),
-    "env": Key(_env, {"type": "object", "additionalProperties": _SCALAR},
-               "environment variables added for the job"),
+    "cpus": Key(
+        _int(1),
+        {"type": "integer", "minimum": 1},
+        "CPU tokens held while running; also its BLAS/OpenMP thread count",
+        "1",
+    ),
+    "priority": Key(
+        _choice(*PRIORITIES),
+        {"enum": list(PRIORITIES)},
+        "ready jobs start by priority, then longest first",
+        "normal",
+    ),
+    "optional": Key(
+        _bool, {"type": "boolean"}, "a failure is reported but does not fail the run", "false"
+    ),
+    "env": Key(
+        _env,
+        {"type": "object", "additionalProperties": _SCALAR},
+        "environment variables added for the job",
+    ),
     "tags": Key(_text_list, _TEXT_LIST, "names for --only/--exclude tag:NAME"),
-    "args": Key(_args, {"anyOf": [{"type": "string"}, {"type": "array", "items": _SCALAR}, {
-        "type": "object",
-        "additionalProperties": {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]},
-    }]}, "a list passed as is, or a mapping turned into flags (max_depth: 4 → --max-depth 4)"),
-}  # fmt: skip
+    "args": Key(
+        _args,
+        {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": _SCALAR},
+                {
+                    "type": "object",
+                    "additionalProperties": {
+                        "anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]
+                    },
+                },
+            ]
+        },
+        "a list passed as is, or a mapping turned into flags (max_depth: 4 → --max-depth 4)",
+    ),
+}
 JOB_FIELDS: dict[str, Key] = {
     **COMMON_FIELDS,
-    "script": Key(_text, _TEXT, "a Python script, run with the orchestrator's interpreter",
-                  "the discovered train_<id>.py"),
-    "command": Key(_command, {"anyOf": [_TEXT, {"type": "array", "items": _SCALAR, "minItems": 1}]},
-                   "any argv instead of a script (a string is split like a shell)"),
-    "enabled": Key(_bool, {"type": "boolean"},
-                   "false: runs only when named exactly in --only", "true"),
+    "script": Key(
+        _text,
+        _TEXT,
+        "a Python script, run with the orchestrator's interpreter",
+        "the discovered train_<id>.py",
+    ),
+    "command": Key(
+        _command,
+        {"anyOf": [_TEXT, {"type": "array", "items": _SCALAR, "minItems": 1}]},
+        "any argv instead of a script (a string is split like a shell)",
+    ),
+    "enabled": Key(
+        _bool, {"type": "boolean"}, "false: runs only when named exactly in --only", "true"
+    ),
     "description": Key(_text, _TEXT, "shown in --list --format json"),
-    "flag_names": Key(_flag_names, {
-        "type": "object",
-        "propertyNames": {"enum": list(STANDARD_FLAGS)},
-        "additionalProperties": {"type": "string", "pattern": "^-"},
-    }, "the script's own name for a standard flag ({epochs: --num_train_epochs})"),
+    "flag_names": Key(
+        _flag_names,
+        {
+            "type": "object",
+            "propertyNames": {"enum": list(STANDARD_FLAGS)},
+            "additionalProperties": {"type": "string", "pattern": "^-"},
+        },
+        "the script's own name for a standard flag ({epochs: --num_train_epochs})",
+    ),
     "headline": Key(_text, _TEXT, "the metric shown first in tables", "accuracy, f1, ... r2, rmse"),
-    "gates": Key(_gates, {"type": "object", "additionalProperties": {
-        "type": "string", "pattern": GATE_PATTERN}},
-        "checks on metrics.json ({accuracy: '>= 0.9'}); a miss is gate_failed"),
+    "gates": Key(
+        _gates,
+        {"type": "object", "additionalProperties": {"type": "string", "pattern": GATE_PATTERN}},
+        "checks on metrics.json ({accuracy: '>= 0.9'}); a miss is gate_failed",
+    ),
     "needs": Key(_text_list, _TEXT_LIST, "jobs that must succeed first"),
-    "inputs": Key(_text_list, _TEXT_LIST,
-                  "file globs whose content is part of the job's fingerprint (skip-unchanged)"),
+    "inputs": Key(
+        _text_list,
+        _TEXT_LIST,
+        "file globs whose content is part of the job's fingerprint (skip-unchanged)",
+    ),
     "cache": Key(_bool, {"type": "boolean"}, "false: never skipped as unchanged", "true"),
-}  # fmt: skip
+    "matrix": Key(
+        _matrix,
+        {
+            "type": "object",
+            "minProperties": 1,
+            "properties": {
+                "include": {"type": "array", "items": {"type": "object", "minProperties": 1}},
+                "exclude": {"type": "array", "items": {"type": "object", "minProperties": 1}},
+            },
+            "additionalProperties": {"type": "array", "items": _SCALAR, "minItems": 1},
+        },
+        "one job per combination, id job[k=v,...], values passed as flags (GitHub-style "
+        "include/exclude)",
+    ),
+}
 TOP_LEVEL = ("defaults", "jobs", "profile")
 
 
@@ -497,10 +629,16 @@ def config_schema() -> dict[str, Any]:
         "type": ["object", "null"],
         "additionalProperties": False,
         "properties": {
-            "defaults": {"type": ["object", "null"], "properties": props(COMMON_FIELDS),
-                         "additionalProperties": False},
+            "defaults": {
+                "type": ["object", "null"],
+                "properties": props(COMMON_FIELDS),
+                "additionalProperties": False,
+            },
             "jobs": {"type": ["object", "null"], "additionalProperties": job},
-            "profile": {**_TEXT, "description": "makes the file a profile: loaded only "
-                        "with --profile NAME or --config FILE, never automatically"},
+            "profile": {
+                **_TEXT,
+                "description": "makes the file a profile: loaded only "
+                "with --profile NAME or --config FILE, never automatically",
+            },
         },
-    }  # fmt: skip
+    }

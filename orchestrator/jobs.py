@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config import Config, JobConfig, Value
 from orchestrator.discovery import inspect_script
 from orchestrator.errors import ConfigError, SelectionError, did_you_mean
-from orchestrator.models import DiscoveredScript, JobSpec
+from orchestrator.models import DiscoveredScript, JobSpec, Pairs
 
 
 def merge(
@@ -45,7 +46,49 @@ def merge(
     for job_id, spec in specs.items():
         if job_id not in config.jobs:
             specs[job_id] = _apply(spec, config.defaults, None, base)
-    return tuple(specs.values())
+    return expand_matrices(tuple(specs.values()))
+
+
+#: Matrix axes that set a job's own integer field instead of becoming a flag.
+MATRIX_INTS = ("epochs", "folds", "seed")
+
+
+def expand_matrices(specs: Sequence[JobSpec]) -> tuple[JobSpec, ...]:
+    """Each matrix job becomes its combinations; a need on it becomes a need on them all."""
+    members = {s.id: [matrix_member(s, combo) for combo in s.matrix] for s in specs if s.matrix}
+    expanded = [m for s in specs for m in members.get(s.id, [s])]
+    return tuple(
+        replace(
+            s,
+            needs=tuple(
+                n
+                for need in s.needs
+                for n in ([m.id for m in members[need]] if need in members else [need])
+            ),
+        )
+        for s in expanded
+    )
+
+
+def matrix_member(spec: JobSpec, combo: Pairs) -> JobSpec:
+    """`forest` + (seed=0, max_depth=4) → `forest[seed=0,max_depth=4]`, tagged `matrix:forest`.
+
+    Standard flags (epochs, folds, seed) set the job's own fields so they are never passed
+    twice; other keys become flags, overriding the same key in `args`.
+    """
+    values = dict(combo)
+    standard: dict[str, Any] = {k: int(v) for k, v in values.items() if k in MATRIX_INTS}
+    others = {k: v for k, v in values.items() if k not in standard}
+    params = tuple((k, v) for k, v in spec.params if k not in others) + tuple(others.items())
+    label = ",".join(f"{k}={v}" for k, v in combo)
+    return replace(
+        spec,
+        id=f"{spec.id}[{label}]",
+        matrix=(),
+        params=params,
+        tags=(*spec.tags, f"matrix:{spec.id}"),
+        **standard,
+    )
 
 
 #: Config keys that map one-to-one onto JobSpec fields.
@@ -67,6 +110,7 @@ SPEC_FIELDS = (
     "needs",
     "inputs",
     "cache",
+    "matrix",
 )
 #: Config keys that make up a job's RetryPolicy.
 RETRY_FIELDS = {
@@ -108,12 +152,16 @@ def _apply(
     return replace(spec, **changes)  # type: ignore[arg-type]
 
 
-_SPLIT = re.compile(r"[,\s]+")
+#: A selector: anything up to a comma or space, except inside `[...]` (matrix ids).
+_SELECTOR = re.compile(r"(?:\[[^\]]*\]|[^,\s\[])+")
 
 
 def parse_selectors(values: Sequence[str]) -> tuple[str, ...]:
-    """`--only "a,b" --only c d` → ("a", "b", "c", "d"): CI forms pass one string."""
-    return tuple(token for value in values for token in _SPLIT.split(value) if token)
+    """`--only "a,b" --only c d` → ("a", "b", "c", "d"): CI forms pass one string.
+
+    Commas inside brackets stay: `forest[seed=0,depth=4]` is one matrix job's id.
+    """
+    return tuple(token for value in values for token in _SELECTOR.findall(value))
 
 
 def select(
@@ -220,8 +268,10 @@ def _matching(specs: Sequence[JobSpec], selector: str, flag: str) -> set[str]:
         tag = selector[len("tag:") :]
         matched = {s.id for s in specs if s.enabled and tag in s.tags}
         known = sorted({f"tag:{t}" for s in specs for t in s.tags})
-    elif any(ch in selector for ch in "*?["):
-        matched = {s.id for s in specs if s.enabled and fnmatch.fnmatchcase(s.id, selector)}
+    elif any(ch in selector for ch in "*?"):
+        # Brackets are literal (matrix ids), so `forest[*]` means every forest combination.
+        pattern = "".join({"[": "[[]", "]": "[]]"}.get(ch, ch) for ch in selector)
+        matched = {s.id for s in specs if s.enabled and fnmatch.fnmatchcase(s.id, pattern)}
         known = [s.id for s in specs]
     else:
         matched = {s.id for s in specs if s.id == selector}

@@ -109,6 +109,8 @@ class JobSpec:
     priority: str = "normal"
     gates: tuple[Gate, ...] = ()
     needs: tuple[str, ...] = ()
+    #: Parameter combinations: the job expands into one job per combination.
+    matrix: tuple[Pairs, ...] = ()
     #: Globs of files whose content decides, with the script's, whether the job changed.
     inputs: tuple[str, ...] = ()
     cache: bool = True

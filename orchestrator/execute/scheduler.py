@@ -94,8 +94,13 @@ class Scheduler:
                 self._finish(job, Status.FAILED, reason=f"not run: {job.not_runnable}")
             elif job.id in self.carried:
                 kept = self.carried[job.id]
-                self._finish(job, kept.status, metrics=kept.metrics, reason=kept.reason,
-                             from_run=kept.from_run)  # fmt: skip
+                self._finish(
+                    job,
+                    kept.status,
+                    metrics=kept.metrics,
+                    reason=kept.reason,
+                    from_run=kept.from_run,
+                )
         self._loop()
         ordered = tuple(self._results[job.id] for job in self.plan.jobs)
         signum = self._interrupted

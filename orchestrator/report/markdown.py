@@ -7,12 +7,13 @@ alone so a merged or rebuilt summary renders the same way.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from orchestrator.report.logs import tail_lines
-from orchestrator.report.summary import parse_iso, ranked_metrics
+from orchestrator.report.summary import higher_is_better, parse_iso, ranked_metrics
 
 #: GitHub rejects a step summary over 1 MiB; keep a margin for what others append.
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024
@@ -50,7 +51,7 @@ def _shrunk_note(tail_count: int, timeline: bool) -> str:
 
 def _document(summary: Mapping[str, Any], base: Path, *, tail_count: int, timeline: bool) -> str:
     jobs = summary["jobs"]
-    parts = [verdict(summary), "", *job_table(jobs)]
+    parts = [verdict(summary), "", *job_table(jobs), *matrix_tables(jobs)]
     if tail_count:
         parts += [line for job in jobs if _failed(job) for line in _log_tail(job, base, tail_count)]
     if timeline and any(job["attempts"] for job in jobs):
@@ -92,6 +93,36 @@ def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
             + " |"
         )
     return rows
+
+
+def matrix_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per matrix: each headline metric's mean, spread and best over its combinations."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for job in jobs:
+        for tag in job["tags"]:
+            if tag.startswith("matrix:"):
+                groups.setdefault(tag.removeprefix("matrix:"), []).append(job)
+    lines: list[str] = []
+    for name, members in groups.items():
+        done = [j for j in members if j["metrics"]]
+        if not done:
+            continue
+        lines += [
+            "",
+            f"**Matrix `{_cell(name)}`** ({len(done)} of {len(members)} with metrics)",
+            "",
+            "| metric | mean | std | best | best job |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for metric, _ in ranked_metrics(done[0]["metrics"], done[0]["headline"])[:HEADLINE_METRICS]:
+            scored = [(j["metrics"][metric], j["id"]) for j in done if metric in j["metrics"]]
+            values = [v for v, _ in scored]
+            best = max(scored) if higher_is_better(metric) else min(scored)
+            lines.append(
+                f"| {metric} | {statistics.fmean(values):.4g} | "
+                f"{statistics.pstdev(values):.2g} | {best[0]:.4g} | `{_cell(best[1])}` |"
+            )
+    return lines
 
 
 def _metrics(job: Mapping[str, Any]) -> str:
@@ -177,4 +208,4 @@ def _html(text: str) -> str:
 
 def _mermaid(text: str) -> str:
     """Task names may not hold the characters Mermaid's gantt grammar uses."""
-    return "".join(c if c not in ":#;" else "_" for c in text)
+    return "".join({"[": "(", "]": ")"}.get(c, "_" if c in ":#;" else c) for c in text)

@@ -44,6 +44,15 @@ def parse_iso(text: str) -> float:
 HEADLINE_PREFERENCE = ("accuracy", "f1", "roc_auc", "r2", "rmse", "mae", "mape", "loss")
 
 
+#: Metric names (or name parts) where smaller is better; everything else: larger is better.
+LOWER_IS_BETTER = ("mae", "rmse", "mse", "mape", "loss", "error", "time", "duration")
+
+
+def higher_is_better(metric: str) -> bool:
+    parts = metric.lower().replace("-", "_").split("_")
+    return not any(word in parts for word in LOWER_IS_BETTER)
+
+
 def ranked_metrics(metrics: Mapping[str, float], headline: str | None) -> list[tuple[str, float]]:
     """Metrics most worth showing first: the job's headline, the usual quality metrics,
     then the rest; spreads (`*_std`) and counts (`n_*`) only make a table noisy."""
