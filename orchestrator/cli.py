@@ -138,6 +138,7 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     "profiles",
     multiple=True,
     metavar="NAME",
+    envvar=f"{ENV_PREFIX}_PROFILE",
     help="Apply configs/NAME.yaml, a profile (e.g. smoke: few epochs, for CI).",
 )
 @_option(
@@ -203,6 +204,11 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     metavar="[SUMMARY|JOURNAL]",
     help="Like --resume, but rerun only failed, timed-out and gate-failed jobs.",
 )
+@_option(
+    "--optuna-storage",
+    metavar="URL",
+    help="Where sweeps keep their studies [default: sqlite:///.train_orch/optuna.db].",
+)
 @_option("--shard", metavar="K/N", help="Run only part K of N of the selected jobs (CI sharding).")
 @_option(
     "--durations",
@@ -254,6 +260,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
         force=parse_selectors(params["force"]),
         resume=params["resume"],
         rerun_failed=params["rerun_failed"],
+        optuna_storage=params["optuna_storage"],
         shard=params["shard"],
         durations=params["durations"],
         verbosity=-1 if params["quiet"] else params["verbose"],
@@ -342,9 +349,20 @@ def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) 
 
 
 @cli.command("config-schema")
-def config_schema() -> None:
+@_option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="markdown: the key reference table of README.",
+)
+def config_schema(output_format: str) -> None:
     """Print the JSON Schema of configs/*.yaml (orchestrator/schemas/config.schema.json)."""
-    click.echo(json.dumps(config.config_schema(), indent=2, ensure_ascii=False))
+    if output_format == "markdown":
+        click.echo(config.config_reference(), nl=False)
+    else:
+        click.echo(json.dumps(config.config_schema(), indent=2, ensure_ascii=False))
 
 
 def main() -> None:

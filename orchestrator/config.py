@@ -7,6 +7,8 @@ jobs.xgb.retires: unknown key; did you mean 'retries'?` instead of just "invalid
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import shlex
 from collections.abc import Callable, Iterable, Mapping
@@ -18,7 +20,7 @@ import yaml
 
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.gates import GATE_PATTERN, parse_gate
-from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate, Pairs
+from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate, Pairs, Sweep, SweepParam
 
 KeyPath = tuple[str, ...]
 Value = Any  # a YAML value after validation; each field's validator fixes its real type
@@ -166,8 +168,11 @@ def _factor(doc: _Doc, keys: KeyPath, value: Value) -> float:
 def _choice(*choices: str) -> Validator:
     def check(doc: _Doc, keys: KeyPath, value: Value) -> str:
         if value not in choices:
-            hint = did_you_mean(str(value), choices) or f"one of {', '.join(choices)}"
-            raise doc.error(keys, f"unknown value {value!r}", hint)
+            near = did_you_mean(str(value), choices)
+            listing = f"one of {', '.join(choices)}"
+            raise doc.error(
+                keys, f"unknown value {value!r}", f"{near} ({listing})" if near else listing
+            )
         return str(value)
 
     return check
@@ -250,6 +255,96 @@ def _entries(
             {str(k): _scalar_text(doc, (*keys, str(i), str(k)), v) for k, v in entry.items()}
         )
     return entries
+
+
+SAMPLERS = ("tpe", "random", "grid", "cmaes")
+PRUNERS = ("median", "hyperband", "none")
+SWEEP_KEYS = (
+    "metric",
+    "direction",
+    "n_trials",
+    "timeout",
+    "params",
+    "sampler",
+    "pruner",
+    "parallel",
+)
+
+
+def _sweep(doc: _Doc, keys: KeyPath, value: Value) -> Sweep:
+    """An Optuna sweep, checked whole now so a bad spec fails before any trial runs."""
+    if not isinstance(value, dict):
+        raise doc.error(keys, f"expected a mapping with metric and params, got {_type_name(value)}")
+    for name in value:
+        if name not in SWEEP_KEYS:
+            raise doc.error((*keys, str(name)), "unknown key", did_you_mean(str(name), SWEEP_KEYS))
+    for required in ("metric", "params"):
+        if required not in value:
+            raise doc.error(keys, f"'{required}' is required")
+    raw = value["params"]
+    if not isinstance(raw, dict) or not raw:
+        raise doc.error((*keys, "params"), "expected a mapping of name: {float|int|choices: ...}")
+    params = tuple(_sweep_param(doc, (*keys, "params", str(n)), str(n), p) for n, p in raw.items())
+    sampler = _choice(*SAMPLERS)(doc, (*keys, "sampler"), value.get("sampler", "tpe"))
+    if sampler == "grid" and any(p.kind == "float" for p in params):
+        raise doc.error((*keys, "sampler"), "grid needs int or choices params, not float ranges")
+    sweep = Sweep(
+        metric=_text(doc, (*keys, "metric"), value["metric"]),
+        direction=_choice("maximize", "minimize")(
+            doc, (*keys, "direction"), value.get("direction", "maximize")
+        ),
+        n_trials=_int(1)(doc, (*keys, "n_trials"), value.get("n_trials", 10)),
+        timeout=(
+            _positive_seconds(doc, (*keys, "timeout"), value["timeout"])
+            if "timeout" in value
+            else None
+        ),
+        params=params,
+        sampler=sampler,
+        pruner=_choice(*PRUNERS)(doc, (*keys, "pruner"), value.get("pruner", "median")),
+        parallel=_int(1)(doc, (*keys, "parallel"), value.get("parallel", 1)),
+    )
+    digest = hashlib.sha256(repr(dataclasses.replace(sweep, timeout=None)).encode()).hexdigest()
+    return dataclasses.replace(sweep, digest=digest[:10])
+
+
+def _sweep_param(doc: _Doc, keys: KeyPath, name: str, spec: Value) -> SweepParam:
+    kinds = [k for k in ("float", "int", "choices") if isinstance(spec, dict) and k in spec]
+    if len(kinds) != 1:
+        raise doc.error(
+            keys,
+            "expected exactly one of {float: [low, high]}, {int: [low, high]}, {choices: [...]}",
+        )
+    kind = kinds[0]
+    extra = set(spec) - {kind, "log"}
+    if extra:
+        raise doc.error((*keys, sorted(extra)[0]), "unknown key", "did you mean 'log'?")
+    if kind == "choices":
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise doc.error((*keys, "choices"), "expected a non-empty list")
+        return SweepParam(
+            name,
+            kind,
+            choices=tuple(
+                _scalar_text(doc, (*keys, "choices", str(i)), c) for i, c in enumerate(choices)
+            ),
+        )
+    bounds = spec[kind]
+    number = (int,) if kind == "int" else (int, float)
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or not all(isinstance(b, number) and not isinstance(b, bool) for b in bounds)
+    ):
+        raise doc.error((*keys, kind), f"expected [low, high] as {kind}s, got {bounds!r}")
+    low, high = bounds
+    if low >= high:
+        raise doc.error((*keys, kind), f"low must be below high, got [{low}, {high}]")
+    log = _bool(doc, (*keys, "log"), spec.get("log", False))
+    if log and low <= 0:
+        raise doc.error((*keys, kind), f"a log range needs low > 0, got {low}")
+    return SweepParam(name, kind, float(low), float(high), log)
 
 
 def _bool(doc: _Doc, keys: KeyPath, value: Value) -> bool:
@@ -475,6 +570,52 @@ JOB_FIELDS: dict[str, Key] = {
         "file globs whose content is part of the job's fingerprint (skip-unchanged)",
     ),
     "cache": Key(_bool, {"type": "boolean"}, "false: never skipped as unchanged", "true"),
+    "sweep": Key(
+        _sweep,
+        {
+            "type": "object",
+            "required": ["metric", "params"],
+            "additionalProperties": False,
+            "properties": {
+                "metric": _TEXT,
+                "direction": {"enum": ["maximize", "minimize"]},
+                "n_trials": {"type": "integer", "minimum": 1},
+                "timeout": {"type": "number", "exclusiveMinimum": 0},
+                "sampler": {"enum": list(SAMPLERS)},
+                "pruner": {"enum": list(PRUNERS)},
+                "parallel": {"type": "integer", "minimum": 1},
+                "params": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": 2,
+                        "properties": {
+                            "float": {
+                                "type": "array",
+                                "items": {"type": "number"},
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                            "int": {
+                                "type": "array",
+                                "items": {"type": "integer"},
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                            "choices": {"type": "array", "items": _SCALAR, "minItems": 1},
+                            "log": {"type": "boolean"},
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+            },
+        },
+        "an Optuna study run as trials of this job: metric (a key of metrics.json), direction, "
+        "n_trials, timeout, params, sampler (tpe/random/grid/cmaes), pruner "
+        "(median/hyperband/none), parallel",
+    ),
     "matrix": Key(
         _matrix,
         {
@@ -642,3 +783,26 @@ def config_schema() -> dict[str, Any]:
             },
         },
     }
+
+
+def config_reference() -> str:
+    """README's "Configure jobs" table: every job key, its type, default and meaning."""
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    rows += [
+        f"| `{name}` | {_kind(key.schema)} | {key.default} | {key.help} |"
+        for name, key in JOB_FIELDS.items()
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def _kind(schema: Mapping[str, Any]) -> str:
+    if "enum" in schema:
+        return " / ".join(str(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " or ".join(dict.fromkeys(_kind(alt) for alt in schema["anyOf"]))
+    kind = schema.get("type")
+    if kind == "integer":
+        return f"int ≥ {schema['minimum']}"
+    if kind == "number":
+        return "number > 0" if "exclusiveMinimum" in schema else f"number ≥ {schema['minimum']}"
+    return {"boolean": "bool", "object": "mapping", "array": "list"}.get(str(kind), "string")

@@ -82,6 +82,8 @@ def _decide_job(
         return None, "--force"
     if not job.cache:
         return None, "cache: false"
+    if job.sweep is not None:
+        return None, "a sweep resumes its study"
     return _from_cache(job, base, parts, state_dir)
 
 

@@ -111,6 +111,7 @@ SPEC_FIELDS = (
     "inputs",
     "cache",
     "matrix",
+    "sweep",
 )
 #: Config keys that make up a job's RetryPolicy.
 RETRY_FIELDS = {

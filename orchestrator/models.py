@@ -8,7 +8,9 @@ earlier stage decided, and `--dry-run` shows exactly the plan a run executes.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Flags that the orchestrator itself fills in, by their canonical spelling.
 STANDARD_FLAGS = ("output_dir", "epochs", "folds", "seed")
@@ -29,6 +31,8 @@ class Status(str, enum.Enum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     GATE_FAILED = "gate_failed"
+    #: A sweep trial stopped early because Optuna's pruner judged it hopeless.
+    PRUNED = "pruned"
     #: Not run: unchanged since its last success, whose outputs are still in place.
     CACHED = "cached"
     #: Not run: `--resume`/`--rerun-failed` kept the success of an earlier run.
@@ -75,6 +79,34 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SweepParam:
+    """One searched parameter: a float or int range, or a list of choices."""
+
+    name: str
+    kind: str  # "float", "int" or "choices"
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """An Optuna study run as trials of one job (config `sweep:`)."""
+
+    metric: str
+    direction: str = "maximize"
+    n_trials: int = 10
+    timeout: float | None = None
+    params: tuple[SweepParam, ...] = ()
+    sampler: str = "tpe"
+    pruner: str = "median"
+    parallel: int = 1
+    #: A digest of the definition: the study is named after it, so a change starts anew.
+    digest: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DiscoveredScript:
     """A `train_*.py` found on disk, with the flags its source declares."""
 
@@ -111,6 +143,7 @@ class JobSpec:
     needs: tuple[str, ...] = ()
     #: Parameter combinations: the job expands into one job per combination.
     matrix: tuple[Pairs, ...] = ()
+    sweep: Sweep | None = None
     #: Globs of files whose content decides, with the script's, whether the job changed.
     inputs: tuple[str, ...] = ()
     cache: bool = True
@@ -156,6 +189,10 @@ class PlannedJob:
     script: str | None = None
     inputs: tuple[str, ...] = ()
     cache: bool = True
+    #: Set for a sweep: the job runs as trials, each with `sweep_flags` set.
+    sweep: Sweep | None = None
+    #: Each searched parameter's flag, as the script spells it.
+    sweep_flags: Pairs = ()
     #: Set when the job cannot be started at all (e.g. its script does not parse).
     not_runnable: str | None = None
 
@@ -208,6 +245,8 @@ class JobResult:
     metrics: tuple[tuple[str, float], ...] = ()
     reason: str | None = None
     from_run: str | None = None
+    #: For a sweep: best value and params, trial counts, importances (JSON-ready).
+    sweep: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +278,7 @@ class RunOptions:
     force: tuple[str, ...] = ()
     resume: str | None = None
     rerun_failed: str | None = None
+    optuna_storage: str | None = None
     verbosity: int = 0
     output_root: str = "."
     output_format: str = "table"

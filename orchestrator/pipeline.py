@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,10 +18,10 @@ from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Fanout, RunFinished, RunStarted
-from orchestrator.execute.scheduler import Scheduler
+from orchestrator.execute.scheduler import Scheduler, SweepRunner
 from orchestrator.incremental import Decisions, StateRecorder, decide
 from orchestrator.jobs import merge, select
-from orchestrator.models import JobSpec, Plan, RunOptions
+from orchestrator.models import JobSpec, Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.plan import build_plan
 from orchestrator.report import console
@@ -60,7 +60,8 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     if options.shard:
         index, count = parse_shard(options.shard)
         durations = previous_durations(base / options.durations) if options.durations else {}
-        part = set(split([s.id for s in selected], count, durations)[index - 1])
+        needs = {s.id: s.needs for s in selected}
+        part = set(split([s.id for s in selected], count, durations, needs)[index - 1])
         selected = tuple(s for s in selected if s.id in part)
     return Selection(selected, config.files, tuple(warnings))
 
@@ -116,7 +117,7 @@ def run_plan(plan: Plan, options: RunOptions, base: Path, decisions: Decisions) 
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     recorder = StateRecorder(plan, decisions, base, run_id)
     sink = Fanout(journal, recorder, console.ConsoleReporter(options.verbosity, github=github))
-    scheduler = Scheduler(plan, sink, decisions.carried)
+    scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options))
     with scheduler.handling_signals():
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()
@@ -139,7 +140,8 @@ def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, s
     selection = load_selection(replace(options, shard=None), base)
     ids = [spec.id for spec in selection.jobs]
     durations = previous_durations(base / options.durations) if options.durations else {}
-    parts = [part for part in split(ids, min(count, len(ids)), durations) if part]
+    needs = {spec.id: spec.needs for spec in selection.jobs}
+    parts = [part for part in split(ids, min(count, len(ids)), durations, needs) if part]
     return [
         {"shard": f"{index}/{len(parts)}", "jobs": " ".join(part)}
         for index, part in enumerate(parts, start=1)
@@ -176,6 +178,16 @@ def merge_runs(paths: Sequence[Path], output_root: Path, expect: int | None) -> 
     run_id = new_run_id(summary_dir, time.time()) + "_merged"
     path = write_reports(merged, summary_dir, run_id, output_root)
     return path, int(merged["exit_code"])
+
+
+def sweep_factory(plan: Plan, options: RunOptions) -> Callable[[PlannedJob], SweepRunner] | None:
+    """Drivers for sweep jobs; Optuna is imported only when the plan has one."""
+    if not any(job.sweep for job in plan.jobs):
+        return None
+    from orchestrator.execute.sweep import SweepDriver, default_storage  # noqa: PLC0415
+
+    storage = options.optuna_storage or default_storage(plan.output_root)
+    return lambda job: SweepDriver(job, storage, plan.output_root)
 
 
 def summarize(journal: Path, output_root: Path) -> Path:

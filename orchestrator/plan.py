@@ -169,6 +169,10 @@ def _plan_job(
         script=spec.script,
         inputs=spec.inputs,
         cache=spec.cache,
+        sweep=spec.sweep,
+        sweep_flags=tuple((p.name, flag_for(spec, p.name)) for p in spec.sweep.params)
+        if spec.sweep
+        else (),
         not_runnable=spec.error,
     )
 
@@ -205,10 +209,14 @@ def _param_args(spec: JobSpec) -> list[str]:
     """`{max_depth: 4, verbose: true}` → `--max-depth 4 --verbose` (or as the script spells it)."""
     args: list[str] = []
     for key, value in spec.params:
-        flag = next((f for f in spec.flags if canonical(f) == canonical(key)), None)
-        flag = flag or (key if key.startswith("-") else "--" + key.replace("_", "-"))
-        args += _flag_value(flag, value)
+        args += _flag_value(flag_for(spec, key), value)
     return args
+
+
+def flag_for(spec: JobSpec, key: str) -> str:
+    """The flag for a parameter name: as the script declares it, else `--name-with-dashes`."""
+    declared = next((f for f in spec.flags if canonical(f) == canonical(key)), None)
+    return declared or (key if key.startswith("-") else "--" + key.replace("_", "-"))
 
 
 def _flag_value(flag: str, value: ParamValue) -> list[str]:

@@ -27,27 +27,51 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def split(ids: Sequence[str], count: int, durations: Mapping[str, float]) -> list[list[str]]:
+def split(
+    ids: Sequence[str],
+    count: int,
+    durations: Mapping[str, float],
+    needs: Mapping[str, Sequence[str]] | None = None,
+) -> list[list[str]]:
     """`count` disjoint parts covering `ids`, each in the original order.
 
-    With durations: longest job first onto the least-loaded part (LPT), which keeps the
-    slowest runner, and so the workflow, close to the ideal. Jobs with no recorded
-    duration count as the median of the known ones. Without durations: round robin.
+    Jobs linked by `needs` stay on one runner: a job cannot use an upstream's outputs from
+    another machine. Parts are filled longest first onto the least-loaded part (LPT),
+    which keeps the slowest runner, and so the workflow, close to the ideal. Jobs with no
+    recorded duration weigh the median of the known ones; with no durations at all every
+    job weighs the same, which balances by count.
     """
-    parts: list[list[str]] = [[] for _ in range(count)]
-    known = sorted(durations[i] for i in ids if i in durations)
-    if not known:
-        for index, job_id in enumerate(ids):
-            parts[index % count].append(job_id)
-        return parts
-    typical = known[len(known) // 2]
     order = {job_id: index for index, job_id in enumerate(ids)}
+    known = sorted(durations[i] for i in ids if i in durations)
+    typical = known[len(known) // 2] if known else 1.0
+    units = _linked_units(ids, needs or {})
+    weight = {id(u): sum(durations.get(j, typical) for j in u) for u in units}
+    parts: list[list[str]] = [[] for _ in range(count)]
     loads = [(0.0, part) for part in range(count)]
-    for job_id in sorted(ids, key=lambda i: (-durations.get(i, typical), order[i])):
+    for unit in sorted(units, key=lambda u: (-weight[id(u)], order[u[0]])):
         load, part = heapq.heappop(loads)
-        parts[part].append(job_id)
-        heapq.heappush(loads, (load + durations.get(job_id, typical), part))
+        parts[part].extend(unit)
+        heapq.heappush(loads, (load + weight[id(unit)], part))
     return [sorted(part, key=order.__getitem__) for part in parts]
+
+
+def _linked_units(ids: Sequence[str], needs: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Groups of jobs connected by needs (in either direction), each in `ids` order."""
+    group = {job_id: job_id for job_id in ids}
+
+    def root(job_id: str) -> str:
+        while group[job_id] != job_id:
+            job_id = group[job_id]
+        return job_id
+
+    for job_id in ids:
+        for need in needs.get(job_id, ()):
+            if need in group:
+                group[root(need)] = root(job_id)
+    units: dict[str, list[str]] = {}
+    for job_id in ids:
+        units.setdefault(root(job_id), []).append(job_id)
+    return list(units.values())
 
 
 def merge_summaries(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from orchestrator.config import config_schema, load_configs
+from orchestrator.config import config_reference, config_schema, load_configs
 from orchestrator.errors import ConfigError
 
 PUBLISHED = REPO / "orchestrator/schemas/config.schema.json"
@@ -95,3 +95,7 @@ def test_bundled_configs_validate_against_the_schema() -> None:
         first = path.read_text().splitlines()[0]
         assert first == "# yaml-language-server: $schema=../orchestrator/schemas/config.schema.json"
         jsonschema.validate(yaml.safe_load(path.read_text()) or {}, config_schema())
+
+
+def test_readme_documents_every_key_as_the_validator_knows_it() -> None:
+    assert config_reference() in (REPO / "README.md").read_text()

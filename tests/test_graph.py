@@ -53,22 +53,31 @@ def test_diamond_runs_in_dependency_order_with_upstream_dirs(project: Project) -
     assert span["b"][0] < span["c"][1] and span["c"][0] < span["b"][1]  # siblings overlap
     seen = json.loads((project.root / "results/d_results/seen.json").read_text())
     assert seen == {
-        "env": {"TRAIN_ORCH_NEEDS_B_DIR": "results/b_results",
-                "TRAIN_ORCH_NEEDS_C_DIR": "results/c_results"},
+        "env": {
+            "TRAIN_ORCH_NEEDS_B_DIR": "results/b_results",
+            "TRAIN_ORCH_NEEDS_C_DIR": "results/c_results",
+        },
         "inputs": ["results/b_results", "results/c_results"],
-    }  # fmt: skip
+    }
 
 
 def test_failing_middle_job_skips_exactly_its_descendants(project: Project) -> None:
-    make(project, "a b c d e f", "jobs:\n  b: {needs: [a]}\n  c: {needs: [a]}\n"
-                                 "  d: {needs: [b]}\n  e: {needs: [d]}\n")  # fmt: skip
+    make(
+        project,
+        "a b c d e f",
+        "jobs:\n  b: {needs: [a]}\n  c: {needs: [a]}\n  d: {needs: [b]}\n  e: {needs: [d]}\n",
+    )
     result = project.run(env={"FAIL": "b"})
     assert result.returncode == 1
     jobs = project.jobs()
     assert {i: j["status"] for i, j in jobs.items()} == {
-        "a": "succeeded", "b": "failed", "c": "succeeded", "d": "skipped", "e": "skipped",
+        "a": "succeeded",
+        "b": "failed",
+        "c": "succeeded",
+        "d": "skipped",
+        "e": "skipped",
         "f": "succeeded",
-    }  # fmt: skip
+    }
     assert jobs["d"]["reason"] == "upstream 'b' failed"
     assert jobs["e"]["reason"] == "upstream 'd' skipped"
     assert jobs["d"]["attempts"] == []
@@ -87,8 +96,10 @@ def test_unknown_and_self_needs_are_config_errors(project: Project) -> None:
     make(project, "alpha", "jobs:\n  alpha:\n    epochs: 2\n    needs: [alpah]\n")
     result = project.run("--dry-run")
     assert result.returncode == 2
-    assert ("error: configs/jobs.yaml:4: jobs.alpha.needs: a job cannot need itself"
-            not in result.stderr)  # fmt: skip
+    assert (
+        "error: configs/jobs.yaml:4: jobs.alpha.needs: a job cannot need itself"
+        not in result.stderr
+    )
     assert "jobs.alpha.needs: unknown job 'alpah'; did you mean 'alpha'?" in result.stderr
     project.config("configs/jobs.yaml", "jobs:\n  alpha: {needs: [alpha]}\n")
     result = project.run("--dry-run")
@@ -104,9 +115,12 @@ def test_only_pulls_in_needs_unless_no_deps(project: Project) -> None:
     assert plan["edges"] == [["a", "b"]]
     result = project.run("--only", "b", "--no-deps", "--dry-run")
     assert result.stdout.splitlines()[:2] == [
-        "# b", "# uses a's output as it is on disk (--no-deps)"]  # fmt: skip
-    no_deps = json.loads(project.run("--only", "b", "--no-deps", "--dry-run", "--format",
-                                     "json").stdout)  # fmt: skip
+        "# b",
+        "# uses a's output as it is on disk (--no-deps)",
+    ]
+    no_deps = json.loads(
+        project.run("--only", "b", "--no-deps", "--dry-run", "--format", "json").stdout
+    )
     (job,) = no_deps["jobs"]
     assert job["needs"] == [] and job["needs_outside_run"] == ["a"]
     assert job["env"]["TRAIN_ORCH_NEEDS_A_DIR"] == "results/a_results"
@@ -122,8 +136,11 @@ def test_excluding_a_need_is_an_error_unless_no_deps(project: Project) -> None:
 
 def test_dry_run_shows_levels(project: Project) -> None:
     make(project, "a b c d", DIAMOND)
-    headers = [line for line in project.run("--dry-run").stdout.splitlines()
-               if line.startswith("# ") and "(" in line]  # fmt: skip
+    headers = [
+        line
+        for line in project.run("--dry-run").stdout.splitlines()
+        if line.startswith("# ") and "(" in line
+    ]
     assert headers == [
         "# a  (level 0)",
         "# b  (level 1 · needs a)",

@@ -68,8 +68,12 @@ def test_resume_after_sigkill_runs_each_success_exactly_once(project: Project) -
     project.script("training/train_c_last.py", MODEL)
     project.config("configs/jobs.yaml", "jobs:\n  c_last: {needs: [b_blocked]}\n")
     (project.root / "block").write_text("")
-    proc = subprocess.Popen([sys.executable, str(SHIM)], cwd=project.root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(SHIM)],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not started(project, "b_blocked"):
         assert time.monotonic() < deadline, "b_blocked never started"
@@ -80,8 +84,11 @@ def test_resume_after_sigkill_runs_each_success_exactly_once(project: Project) -
     time.sleep(1.1)  # a new run id (they are per second)
     result = project.run("--resume")
     assert result.returncode == 0, result.stdout
-    assert statuses(project) == {"a_first": "reused", "b_blocked": "succeeded",
-                                 "c_last": "succeeded"}  # fmt: skip
+    assert statuses(project) == {
+        "a_first": "reused",
+        "b_blocked": "succeeded",
+        "c_last": "succeeded",
+    }
     assert project.jobs()["a_first"]["from_run"] is not None
     assert project.jobs()["a_first"]["metrics"] == {"accuracy": 0.9}
     assert succeeded_attempts(project) == {"a_first": 1, "b_blocked": 1, "c_last": 1}
@@ -142,10 +149,13 @@ def test_damaged_output_dir_reruns_that_job(project: Project) -> None:
     assert (project.root / "results/a_results/model.joblib").is_file()
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--force"], {"a": "succeeded", "c": "succeeded"}),
-    (["--force", "a"], {"a": "succeeded", "c": "cached"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--force"], {"a": "succeeded", "c": "succeeded"}),
+        (["--force", "a"], {"a": "succeeded", "c": "cached"}),
+    ],
+)
 def test_force(project: Project, args: list[str], expected: dict[str, str]) -> None:
     project.script("training/train_a.py", MODEL)
     project.script("training/train_c.py", MODEL)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project
+from conftest import REPO, Project
 
 FAIL_SCRIPT = """
 import argparse, sys
@@ -325,3 +325,14 @@ def test_stale_metrics_from_an_earlier_run_are_not_reported(project: Project) ->
     os.utime(stale, (1_000_000_000, 1_000_000_000))
     assert project.run().returncode == 0
     assert project.jobs()["plain"]["metrics"] == {}
+
+
+def test_readme_example_script_runs_as_documented(project: Project) -> None:
+    readme = (REPO / "README.md").read_text()
+    source = readme.split("# training/train_tiny.py\n", 1)[1].split("```", 1)[0]
+    project.script("training/train_tiny.py", source)
+    result = project.run("--folds", "3")
+    assert result.returncode == 0, result.stdout
+    job = project.jobs()["tiny"]
+    assert job["argv"][2:] == ["--output-dir", "results/tiny_results", "--folds", "3"]
+    assert job["metrics"]["accuracy"] > 0.9

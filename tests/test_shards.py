@@ -127,3 +127,13 @@ def test_plan_shards_matrix(project: Project) -> None:
     shards = json.loads(result.stdout)["include"]
     assert [s["shard"] for s in shards] == ["1/5", "2/5", "3/5", "4/5", "5/5"]  # no empty runner
     assert shards[0]["jobs"] == "a"
+
+
+def test_jobs_linked_by_needs_share_a_runner() -> None:
+    ids = ["a", "b", "c", "d", "e", "f"]
+    needs = {"c": ["a"], "e": ["c", "b"]}
+    for count in (2, 3):
+        parts = split(ids, count, {}, needs)
+        holder = next(part for part in parts if "e" in part)
+        assert {"a", "b", "c", "e"} <= set(holder)
+        assert sorted(j for part in parts for j in part) == ids

@@ -18,6 +18,18 @@ from conftest import REPO, SHIM
 
 WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
 WORKFLOW = REPO / ".github/workflows/training-orchestrator.yml"
+BUNDLED = sorted(
+    [
+        "ensemble",
+        "isolation_forest",
+        "lightgbm_forecast",
+        "lightgbm_sweep",
+        "mlp",
+        "mlp_breast_cancer",
+        "random_forest",
+        "xgboost",
+    ]
+)
 
 
 def load(path: Path) -> dict[Any, Any]:
@@ -65,6 +77,7 @@ def test_inputs_are_typed_and_under_githubs_limit() -> None:
         "discover_roots": "string",
         "no_auto_discover": "boolean",
         "allow_partial_success": "boolean",
+        "profile": "choice",
         "shards": "number",
         "dry_run": "boolean",
         "list_only": "boolean",
@@ -251,11 +264,7 @@ def dry_run_plan(runner_path: str, event: str = "workflow_dispatch", **given: An
 
 def test_dispatch_with_defaults_plans_every_bundled_job(runner_path: str) -> None:
     plan = dry_run_plan(runner_path)
-    assert sorted(job["id"] for job in plan["jobs"]) == [
-        "lightgbm_forecast",
-        "random_forest",
-        "xgboost",
-    ]
+    assert sorted(job["id"] for job in plan["jobs"]) == BUNDLED
     assert plan["max_workers"] == 1  # parallel defaults to false, whatever max_workers says
     assert all(job["retries"] == 0 for job in plan["jobs"])
 
@@ -289,10 +298,25 @@ def test_dispatch_with_every_kind_of_input(runner_path: str) -> None:
     assert (plan["max_workers"], job["retries"]) == (2, 1)
 
 
-def test_nightly_schedule_runs_the_smoke_selection_with_few_epochs(runner_path: str) -> None:
+def test_nightly_schedule_runs_the_smoke_jobs_with_the_smoke_profile(runner_path: str) -> None:
     plan = dry_run_plan(runner_path, event="schedule")
-    assert sorted(job["id"] for job in plan["jobs"]) == ["random_forest", "xgboost"]
-    assert all(job["argv"][job["argv"].index("--epochs") + 1] == "5" for job in plan["jobs"])
+    jobs = {job["id"]: job["argv"] for job in plan["jobs"]}
+    assert sorted(jobs) == [
+        "ensemble",
+        "isolation_forest",
+        "mlp",
+        "mlp_breast_cancer",
+        "random_forest",
+        "xgboost",
+    ]  # mlp_breast_cancer: the ensemble needs it
+    forest = jobs["random_forest"]
+    assert forest[forest.index("--epochs") + 1] == "20"  # configs/smoke.yaml, not 100
+
+
+def test_profile_input_selects_the_smoke_profile(runner_path: str) -> None:
+    plan = dry_run_plan(runner_path, profile="smoke", only="xgboost")
+    (job,) = plan["jobs"]
+    assert job["argv"][job["argv"].index("--epochs") + 1] == "50"
 
 
 def test_inputs_are_data_not_code(runner_path: str, tmp_path: Path) -> None:
@@ -325,8 +349,6 @@ def test_plan_job_emits_the_shard_matrix(runner_path: str, tmp_path: Path) -> No
     assert key == "matrix"
     shards = json.loads(value)["include"]
     assert [s["shard"] for s in shards] == ["1/2", "2/2"]
-    assert sorted(" ".join(s["jobs"] for s in shards).split()) == [
-        "lightgbm_forecast",
-        "random_forest",
-        "xgboost",
-    ]
+    assert sorted(" ".join(s["jobs"] for s in shards).split()) == BUNDLED
+    ensemble = next(s["jobs"].split() for s in shards if "ensemble" in s["jobs"])
+    assert {"random_forest", "mlp_breast_cancer"} <= set(ensemble)  # needs stay together

@@ -2,9 +2,15 @@
 
 The scripts run as ``python training/train_<name>.py``, so this directory is on
 ``sys.path`` and they import this module as ``common``. Everything that is not
-model-specific lives here so the three scripts honour the orchestrator's contract in
+model-specific lives here so the scripts honour the orchestrator's contract in
 exactly the same way: thread count from ``OMP_NUM_THREADS``, one-line argument
 errors, fold summaries and atomic writing of the four artefacts.
+
+Classifiers that can be members of ``train_ensemble.py`` also share the bundled data
+sets (``load_dataset``), the held-out split (``holdout_split``), its record
+(``split.json``, see ``write_split``) and the metrics of the final model on it
+(``holdout_metrics``): members that carve the same split from the same data set and
+seed never train on the rows the ensemble is scored on.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,12 +29,24 @@ from typing import Any, NoReturn
 import joblib
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.metrics import (
+    accuracy_score,
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_squared_error,
     r2_score,
+    roc_auc_score,
 )
+from sklearn.model_selection import train_test_split
+
+#: Bundled classification data sets, by the name recorded in ``split.json``.
+DATASETS: dict[str, Callable[..., Any]] = {
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+}
+SPLIT_FILE = "split.json"
+PROGRESS_FILE = "progress.jsonl"
 
 
 class CliParser(argparse.ArgumentParser):
@@ -41,6 +59,15 @@ class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and exit 2, without the usage block."""
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def fail(message: str) -> NoReturn:
+    """Exit 2 with the one-line ``prog: error: message`` a bad flag value gives.
+
+    For problems found after parsing, such as unusable input directories; whitespace
+    runs (newlines in a quoted exception, say) collapse so the message stays one line.
+    """
+    CliParser().error(" ".join(message.split()))
 
 
 def make_parser(doc: str | None) -> CliParser:
@@ -95,6 +122,41 @@ def regression_metrics(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]
     }
 
 
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a bundled data set named in ``DATASETS``."""
+    x, y = DATASETS[name](return_X_y=True)
+    return np.asarray(x, dtype=float), np.asarray(y)
+
+
+def holdout_split(y: ArrayLike, seed: int, fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted train and test row indices of a stratified, seeded held-out split.
+
+    Depends only on the labels, ``seed`` and ``fraction``, so every script that loads
+    the same data set with the same seed holds out exactly the same rows.
+    """
+    labels = np.asarray(y)
+    train, test = train_test_split(
+        np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed
+    )
+    return np.sort(train), np.sort(test)
+
+
+def holdout_metrics(model: Any, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Accuracy and ROC AUC of a fitted classifier on held-out rows.
+
+    Binary: AUC of the probability of class 1; multiclass: one-vs-rest macro AUC.
+    """
+    proba = model.predict_proba(x)
+    if proba.shape[1] == 2:
+        auc = roc_auc_score(y, proba[:, 1])
+    else:
+        auc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=model.classes_)
+    return {
+        "holdout_accuracy": float(accuracy_score(y, model.predict(x))),
+        "holdout_roc_auc": float(auc),
+    }
+
+
 def summarise_folds(folds: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """Collapse per-fold metrics into ``{name: mean, name_std: std}``.
 
@@ -139,6 +201,41 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON via a temp file + rename; NaN/inf are refused."""
     with _atomic_target(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_split(output_dir: Path, dataset: str, seed: int, test_indices: ArrayLike) -> None:
+    """Record the held-out rows in ``split.json`` so an ensemble can check its members."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "dataset": dataset,
+        "seed": seed,
+        "test_indices": np.asarray(test_indices, dtype=int).tolist(),
+    }
+    write_json_atomic(output_dir / SPLIT_FILE, record)
+
+
+class ProgressLog:
+    """``progress.jsonl`` in the output directory: one ``{"step", "value"}`` line per step.
+
+    Each line is flushed as soon as it is written, so the orchestrator can follow the
+    file live (and prune on it); the file is truncated when the run starts.
+    """
+
+    def __init__(self, output_dir: Path) -> None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self._handle = (output_dir / PROGRESS_FILE).open("w")
+
+    def __enter__(self) -> ProgressLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._handle.close()
+
+    def append(self, step: int, value: float) -> None:
+        """Write and flush one line; NaN/inf are refused like in ``metrics.json``."""
+        line = json.dumps({"step": int(step), "value": float(value)}, allow_nan=False)
+        self._handle.write(line + "\n")
+        self._handle.flush()
 
 
 def write_predictions(path: Path, columns: Mapping[str, ArrayLike]) -> None:

@@ -51,6 +51,7 @@ class Supervisor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, _Running] = {}
+        self._by_key: dict[str, _Running] = {}
         #: Set once the run is being stopped: a child that was still being spawned when
         #: cancel_all() looked is stopped as soon as it registers, instead of running on.
         self._stopping: str | None = None
@@ -65,6 +66,7 @@ class Supervisor:
         header: str,
         timeout: float | None = None,
         grace: float = 10.0,
+        key: str = "",
     ) -> ProcessOutcome:
         """Run one attempt to completion, appending its output to `log_path`."""
         with open(log_path, "ab") as log:  # noqa: PTH123 - the fd is handed to the child
@@ -87,6 +89,7 @@ class Supervisor:
         running = _Running(proc, grace)
         with self._lock:
             self._running[proc.pid] = running
+            self._by_key[key] = running
             late = self._stopping
         if late == "kill":
             running.cancelled = True
@@ -111,6 +114,7 @@ class Supervisor:
                 timer.cancel()
             with self._lock:
                 self._running.pop(proc.pid, None)
+                self._by_key.pop(key, None)
         duration = time.time() - started
         exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
         outcome = ProcessOutcome(
@@ -135,6 +139,15 @@ class Supervisor:
         _signal_group(running.proc.pid, signal.SIGTERM)
         if not running.exited.wait(running.grace):
             _signal_group(running.proc.pid, signal.SIGKILL)
+
+    def stop(self, key: str) -> None:
+        """Stop one running child (e.g. a pruned trial) as cancellation would."""
+        with self._lock:
+            running = self._by_key.get(key)
+        if running is not None:
+            with running.lock:
+                running.cancelled = True
+            threading.Thread(target=self._stop, args=(running,), daemon=True).start()
 
     def cancel_all(self) -> None:
         """Stop every running group at once, each with its own grace, without blocking."""

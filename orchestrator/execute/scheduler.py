@@ -17,9 +17,10 @@ import random
 import shlex
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from orchestrator.events import (
     AttemptEnded,
@@ -65,13 +66,41 @@ class RunOutcome:
     interrupted_exit: int | None
 
 
+class SweepRunner(Protocol):
+    """What the scheduler needs of a sweep driver (execute/sweep.py)."""
+
+    @property
+    def done(self) -> bool: ...
+    def begin(self) -> list[PlannedJob]: ...
+    def tell(self, result: JobResult) -> list[PlannedJob]: ...
+    def should_prune(self, job: PlannedJob) -> bool: ...
+    def stop(self) -> None: ...
+    def outcome(
+        self,
+    ) -> tuple[Status, tuple[tuple[str, float], ...], str | None, dict[str, Any]]: ...
+
+
+#: How often running sweep trials' progress.jsonl files are read for pruning.
+PROGRESS_POLL = 0.5
+
+
 class Scheduler:
     def __init__(
-        self, plan: Plan, sink: EventSink, carried: Mapping[str, Carried] | None = None
+        self,
+        plan: Plan,
+        sink: EventSink,
+        carried: Mapping[str, Carried] | None = None,
+        sweeps: Callable[[PlannedJob], SweepRunner] | None = None,
     ) -> None:
         self.plan = plan
         self.sink = sink
         self.carried = carried or {}
+        self.sweep_factory = sweeps
+        self._drivers: dict[str, SweepRunner] = {}
+        self._trial_parent: dict[str, PlannedJob] = {}
+        self._trials: dict[str, list[str]] = {}
+        self._pruned: set[str] = set()
+        self._last_poll = 0.0
         self.supervisor = Supervisor()
         self._inbox: queue.SimpleQueue[_Done | _Signal] = queue.SimpleQueue()
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
@@ -102,7 +131,11 @@ class Scheduler:
                     from_run=kept.from_run,
                 )
         self._loop()
-        ordered = tuple(self._results[job.id] for job in self.plan.jobs)
+        ordered = tuple(
+            self._results[job_id]
+            for job in self.plan.jobs
+            for job_id in (job.id, *self._trials.get(job.id, ()))
+        )
         signum = self._interrupted
         return RunOutcome(
             ordered,
@@ -120,14 +153,18 @@ class Scheduler:
 
     # ----------------------------------------------------------------------- the loop
     def _loop(self) -> None:
-        while self._running or self._pending or self._retries:
+        while True:
             self._release_due_retries()
             while (job := self._next_ready()) is not None:
-                self._start(job)
+                self._start(job)  # may finish a job at once (a sweep with nothing left)
+            if not (self._running or self._pending or self._retries):
+                return
             try:
-                message = self._inbox.get(timeout=self._seconds_to_next_retry())
+                message = self._inbox.get(timeout=self._seconds_to_next_wake())
             except queue.Empty:
+                self._poll_progress()
                 continue
+            self._poll_progress()
             if isinstance(message, _Signal):
                 self._on_signal(message.signum)
             else:
@@ -157,13 +194,29 @@ class Scheduler:
             _, _, job = heapq.heappop(self._retries)
             self._pending.insert(0, job)  # a retry goes before jobs not yet started
 
-    def _seconds_to_next_retry(self) -> float | None:
-        if not self._retries:
-            return None
-        return max(0.0, self._retries[0][0] - time.monotonic())
+    def _seconds_to_next_wake(self) -> float | None:
+        """Until the next retry is due, or the next progress poll of running trials."""
+        waits = [self._retries[0][0] - time.monotonic()] if self._retries else []
+        if any(job_id in self._trial_parent for job_id in self._running):
+            waits.append(self._last_poll + PROGRESS_POLL - time.monotonic())
+        return max(0.0, min(waits)) if waits else None
+
+    def _poll_progress(self) -> None:
+        """Report running trials' progress to their sweep; stop those the pruner gives up on."""
+        if time.monotonic() - self._last_poll < PROGRESS_POLL:
+            return
+        self._last_poll = time.monotonic()
+        for job in list(self._running.values()):
+            parent = self._trial_parent.get(job.id)
+            if parent and job.id not in self._pruned and self._drivers[parent.id].should_prune(job):
+                self._pruned.add(job.id)
+                self.supervisor.stop(job.id)
 
     # --------------------------------------------------------------------- one attempt
     def _start(self, job: PlannedJob) -> None:
+        if job.sweep is not None:
+            self._start_sweep(job)
+            return
         number = len(self._attempts[job.id]) + 1
         total = job.retries + 1
         if number == 1:
@@ -186,6 +239,7 @@ class Scheduler:
             header=header,
             timeout=job.timeout,
             grace=job.grace,
+            key=job.id,
         )
         self._inbox.put(_Done(job, number, outcome))
 
@@ -195,7 +249,7 @@ class Scheduler:
             number=done.number,
             started_at=outcome.started_at,
             duration=outcome.duration,
-            status=_attempt_status(outcome),
+            status=Status.PRUNED if job.id in self._pruned else _attempt_status(outcome),
             exit_code=outcome.exit_code,
             signal=outcome.signal,
         )
@@ -242,6 +296,8 @@ class Scheduler:
         if self._halted:
             return
         self._halted = True
+        for driver in self._drivers.values():
+            driver.stop()  # before skipping queued trials, so none is asked in their place
         self.sink.emit(Halted(why, time.time(), signal))
         while self._pending:
             self._finish(self._pending.pop(0), Status.SKIPPED, reason=f"not started: {why}")
@@ -251,6 +307,43 @@ class Scheduler:
             self._finish(job, last.status, reason=f"{_describe(last)}; retry cancelled: {why}")
         self.supervisor.cancel_all()
 
+    # ------------------------------------------------------------------------ sweeps
+    def _start_sweep(self, job: PlannedJob) -> None:
+        """A sweep job runs no process itself: its trials are queued as jobs of their own."""
+        if self.sweep_factory is None:
+            self._finish(job, Status.FAILED, reason="sweeps are not available here")
+            return
+        driver = self._drivers[job.id] = self.sweep_factory(job)
+        self._queue_trials(job, driver.begin())
+        if driver.done:
+            self._finish_sweep(job)
+
+    def _queue_trials(self, parent: PlannedJob, trials: list[PlannedJob]) -> None:
+        for trial in trials:
+            self._trial_parent[trial.id] = parent
+            self._trials.setdefault(parent.id, []).append(trial.id)
+            self._attempts[trial.id] = []
+        # After the trials already queued (asked earlier, so they go first), before other
+        # jobs not yet started: a sweep under way finishes before new work begins.
+        position = 0
+        while position < len(self._pending) and self._pending[position].id in self._trial_parent:
+            position += 1
+        self._pending[position:position] = trials
+
+    def _trial_finished(self, result: JobResult) -> None:
+        parent = self._trial_parent[result.job.id]
+        driver = self._drivers[parent.id]
+        self._queue_trials(parent, driver.tell(result))
+        if driver.done:
+            self._finish_sweep(parent)
+
+    def _finish_sweep(self, job: PlannedJob) -> None:
+        status, metrics, reason, info = self._drivers[job.id].outcome()
+        failures = failed_gates(job.gates, dict(metrics)) if status.ok else []
+        if failures:
+            status, reason = Status.GATE_FAILED, "; ".join(failures)
+        self._finish(job, status, metrics=metrics, reason=reason, sweep=info)
+
     def _finish(
         self,
         job: PlannedJob,
@@ -259,11 +352,14 @@ class Scheduler:
         metrics: tuple[tuple[str, float], ...] = (),
         reason: str | None = None,
         from_run: str | None = None,
+        sweep: dict[str, Any] | None = None,
     ) -> None:
         attempts = tuple(self._attempts[job.id])
-        result = JobResult(job, status, attempts, metrics, reason, from_run)
+        result = JobResult(job, status, attempts, metrics, reason, from_run, sweep)
         self._results[job.id] = result
         self.sink.emit(JobFinished(result))
+        if job.id in self._trial_parent:
+            self._trial_finished(result)
         if not status.ok:
             self._skip_dependents(job.id, status)
         if self.plan.fail_fast and status in FAILING and not job.optional:
@@ -291,6 +387,8 @@ def _describe(attempt: Attempt) -> str:
         return "timed out"
     if attempt.status is Status.CANCELLED:
         return "cancelled"
+    if attempt.status is Status.PRUNED:
+        return "pruned"
     if attempt.signal is not None:
         return f"killed by {signal_name(attempt.signal)}"
     return f"exit {attempt.exit_code}"

@@ -45,6 +45,7 @@ STATUS_STYLE = {
     Status.GATE_FAILED: ("✘", "red"),
     Status.CACHED: ("↺", "cyan"),
     Status.REUSED: ("↺", "cyan"),
+    Status.PRUNED: ("✂", "dim"),
 }
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
 
@@ -471,6 +472,20 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def is_trial(tags: Sequence[str]) -> bool:
+    """Sweep trials are folded into their sweep's row: twelve rows of trials bury the news."""
+    return any(tag.startswith("sweep:") for tag in tags)
+
+
+def sweep_trials(results: Sequence[JobResult]) -> dict[str, list[JobResult]]:
+    trials: dict[str, list[JobResult]] = {}
+    for result in results:
+        for tag in result.job.tags:
+            if tag.startswith("sweep:"):
+                trials.setdefault(tag.removeprefix("sweep:"), []).append(result)
+    return trials
+
+
 def final_table(console: Console, event: RunFinished) -> None:
     results, exit_code = event.results, event.exit_code
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
@@ -482,19 +497,23 @@ def final_table(console: Console, event: RunFinished) -> None:
         ("headline", "left"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for result in results:
+    trials = sweep_trials(results)
+    shown = [r for r in results if not is_trial(r.job.tags)]
+    for result in shown:
         _, style = STATUS_STYLE[result.status]
+        runs = trials.get(result.job.id, [result])
+        note = f" · {len(runs)} trials" if result.job.id in trials else ""
         table.add_row(
             escape(result.job.id),
             f"[{style}]{result.status.value}[/]",
-            str(len(result.attempts)),
-            _seconds(sum(a.duration for a in result.attempts)),
-            escape(headline(result)),
+            str(sum(len(r.attempts) for r in runs)),
+            _seconds(sum(a.duration for r in runs for a in r.attempts)),
+            escape(headline(result) + note),
         )
     console.print()
     console.print(table)
     counts: dict[str, int] = {}
-    for result in results:
+    for result in shown:
         key = result.status.value.replace("_", " ")
         if result.job.optional and not result.status.ok:
             key = f"optional {key}"

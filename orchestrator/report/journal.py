@@ -124,9 +124,9 @@ def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         kind, job_id = record["event"], str(record.get("job"))
         if kind == "job_queued":
             jobs[job_id] = _queued_job(record)
-        elif kind == "attempt_started":
+        elif kind == "attempt_started" and job_id in jobs:
             open_attempts[job_id] = record["attempt"]
-        elif kind == "attempt_ended":
+        elif kind == "attempt_ended" and job_id in jobs:  # sweep trials come whole, below
             open_attempts.pop(job_id, None)
             jobs[job_id]["attempts"].append(record["attempt"])
         elif kind == "job_finished":
@@ -169,6 +169,7 @@ def _queued_job(record: Mapping[str, Any]) -> dict[str, Any]:
         "headline": record["headline"],
         "needs": record["needs"],
         "from_run": None,
+        "sweep": None,
     }
 
 

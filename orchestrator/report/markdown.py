@@ -26,6 +26,7 @@ ICONS = {
     "gate_failed": "🚧",
     "cached": "♻️",
     "reused": "♻️",
+    "pruned": "✂️",
 }
 HEADLINE_METRICS = 3
 
@@ -51,7 +52,7 @@ def _shrunk_note(tail_count: int, timeline: bool) -> str:
 
 def _document(summary: Mapping[str, Any], base: Path, *, tail_count: int, timeline: bool) -> str:
     jobs = summary["jobs"]
-    parts = [verdict(summary), "", *job_table(jobs), *matrix_tables(jobs)]
+    parts = [verdict(summary), "", *job_table(jobs), *matrix_tables(jobs), *sweep_tables(jobs)]
     if tail_count:
         parts += [line for job in jobs if _failed(job) for line in _log_tail(job, base, tail_count)]
     if timeline and any(job["attempts"] for job in jobs):
@@ -73,25 +74,27 @@ def verdict(summary: Mapping[str, Any]) -> str:
 
 
 def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One row per job; a sweep's trials are folded into its row (the sweep table has them)."""
+    trials: dict[str, list[Mapping[str, Any]]] = {}
+    for job in jobs:
+        for tag in job["tags"]:
+            if tag.startswith("sweep:"):
+                trials.setdefault(tag.removeprefix("sweep:"), []).append(job)
     rows = ["| job | status | tries | time | metrics | gates |", "|---|---|---:|---:|---|---|"]
     for job in jobs:
-        status = f"{ICONS[job['status']]} {job['status']}" + (
-            " (optional)" if job["optional"] else ""
-        )
-        rows.append(
-            "| "
-            + " | ".join(
-                [
-                    f"`{_cell(job['id'])}`",
-                    status,
-                    str(len(job["attempts"])),
-                    _duration(job["duration_s"]),
-                    _cell(_metrics(job)),
-                    _cell(_gates(job)),
-                ]
-            )
-            + " |"
-        )
+        if any(tag.startswith("sweep:") for tag in job["tags"]):
+            continue
+        runs = trials.get(job["id"], [job])
+        optional = " (optional)" if job["optional"] else ""
+        cells = [
+            f"`{_cell(job['id'])}`",
+            f"{ICONS[job['status']]} {job['status']}{optional}",
+            str(sum(len(run["attempts"]) for run in runs)),
+            _duration(sum(run["duration_s"] for run in runs)),
+            _cell(_metrics(job)),
+            _cell(_gates(job)),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
     return rows
 
 
@@ -122,6 +125,31 @@ def matrix_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
                 f"| {metric} | {statistics.fmean(values):.4g} | "
                 f"{statistics.pstdev(values):.2g} | {best[0]:.4g} | `{_cell(best[1])}` |"
             )
+    return lines
+
+
+def sweep_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per sweep: the best value and params, parameter importances, and trial counts."""
+    lines: list[str] = []
+    for job in jobs:
+        sweep = job["sweep"]
+        if not sweep:
+            continue
+        counts = ", ".join(f"{n} {state}" for state, n in sweep["trials"].items())
+        lines += [
+            "",
+            f"**Sweep `{_cell(job['id'])}`** (study `{sweep['study']}`): "
+            f"{_cell(job['reason'] or job['status'])} · trials: {counts or 'none'}",
+        ]
+        if sweep.get("note"):
+            lines.append(f"> {sweep['note']}")
+        if sweep.get("best_params"):
+            importances = sweep.get("importances") or {}
+            lines += ["", "| param | best | importance |", "|---|---|---:|"]
+            lines += [
+                f"| {name} | {value} | {importances.get(name, '—')} |"
+                for name, value in sweep["best_params"].items()
+            ]
     return lines
 
 

@@ -112,6 +112,7 @@ def job_record(result: JobResult) -> dict[str, Any]:
         "headline": job.headline,
         "needs": [*job.needs, *job.needs_outside],
         "from_run": result.from_run,
+        "sweep": dict(result.sweep) if result.sweep else None,
     }
 
 
