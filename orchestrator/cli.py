@@ -209,6 +209,23 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     metavar="URL",
     help="Where sweeps keep their studies [default: sqlite:///.train_orch/optuna.db].",
 )
+@_option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run jobs here, or as Ray tasks (pip install 'training-orchestrator[ray]').",
+)
+@_option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="auto, ray://HOST:PORT or HOST:PORT [default: start a local Ray sized by --cpus].",
+)
+@_option(
+    "--ray-ship-outputs",
+    is_flag=True,
+    help="Pack each job's output dir on its worker and unpack it here (no shared disk).",
+)
 @_option("--shard", metavar="K/N", help="Run only part K of N of the selected jobs (CI sharding).")
 @_option(
     "--durations",
@@ -261,6 +278,9 @@ def _options(params: dict[str, Any]) -> RunOptions:
         resume=params["resume"],
         rerun_failed=params["rerun_failed"],
         optuna_storage=params["optuna_storage"],
+        backend=params["backend"],
+        ray_address=params["ray_address"],
+        ray_ship_outputs=params["ray_ship_outputs"],
         shard=params["shard"],
         durations=params["durations"],
         verbosity=-1 if params["quiet"] else params["verbose"],

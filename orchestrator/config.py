@@ -347,6 +347,12 @@ def _sweep_param(doc: _Doc, keys: KeyPath, name: str, spec: Value) -> SweepParam
     return SweepParam(name, kind, float(low), float(high), log)
 
 
+def _resources(doc: _Doc, keys: KeyPath, value: Value) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, dict):
+        raise doc.error(keys, f"expected a mapping of name: amount, got {_type_name(value)}")
+    return tuple((str(k), _seconds(doc, (*keys, str(k)), v)) for k, v in value.items())
+
+
 def _bool(doc: _Doc, keys: KeyPath, value: Value) -> bool:
     if not isinstance(value, bool):
         raise doc.error(keys, f"expected true or false, got {_type_name(value)} {value!r}")
@@ -498,6 +504,14 @@ COMMON_FIELDS: dict[str, Key] = {
         {"type": "integer", "minimum": 1},
         "CPU tokens held while running; also its BLAS/OpenMP thread count",
         "1",
+    ),
+    "gpus": Key(
+        _seconds, {"type": "number", "minimum": 0}, "GPUs requested from Ray (--backend ray)", "0"
+    ),
+    "resources": Key(
+        _resources,
+        {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+        "custom Ray resources requested, {name: amount}",
     ),
     "priority": Key(
         _choice(*PRIORITIES),

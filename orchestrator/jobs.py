@@ -105,6 +105,8 @@ SPEC_FIELDS = (
     "timeout",
     "grace",
     "cpus",
+    "gpus",
+    "resources",
     "priority",
     "gates",
     "needs",

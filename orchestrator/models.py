@@ -138,6 +138,8 @@ class JobSpec:
     timeout: float | None = None
     grace: float | None = None
     cpus: int = 1
+    gpus: float = 0.0
+    resources: tuple[tuple[str, float], ...] = ()
     priority: str = "normal"
     gates: tuple[Gate, ...] = ()
     needs: tuple[str, ...] = ()
@@ -189,6 +191,9 @@ class PlannedJob:
     script: str | None = None
     inputs: tuple[str, ...] = ()
     cache: bool = True
+    #: Ray resource requests beyond cpus (ignored by the local backend).
+    gpus: float = 0.0
+    resources: tuple[tuple[str, float], ...] = ()
     #: Set for a sweep: the job runs as trials, each with `sweep_flags` set.
     sweep: Sweep | None = None
     #: Each searched parameter's flag, as the script spells it.
@@ -222,6 +227,10 @@ class Attempt:
     exit_code: int | None = None
     #: The signal that ended the child, when it died of one.
     signal: int | None = None
+    #: Where it ran (a Ray node id), when not on this machine.
+    node: str | None = None
+    #: What went wrong outside the job itself, e.g. "node_lost" (its Ray worker died).
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +288,9 @@ class RunOptions:
     resume: str | None = None
     rerun_failed: str | None = None
     optuna_storage: str | None = None
+    backend: str = "local"
+    ray_address: str | None = None
+    ray_ship_outputs: bool = False
     verbosity: int = 0
     output_root: str = "."
     output_format: str = "table"

@@ -10,15 +10,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Fanout, RunFinished, RunStarted
-from orchestrator.execute.scheduler import Scheduler, SweepRunner
+from orchestrator.execute.scheduler import Backend, Scheduler, SweepRunner
 from orchestrator.incremental import Decisions, StateRecorder, decide
 from orchestrator.jobs import merge, select
 from orchestrator.models import JobSpec, Plan, PlannedJob, RunOptions
@@ -66,13 +67,15 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     return Selection(selected, config.files, tuple(warnings))
 
 
-def make_plan(options: RunOptions, selection: Selection, base: Path) -> Plan:
+def make_plan(
+    options: RunOptions, selection: Selection, base: Path, cpu_count: int | None = None
+) -> Plan:
     durations = previous_durations(base / options.output_root / SUMMARY_DIR / LATEST)
     return build_plan(
         selection.jobs,
         options,
         python=sys.executable,
-        cpu_count=os.cpu_count() or 1,
+        cpu_count=cpu_count or os.cpu_count() or 1,
         durations=durations,
     )
 
@@ -97,27 +100,48 @@ def main(options: RunOptions, base: Path) -> int:
     if options.list_only:
         console.list_jobs(selection.jobs, selection.config_files, options.output_format)
         return 0
-    plan = make_plan(options, selection, base)
-    decisions = decide(plan, options, base)
     if options.dry_run:
+        plan = make_plan(options, selection, base)
+        decisions = decide(plan, options, base)
         console.show_plan(plan, decisions, options.output_format, options.verbosity > 0)
         return 0
-    return run_plan(plan, options, base, decisions)
+    if options.backend == "ray":
+        from orchestrator.execute.ray_backend import connect  # noqa: PLC0415 - optional
+
+        ray = connect(options.ray_address, options.cpus, ship_outputs=options.ray_ship_outputs)
+        try:
+            plan = make_plan(options, selection, base, cpu_count=ray.cpus)
+            decisions = decide(plan, options, base)
+            return run_plan(plan, options, base, decisions, backend=ray, backend_info=ray.info)
+        finally:
+            ray.close()
+    plan = make_plan(options, selection, base)
+    local = {"name": "local", "cpus": plan.cpus}
+    decisions = decide(plan, options, base)
+    return run_plan(plan, options, base, decisions, backend=None, backend_info=local)
 
 
-def run_plan(plan: Plan, options: RunOptions, base: Path, decisions: Decisions) -> int:
+def run_plan(
+    plan: Plan,
+    options: RunOptions,
+    base: Path,
+    decisions: Decisions,
+    *,
+    backend: Backend | None,
+    backend_info: Mapping[str, Any],
+) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
     summary_dir = Path(plan.summary_dir)
     Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
     summary_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     run_id = new_run_id(summary_dir, started)
-    header = run_header(options, base)
+    header = {**run_header(options, base), "backend": dict(backend_info)}
     journal = Journal(journal_path(summary_dir, run_id), header)
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     recorder = StateRecorder(plan, decisions, base, run_id)
     sink = Fanout(journal, recorder, console.ConsoleReporter(options.verbosity, github=github))
-    scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options))
+    scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
     with scheduler.handling_signals():
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()

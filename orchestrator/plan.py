@@ -157,6 +157,8 @@ def _plan_job(
         timeout=spec.timeout if spec.timeout is not None else options.timeout,
         grace=grace if grace is not None else DEFAULT_GRACE,
         cpus=cpus,
+        gpus=spec.gpus,
+        resources=spec.resources,
         priority=spec.priority,
         gates=spec.gates,
         optional=spec.optional,

@@ -85,7 +85,7 @@ def merge_summaries(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 raise OrchestratorError(f"merge: job '{job['id']}' appears in two summaries")
             jobs[job["id"]] = job
     first = summaries[0]
-    header_keys = ("host", "python", "orchestrator_version", "git_commit", "options")
+    header_keys = ("host", "python", "orchestrator_version", "git_commit", "options", "backend")
     header = {key: first[key] for key in header_keys}
     allow_partial = bool(first["options"].get("allow_partial_success"))
     code = exit_code_for(

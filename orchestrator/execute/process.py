@@ -30,6 +30,8 @@ class ProcessOutcome:
     duration: float
     timed_out: bool = False
     cancelled: bool = False
+    node: str | None = None
+    error: str | None = None
 
 
 class _Running:

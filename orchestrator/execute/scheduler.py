@@ -66,6 +66,43 @@ class RunOutcome:
     interrupted_exit: int | None
 
 
+class Backend(Protocol):
+    """Where attempts run: this machine (LocalBackend) or a Ray cluster (ray_backend.py)."""
+
+    def run(self, job: PlannedJob, header: str) -> ProcessOutcome: ...
+    def stop(self, key: str) -> None: ...
+    def cancel_all(self) -> None: ...
+    def kill_all(self) -> None: ...
+
+
+class LocalBackend:
+    """Each attempt a child process group of this process, supervised from a thread."""
+
+    def __init__(self) -> None:
+        self.supervisor = Supervisor()
+
+    def run(self, job: PlannedJob, header: str) -> ProcessOutcome:
+        return self.supervisor.run(
+            job.argv,
+            cwd=job.cwd,
+            env=dict(job.env),
+            log_path=job.log_path,
+            header=header,
+            timeout=job.timeout,
+            grace=job.grace,
+            key=job.id,
+        )
+
+    def stop(self, key: str) -> None:
+        self.supervisor.stop(key)
+
+    def cancel_all(self) -> None:
+        self.supervisor.cancel_all()
+
+    def kill_all(self) -> None:
+        self.supervisor.kill_all()
+
+
 class SweepRunner(Protocol):
     """What the scheduler needs of a sweep driver (execute/sweep.py)."""
 
@@ -91,6 +128,7 @@ class Scheduler:
         sink: EventSink,
         carried: Mapping[str, Carried] | None = None,
         sweeps: Callable[[PlannedJob], SweepRunner] | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.plan = plan
         self.sink = sink
@@ -101,7 +139,7 @@ class Scheduler:
         self._trials: dict[str, list[str]] = {}
         self._pruned: set[str] = set()
         self._last_poll = 0.0
-        self.supervisor = Supervisor()
+        self.backend: Backend = backend or LocalBackend()
         self._inbox: queue.SimpleQueue[_Done | _Signal] = queue.SimpleQueue()
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
@@ -210,7 +248,7 @@ class Scheduler:
             parent = self._trial_parent.get(job.id)
             if parent and job.id not in self._pruned and self._drivers[parent.id].should_prune(job):
                 self._pruned.add(job.id)
-                self.supervisor.stop(job.id)
+                self.backend.stop(job.id)
 
     # --------------------------------------------------------------------- one attempt
     def _start(self, job: PlannedJob) -> None:
@@ -231,17 +269,7 @@ class Scheduler:
         ).start()
 
     def _supervise(self, job: PlannedJob, number: int, header: str) -> None:
-        outcome = self.supervisor.run(
-            job.argv,
-            cwd=job.cwd,
-            env=dict(job.env),
-            log_path=job.log_path,
-            header=header,
-            timeout=job.timeout,
-            grace=job.grace,
-            key=job.id,
-        )
-        self._inbox.put(_Done(job, number, outcome))
+        self._inbox.put(_Done(job, number, self.backend.run(job, header)))
 
     def _on_done(self, done: _Done) -> None:
         job, outcome = done.job, done.outcome
@@ -252,6 +280,8 @@ class Scheduler:
             status=Status.PRUNED if job.id in self._pruned else _attempt_status(outcome),
             exit_code=outcome.exit_code,
             signal=outcome.signal,
+            node=outcome.node,
+            error=outcome.error,
         )
         self._attempts[job.id].append(attempt)
         retry_in = self._retry_delay(job, attempt)
@@ -286,7 +316,7 @@ class Scheduler:
             self.sink.emit(
                 Halted(f"{signal_name(signum)} again: killing running jobs", time.time())
             )
-            self.supervisor.kill_all()
+            self.backend.kill_all()
             return
         self._interrupted = signum
         self._halt(f"interrupted by {signal_name(signum)}", signal_name(signum))
@@ -305,7 +335,7 @@ class Scheduler:
             _, _, job = heapq.heappop(self._retries)
             last = self._attempts[job.id][-1]
             self._finish(job, last.status, reason=f"{_describe(last)}; retry cancelled: {why}")
-        self.supervisor.cancel_all()
+        self.backend.cancel_all()
 
     # ------------------------------------------------------------------------ sweeps
     def _start_sweep(self, job: PlannedJob) -> None:
@@ -383,6 +413,8 @@ def _attempt_status(outcome: ProcessOutcome) -> Status:
 
 
 def _describe(attempt: Attempt) -> str:
+    if attempt.error is not None:
+        return attempt.error
     if attempt.status is Status.TIMED_OUT:
         return "timed out"
     if attempt.status is Status.CANCELLED:

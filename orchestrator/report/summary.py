@@ -124,6 +124,8 @@ def attempt_record(attempt: Attempt) -> dict[str, Any]:
         "duration_s": round(attempt.duration, 3),
         "exit_code": attempt.exit_code,
         "signal": attempt.signal,
+        "node": attempt.node,
+        "error": attempt.error,
     }
 
 
