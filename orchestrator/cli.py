@@ -11,7 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -19,7 +19,7 @@ from orchestrator import __version__, config, pipeline
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import parse_selectors
 from orchestrator.models import RunOptions
-from orchestrator.report import console
+from orchestrator.report import console, history
 
 ENV_PREFIX = "TRAIN_ORCH"
 
@@ -157,6 +157,16 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     "[default: training, files/training, scripts, mlops/pipelines].",
 )
 @_option(
+    "--allow-empty",
+    is_flag=True,
+    help="A selection that leaves no job is a green, empty run, not an error.",
+)
+@_option(
+    "--no-journal",
+    is_flag=True,
+    help="Write no event journal (then --resume and summarize cannot use this run).",
+)
+@_option(
     "--allow-partial-success",
     is_flag=True,
     help="Exit 0 when some jobs failed, as long as at least one succeeded.",
@@ -269,6 +279,8 @@ def _options(params: dict[str, Any]) -> RunOptions:
         auto_discover=not params["no_auto_discover"],
         discover_roots=params["discover_roots"],
         allow_partial_success=params["allow_partial_success"],
+        allow_empty=params["allow_empty"],
+        journal=not params["no_journal"],
         fail_fast=params["fail_fast"],
         timeout=params["timeout"],
         grace=params["grace"],
@@ -302,11 +314,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
 )
 def summarize(journal: Path, output_root: str) -> None:
     """Rebuild a run's summary from its journal, e.g. after the run was killed."""
-    try:
-        path = pipeline.summarize(journal, Path(output_root))
-    except OrchestratorError as error:
-        console.print_error(error)
-        sys.exit(error.exit_code)
+    path = _guarded(lambda: pipeline.summarize(journal, Path(output_root)))
     click.echo(f"summary: {path}")
 
 
@@ -327,11 +335,7 @@ def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
     Uses the main command's selection flags, e.g. `run-all-training --only tag:smoke
     plan-shards 3 --format json`.
     """
-    try:
-        shards = pipeline.plan_shards(options, Path.cwd(), count)
-    except OrchestratorError as error:
-        console.print_error(error)
-        sys.exit(error.exit_code)
+    shards = _guarded(lambda: pipeline.plan_shards(options, Path.cwd(), count))
     if output_format == "json":
         click.echo(json.dumps({"include": shards}))
     else:
@@ -359,13 +363,101 @@ def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) 
 
     Exits with the code the whole run would have had.
     """
+    path, code = _guarded(lambda: pipeline.merge_runs(paths, Path(output_root), expect_shards))
+    click.echo(f"summary: {path}")
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("summary", required=False, type=click.Path(exists=True, path_type=Path))
+@_option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="How to print the run.",
+)
+def show(summary: Path | None, output_format: str) -> None:
+    """Show a run: SUMMARY, or summaries/latest.json."""
+    _guarded(lambda: _show(summary or Path("summaries/latest.json"), output_format))
+
+
+def _show(path: Path, output_format: str) -> None:
+    data = history.load_summaries([path])[-1]
+    if output_format == "json":
+        click.echo(json.dumps(data, indent=2))
+    elif output_format == "markdown":
+        click.echo(history.show_markdown(data, Path.cwd()), nl=False)
+    else:
+        history.print_show(data, Path.cwd())
+
+
+@cli.command()
+@click.argument("base", type=click.Path(exists=True, path_type=Path))
+@click.argument("head", type=click.Path(exists=True, path_type=Path))
+@_option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=0.01,
+    show_default=True,
+    help="Relative change of a metric, in its worse direction, that is a regression.",
+)
+@_option(
+    "--fail-on-regression",
+    is_flag=True,
+    envvar=f"{ENV_PREFIX}_FAIL_ON_REGRESSION",
+    help="Exit 1 when a required job regressed.",
+)
+@_option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="markdown: for a GitHub step summary.",
+)
+def compare(
+    base: Path, head: Path, tolerance: float, fail_on_regression: bool, output_format: str
+) -> None:
+    """What changed from BASE to HEAD (summary files, or directories of them)."""
+    regressions = _guarded(
+        lambda: pipeline.compare_runs(
+            [base], [head], tolerance=tolerance, output_format=output_format, project=Path.cwd()
+        )
+    )
+    sys.exit(1 if fail_on_regression and regressions else 0)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown"]),
+    default="table",
+    show_default=True,
+    help="markdown: Mermaid charts GitHub renders.",
+)
+def trend(paths: tuple[Path, ...], output_format: str) -> None:
+    """Each job's headline metrics and run time over many runs (summary files or dirs)."""
+    series = _guarded(lambda: history.trend(history.load_summaries(list(paths))))
+    if output_format == "markdown":
+        click.echo(history.trend_markdown(series), nl=False)
+    else:
+        history.print_trend(series)
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(action: Callable[[], _T]) -> _T:
+    """Run a subcommand's work; bad input is one line on stderr and exit 2."""
     try:
-        path, code = pipeline.merge_runs(paths, Path(output_root), expect_shards)
+        return action()
     except OrchestratorError as error:
         console.print_error(error)
         sys.exit(error.exit_code)
-    click.echo(f"summary: {path}")
-    sys.exit(code)
 
 
 @cli.command("config-schema")

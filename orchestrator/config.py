@@ -77,7 +77,8 @@ class _Doc:
 
 
 def _parse(path: str, text: str) -> _Doc:
-    loader = yaml.SafeLoader(text)
+    # libyaml's loader when present: a 10 MB config parses in a second, not a minute.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -353,6 +354,19 @@ def _resources(doc: _Doc, keys: KeyPath, value: Value) -> tuple[tuple[str, float
     return tuple((str(k), _seconds(doc, (*keys, str(k)), v)) for k, v in value.items())
 
 
+def _directions(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise doc.error(keys, f"expected a mapping like {{rmse: lower}}, got {_type_name(value)}")
+    check = _choice("higher", "lower")
+    return {str(k): check(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+
+def _tolerances(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise doc.error(keys, f"expected a mapping like {{rmse: 0.05}}, got {_type_name(value)}")
+    return {str(k): _seconds(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+
 def _bool(doc: _Doc, keys: KeyPath, value: Value) -> bool:
     if not isinstance(value, bool):
         raise doc.error(keys, f"expected true or false, got {_type_name(value)} {value!r}")
@@ -528,6 +542,12 @@ COMMON_FIELDS: dict[str, Key] = {
         "environment variables added for the job",
     ),
     "tags": Key(_text_list, _TEXT_LIST, "names for --only/--exclude tag:NAME"),
+    "redact": Key(
+        _text_list,
+        _TEXT_LIST,
+        "env var names whose values are masked as *** in everything written "
+        "(names with TOKEN, SECRET, PASSWORD, KEY are masked anyway)",
+    ),
     "args": Key(
         _args,
         {
@@ -584,6 +604,18 @@ JOB_FIELDS: dict[str, Key] = {
         "file globs whose content is part of the job's fingerprint (skip-unchanged)",
     ),
     "cache": Key(_bool, {"type": "boolean"}, "false: never skipped as unchanged", "true"),
+    "metric_directions": Key(
+        _directions,
+        {"type": "object", "additionalProperties": {"enum": ["higher", "lower"]}},
+        "for compare: which way each metric is better ({rmse: lower})",
+        "by name",
+    ),
+    "regress_tolerance": Key(
+        _tolerances,
+        {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+        "for compare: relative change per metric that counts as a regression",
+        "--tolerance",
+    ),
     "sweep": Key(
         _sweep,
         {

@@ -226,7 +226,7 @@ class StateRecorder:
             "metrics": dict(event.result.metrics),
         }
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.dir / f"{safe_name(job.id)}.json", json.dumps(state))
+        write_atomic(self.dir / f"{safe_name(job.id)}.json", json.dumps(state), durable=False)
 
 
 # ------------------------------------------------------------------------------ resume

@@ -143,6 +143,8 @@ class JobSpec:
     priority: str = "normal"
     gates: tuple[Gate, ...] = ()
     needs: tuple[str, ...] = ()
+    #: Env var names whose values are secrets, besides those named like one (TOKEN, KEY...).
+    redact: tuple[str, ...] = ()
     #: Parameter combinations: the job expands into one job per combination.
     matrix: tuple[Pairs, ...] = ()
     sweep: Sweep | None = None
@@ -191,6 +193,8 @@ class PlannedJob:
     script: str | None = None
     inputs: tuple[str, ...] = ()
     cache: bool = True
+    #: Values never to show (env secrets): masked in headers, console, journal, summary.
+    secrets: tuple[str, ...] = ()
     #: Ray resource requests beyond cpus (ignored by the local backend).
     gpus: float = 0.0
     resources: tuple[tuple[str, float], ...] = ()
@@ -291,6 +295,8 @@ class RunOptions:
     backend: str = "local"
     ray_address: str | None = None
     ray_ship_outputs: bool = False
+    allow_empty: bool = False
+    journal: bool = True
     verbosity: int = 0
     output_root: str = "."
     output_format: str = "table"

@@ -12,20 +12,21 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.errors import OrchestratorError
-from orchestrator.events import Fanout, RunFinished, RunStarted
+from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
+from orchestrator.execute.lock import run_lock
 from orchestrator.execute.scheduler import Backend, Scheduler, SweepRunner
 from orchestrator.incremental import Decisions, StateRecorder, decide
 from orchestrator.jobs import merge, select
 from orchestrator.models import JobSpec, Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.plan import build_plan
-from orchestrator.report import console
+from orchestrator.report import console, history
 from orchestrator.report.journal import Journal, journal_path, read_journal, rebuild_summary
 from orchestrator.report.outputs import write_reports
 from orchestrator.report.summary import (
@@ -51,13 +52,22 @@ class Selection:
 
 def load_selection(options: RunOptions, base: Path) -> Selection:
     """Discover scripts, read the config files, merge them and apply --only/--exclude."""
+    for root in options.discover_roots:  # the defaults are conventions; a given root must exist
+        if not (base / root).is_dir():
+            raise OrchestratorError(f"--discover-roots {root}: no such directory")
     roots = options.discover_roots or DEFAULT_ROOTS
     scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
     profiles = [f"{CONFIG_DIR}/{name}.yaml" for name in options.profiles]
     files, explicit = config_files(base / CONFIG_DIR, [*profiles, *options.configs], base)
     config = load_configs(files, base, explicit=explicit)
     specs = merge(scripts, config, base)
-    selected = select(specs, options.only, options.exclude, no_deps=options.no_deps)
+    selected = select(
+        specs,
+        options.only,
+        options.exclude,
+        no_deps=options.no_deps,
+        allow_empty=options.allow_empty,
+    )
     if options.shard:
         index, count = parse_shard(options.shard)
         durations = previous_durations(base / options.durations) if options.durations else {}
@@ -70,13 +80,15 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
 def make_plan(
     options: RunOptions, selection: Selection, base: Path, cpu_count: int | None = None
 ) -> Plan:
-    durations = previous_durations(base / options.output_root / SUMMARY_DIR / LATEST)
+    history_file = options.durations or str(PurePath(options.output_root, SUMMARY_DIR, LATEST))
+    durations = previous_durations(base / history_file)
     return build_plan(
         selection.jobs,
         options,
         python=sys.executable,
         cpu_count=cpu_count or os.cpu_count() or 1,
         durations=durations,
+        inherited_env=os.environ,
     )
 
 
@@ -131,32 +143,63 @@ def run_plan(
     backend_info: Mapping[str, Any],
 ) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
-    summary_dir = Path(plan.summary_dir)
-    Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
-    summary_dir.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    run_id = new_run_id(summary_dir, started)
-    header = {**run_header(options, base), "backend": dict(backend_info)}
-    journal = Journal(journal_path(summary_dir, run_id), header)
-    github = os.environ.get("GITHUB_ACTIONS") == "true"
-    recorder = StateRecorder(plan, decisions, base, run_id)
-    sink = Fanout(journal, recorder, console.ConsoleReporter(options.verbosity, github=github))
-    scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
-    with scheduler.handling_signals():
-        sink.emit(RunStarted(plan, started))
-        outcome = scheduler.run()
-        code = outcome.interrupted_exit or exit_code(
-            outcome.results, allow_partial_success=options.allow_partial_success
+    root = base / plan.output_root
+    with run_lock(root):
+        summary_dir = Path(plan.summary_dir)
+        started = time.time()
+        header = {**run_header(options, base), "backend": dict(backend_info)}
+        try:
+            Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
+            summary_dir.mkdir(parents=True, exist_ok=True)
+            run_id = new_run_id(summary_dir, started)
+            path = journal_path(summary_dir, run_id)
+            journal = Journal(path, header) if options.journal else None
+        except OSError as exc:
+            raise OrchestratorError(f"cannot write to {root}: {exc.strerror}") from None
+        sinks: list[EventSink] = [journal] if journal else []
+        github = os.environ.get("GITHUB_ACTIONS") == "true"
+        sinks += [
+            StateRecorder(plan, decisions, base, run_id),
+            console.ConsoleReporter(options.verbosity, github=github),
+        ]
+        sink = Fanout(*sinks)
+        scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
+        with scheduler.handling_signals():
+            sink.emit(RunStarted(plan, started))
+            outcome = scheduler.run()
+            code = outcome.interrupted_exit or exit_code(
+                outcome.results, allow_partial_success=options.allow_partial_success
+            )
+            ended = time.time()
+            info = RunInfo(started, ended, code, outcome.interrupted_by)
+            summary = assemble(header, [job_record(r) for r in outcome.results], info)
+            written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
+            code = code if written is not None else max(code, EXIT_FAILED)
+            shown = str(written) if written else None
+            sink.emit(RunFinished(outcome.results, code, started, ended, shown))
+            if journal:
+                journal.close()
+            if github:
+                console.github_annotations(summary)
+        return code
+
+
+def _write_reports_or_say_why(
+    summary: Mapping[str, Any], summary_dir: Path, run_id: str, base: Path, journal: Journal | None
+) -> Path | None:
+    """The reports, or a clear error (a full disk, a read-only dir) and no half file.
+
+    Every file is replaced atomically, so a failed write leaves the previous latest.json
+    whole; the journal, already on disk, still has this run.
+    """
+    try:
+        return write_reports(summary, summary_dir, run_id, base)
+    except OSError as exc:
+        where = f"; the journal {journal.path} has the run" if journal else ""
+        console.print_error(
+            OrchestratorError(f"could not write the summary: {exc.strerror}{where}")
         )
-        ended = time.time()
-        info = RunInfo(started, ended, code, outcome.interrupted_by)
-        summary = assemble(header, [job_record(r) for r in outcome.results], info)
-        path = write_reports(summary, summary_dir, run_id, base)
-        sink.emit(RunFinished(outcome.results, code, started, ended, str(path)))
-        journal.close()
-        if github:
-            console.github_annotations(summary)
-    return code
+        return None
 
 
 def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, str]]:
@@ -212,6 +255,47 @@ def sweep_factory(plan: Plan, options: RunOptions) -> Callable[[PlannedJob], Swe
 
     storage = options.optuna_storage or default_storage(plan.output_root)
     return lambda job: SweepDriver(job, storage, plan.output_root)
+
+
+def compare_runs(
+    base_paths: Sequence[Path],
+    head_paths: Sequence[Path],
+    *,
+    tolerance: float,
+    output_format: str,
+    project: Path,
+) -> int:
+    """Print what changed between two runs (the newest summary of each side); return how
+    many regressions of required jobs there are.
+
+    Per-job `metric_directions` and `regress_tolerance` come from the config files.
+    """
+    base = history.load_summaries(base_paths)[-1]
+    head = history.load_summaries(head_paths)[-1]
+    files, _ = config_files(project / CONFIG_DIR, (), project)
+    jobs = load_configs(files, project).jobs
+    comparison = history.compare(
+        base,
+        head,
+        tolerance=tolerance,
+        directions={
+            i: j.fields["metric_directions"]
+            for i, j in jobs.items()
+            if "metric_directions" in j.fields
+        },
+        tolerances={
+            i: j.fields["regress_tolerance"]
+            for i, j in jobs.items()
+            if "regress_tolerance" in j.fields
+        },
+    )
+    if output_format == "json":
+        print(json.dumps(history.compare_json(comparison), indent=2))
+    elif output_format == "markdown":
+        print(history.compare_markdown(comparison), end="")
+    else:
+        history.print_compare(comparison)
+    return len(comparison.regressions)
 
 
 def summarize(journal: Path, output_root: Path) -> Path:

@@ -7,6 +7,7 @@ compare plans as plain values.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import re
 from collections.abc import Mapping, Sequence
@@ -14,13 +15,22 @@ from pathlib import PurePath
 
 from orchestrator.discovery import canonical
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+from orchestrator.secrets import secret_values
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@=+,-]")
 
 
+#: Longest file-name stem used for a job; longer ids keep a prefix and a hash of the rest.
+MAX_NAME = 100
+
+
 def safe_name(job_id: str) -> str:
-    """A job id as a file name: no separators, no `..`, so nothing lands outside its dir."""
+    """A job id as a file name: no separators, no `..`, no NUL, not too long, so nothing
+    lands outside its dir and every file system accepts it."""
     name = _UNSAFE.sub("_", job_id)
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(job_id.encode()).hexdigest()[:12]
+        name = f"{name[: MAX_NAME - 13]}-{digest}"
     return f"_{name}" if name.startswith(".") else name
 
 
@@ -43,6 +53,7 @@ def build_plan(
     python: str,
     cpu_count: int,
     durations: Mapping[str, float] | None = None,
+    inherited_env: Mapping[str, str] | None = None,
 ) -> Plan:
     """The jobs in the order they would start: by priority, then longest expected first.
 
@@ -61,6 +72,7 @@ def build_plan(
             total_cpus=cpus,
             expected_duration=(durations or {}).get(spec.id),
             planned_ids=frozenset(s.id for s in specs),
+            inherited_env=inherited_env or {},
         )
         for spec in specs
     ]
@@ -127,6 +139,7 @@ def _plan_job(
     total_cpus: int,
     expected_duration: float | None,
     planned_ids: frozenset[str],
+    inherited_env: Mapping[str, str],
 ) -> PlannedJob:
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
@@ -157,6 +170,7 @@ def _plan_job(
         timeout=spec.timeout if spec.timeout is not None else options.timeout,
         grace=grace if grace is not None else DEFAULT_GRACE,
         cpus=cpus,
+        secrets=secret_values({**inherited_env, **env}, spec.redact),
         gpus=spec.gpus,
         resources=spec.resources,
         priority=spec.priority,

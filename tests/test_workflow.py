@@ -82,6 +82,7 @@ def test_inputs_are_typed_and_under_githubs_limit() -> None:
         "dry_run": "boolean",
         "list_only": "boolean",
         "verbose": "boolean",
+        "fail_on_regression": "boolean",
     }
     assert inputs["max_workers"]["default"] == 4
     assert inputs["retries"]["default"] == 0

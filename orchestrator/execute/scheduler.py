@@ -39,6 +39,7 @@ from orchestrator.execute.process import (
 )
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
+from orchestrator.secrets import redact
 
 HEADER_PREFIX = "=== attempt "
 #: Statuses that end a run early under --fail-fast when a required job ends with them.
@@ -261,7 +262,8 @@ class Scheduler:
             Path(job.output_dir).mkdir(parents=True, exist_ok=True)
             Path(job.log_path).write_bytes(b"")  # each run's log starts empty
         now = time.time()
-        header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {shlex.join(job.argv)}"
+        command = redact(shlex.join(job.argv), job.secrets)
+        header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {command}"
         self._running[job.id] = job
         self.sink.emit(AttemptStarted(job, number, total, now))
         threading.Thread(

@@ -31,10 +31,11 @@ from orchestrator.events import (
     RunStarted,
 )
 from orchestrator.incremental import Decisions
-from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, Status
+from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, PlannedJob, Status
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
 from orchestrator.report.summary import ranked_metrics
+from orchestrator.secrets import mask, redact
 
 STATUS_STYLE = {
     Status.SUCCEEDED: ("✔", "green"),
@@ -47,7 +48,6 @@ STATUS_STYLE = {
     Status.REUSED: ("↺", "cyan"),
     Status.PRUNED: ("✂", "dim"),
 }
-SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
 
 
 def make_console(stream: IO[str] | None = None) -> Console:
@@ -171,14 +171,14 @@ def show_plan(plan: Plan, decisions: Decisions, fmt: str, verbose: bool) -> None
             continue
         action, reason = decision(job.id, decisions)
         if verbose:
-            for name, value in job.env:
-                console.print(f"[dim]#   {escape(name)}={escape(mask(name, value))}[/]")
+            for name, value in shown_env(job).items():
+                console.print(f"[dim]#   {escape(name)}={escape(value)}[/]")
         if action == "run":
             console.print(f"[dim]# runs: {escape(reason)}[/]")
-            console.print(escape(shlex.join(job.argv)))
+            console.print(escape(shown_command(job)))
         else:
             console.print(f"[cyan]# {action}: {escape(reason)}[/]")
-            console.print(f"[dim]# {escape(shlex.join(job.argv))}[/]")
+            console.print(f"[dim]# {escape(shown_command(job))}[/]")
     counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
     what = ", ".join(f"{n} {action}" for action, n in counts.items())
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
@@ -218,10 +218,10 @@ def _plan_json(plan: Plan, decisions: Decisions, levels: Mapping[str, int]) -> d
         "jobs": [
             {
                 "id": job.id,
-                "argv": list(job.argv),
-                "command": shlex.join(job.argv),
+                "argv": [redact(arg, job.secrets) for arg in job.argv],
+                "command": shown_command(job),
                 "cwd": job.cwd,
-                "env": {name: mask(name, value) for name, value in job.env},
+                "env": shown_env(job),
                 "output_dir": job.output_dir,
                 "log_path": job.log_path,
                 "retries": job.retries,
@@ -240,9 +240,13 @@ def _plan_json(plan: Plan, decisions: Decisions, levels: Mapping[str, int]) -> d
     }
 
 
-def mask(name: str, value: str) -> str:
-    """Hide values whose names say they are secrets, so they never reach logs or artifacts."""
-    return "***" if any(word in name.upper() for word in SECRET_WORDS) else value
+def shown_command(job: PlannedJob) -> str:
+    """The job's command as a shell would take it, with secret values masked."""
+    return redact(shlex.join(job.argv), job.secrets)
+
+
+def shown_env(job: PlannedJob) -> dict[str, str]:
+    return {name: redact(mask(name, value), job.secrets) for name, value in job.env}
 
 
 # ------------------------------------------------------------------------------ a run
@@ -319,9 +323,9 @@ class ConsoleReporter:
             tries = f" (attempt {event.number}/{event.of})" if event.of > 1 else ""
             self._line(event.at, f"start  {escape(event.job.id)}{tries}")
         if self.verbosity > 0:
-            self.console.print(f"       [dim]{escape(shlex.join(event.job.argv))}[/]")
-            for name, value in event.job.env:
-                self.console.print(f"       [dim]{escape(name)}={escape(mask(name, value))}[/]")
+            self.console.print(f"       [dim]{escape(shown_command(event.job))}[/]")
+            for name, value in shown_env(event.job).items():
+                self.console.print(f"       [dim]{escape(name)}={escape(value)}[/]")
 
     def _finished(self, result: JobResult) -> None:
         if self.live is not None:
@@ -361,7 +365,7 @@ class LiveView:
     def __init__(self, console: Console, plan: Plan, started_at: float) -> None:
         self.plan = plan
         self.started_at = started_at
-        self.running: dict[str, float] = {}
+        self.running: dict[str, tuple[PlannedJob, float]] = {}
         self.done: list[JobResult] = []
         self._live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._render
@@ -374,7 +378,7 @@ class LiveView:
         self._live.stop()
 
     def started(self, event: AttemptStarted) -> None:
-        self.running[event.job.id] = event.at
+        self.running[event.job.id] = (event.job, event.at)
 
     def finished(self, result: JobResult) -> None:
         self.running.pop(result.job.id, None)
@@ -392,15 +396,15 @@ class LiveView:
         eta = self._eta(elapsed)
         if eta is not None:
             status.append(f" · ~{_clock(eta)} left")
-        jobs = Table.grid(padding=(0, 2))
-        logs = {job.id: job.log_path for job in self.plan.jobs}
-        for job_id, since in self.running.items():
-            jobs.add_row(
-                f"  {job_id}",
+        rows = Table.grid(padding=(0, 2))
+        for job, since in self.running.values():
+            line = redact(last_line(Path(job.log_path)), job.secrets)
+            rows.add_row(
+                f"  {job.id}",
                 _clock(time.time() - since),
-                Text(last_line(Path(logs[job_id])), style="dim", overflow="ellipsis", no_wrap=True),
+                Text(line, style="dim", overflow="ellipsis", no_wrap=True),
             )
-        return Group(Columns([bar, status]), jobs)
+        return Group(Columns([bar, status]), rows)
 
     def _eta(self, elapsed: float) -> float | None:
         if not self.done:

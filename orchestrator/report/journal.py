@@ -8,7 +8,9 @@ costs a disk round trip per event (measured in bench/).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -26,6 +28,7 @@ from orchestrator.events import (
 from orchestrator.models import Status
 from orchestrator.outcome import exit_code_for
 from orchestrator.report.summary import RunInfo, assemble, attempt_record, job_record
+from orchestrator.secrets import redact
 
 JOURNAL_VERSION = 1
 
@@ -36,14 +39,22 @@ class Journal:
         self.header = header
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._broken = False
 
     def emit(self, event: Event) -> None:
-        for record in _records(event, self.header):
-            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
+        if self._broken:
+            return
+        try:
+            for record in _records(event, self.header):
+                self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk must not stop the jobs; say so once
+            self._broken = True
+            print(f"warning: journal {self.path} stopped: {exc.strerror}", file=sys.stderr)
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # the disk may be full: nothing left to save
+            self._file.close()
 
 
 def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -54,7 +65,7 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
                 "event": "job_queued",
                 "at": event.at,
                 "job": job.id,
-                "argv": list(job.argv),
+                "argv": [redact(arg, job.secrets) for arg in job.argv],
                 "source": job.source,
                 "optional": job.optional,
                 "tags": list(job.tags),

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.models import Attempt, JobResult, RunOptions, Status
+from orchestrator.secrets import redact
 
 SCHEMA_VERSION = 1
 LATEST = "latest.json"
@@ -98,9 +99,9 @@ def job_record(result: JobResult) -> dict[str, Any]:
     return {
         "id": job.id,
         "script": job.source,
-        "argv": list(job.argv),
+        "argv": [redact(arg, job.secrets) for arg in job.argv],
         "status": result.status.value,
-        "reason": result.reason,
+        "reason": redact(result.reason, job.secrets) if result.reason else None,
         "optional": job.optional,
         "tags": list(job.tags),
         "attempts": [attempt_record(a) for a in result.attempts],
@@ -149,13 +150,19 @@ def write_summary(summary: Mapping[str, Any], summary_dir: Path, run_id: str) ->
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write via a temp file and rename, so readers see the old file or the new, never half.
+
+    `durable` adds an fsync (the file survives a machine crash); state that is only a
+    cache skips it: it costs a disk round trip per job.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
