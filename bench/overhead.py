@@ -60,7 +60,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = REPO_ROOT / "run_all_training.py"
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "overhead.json"
-RUN_OUTPUTS = ("results", "logs", "summaries")
+RUN_OUTPUTS = ("results", "logs", "summaries", ".train_orch")  # .train_orch: no cached runs
 ORCH_TIMEOUT_S = 1800.0
 ORCH_BASE_FLAGS = ("-q", "--no-auto-discover", "--discover-roots", "nothing_here")
 PARALLEL_FLAGS = ("--parallel", "--max-workers", "2")

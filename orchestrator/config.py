@@ -65,15 +65,20 @@ class _Doc:
         self.positions = positions
 
     def error(self, keys: KeyPath, message: str, hint: str | None = None) -> ConfigError:
-        pos = self.positions.get(keys)
         return ConfigError(
             self.path,
             message,
-            line=pos.line if pos else None,
-            column=pos.column if pos else None,
+            line=self.position(keys).line,
+            column=self.position(keys).column,
             key=".".join(keys) or None,
             hint=hint,
         )
+
+    def position(self, keys: KeyPath) -> Position:
+        """Where `keys` is, or its nearest recorded parent: every error names a line."""
+        while keys and keys not in self.positions:
+            keys = keys[:-1]
+        return self.positions.get(keys, Position(1, 1))
 
 
 def _parse(path: str, text: str) -> _Doc:
@@ -88,11 +93,11 @@ def _parse(path: str, text: str) -> _Doc:
         raise ConfigError(
             path,
             f"invalid YAML: {problem}",
-            line=mark.line + 1 if mark else None,
+            line=mark.line + 1 if mark else 1,
             column=mark.column + 1 if mark else None,
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(path, f"invalid YAML: {exc}") from None
+        raise ConfigError(path, f"invalid YAML: {exc}", line=1) from None
     finally:
         loader.dispose()
     positions: dict[KeyPath, Position] = {}
@@ -744,7 +749,10 @@ def _read(path: Path, display: str) -> _Doc:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(display, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            display, f"not UTF-8 text ({exc.reason} at byte {exc.start})", line=line
+        ) from None
     except OSError as exc:
         raise ConfigError(display, f"cannot read: {exc.strerror}") from None
     return _parse(display, text)
@@ -772,6 +780,8 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
     jobs: dict[str, JobConfig] = {}
     for job_id, raw in raw_jobs.items():
         keys = ("jobs", str(job_id))
+        if not str(job_id).strip() or any(ord(c) < 32 for c in str(job_id)):
+            raise doc.error(keys, "a job id must be printable text (no NUL or control chars)")
         fields = _fields(doc, keys, raw if raw is not None else {}, JOB_FIELDS)
         if "script" in fields and "command" in fields:
             raise doc.error(keys, "set either 'script' or 'command', not both")

@@ -37,6 +37,7 @@ from orchestrator.report.summary import (
     new_run_id,
     run_header,
 )
+from orchestrator.secrets import redact_tree
 from orchestrator.shards import merge_summaries, parse_shard, split
 
 CONFIG_DIR = "configs"
@@ -147,7 +148,8 @@ def run_plan(
     with run_lock(root):
         summary_dir = Path(plan.summary_dir)
         started = time.time()
-        header = {**run_header(options, base), "backend": dict(backend_info)}
+        secrets = {value for job in plan.jobs for value in job.secrets}
+        header = redact_tree({**run_header(options, base), "backend": dict(backend_info)}, secrets)
         try:
             Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
             summary_dir.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ CASES = {
     ),
     "not a mapping": (
         "- a\n- b\n",
-        "configs/jobs.yaml: expected a mapping with 'defaults:' and 'jobs:', got list",
+        "configs/jobs.yaml:1:1: expected a mapping with 'defaults:' and 'jobs:', got list",
     ),
     "bool where list": (
         "jobs:\n  a:\n    tags: true\n",
@@ -100,7 +100,7 @@ def test_non_utf8_config(project: Project) -> None:
     result = project.run("--list")
     assert result.returncode == 2
     assert (
-        "error: configs/jobs.yaml: not UTF-8 text (invalid continuation byte at byte"
+        "error: configs/jobs.yaml:3: not UTF-8 text (invalid continuation byte at byte"
         in result.stderr
     )
 

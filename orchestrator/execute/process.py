@@ -85,8 +85,9 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            except OSError as exc:
-                log.write(f"cannot start {argv[0]}: {exc.strerror or exc}\n".encode())
+            except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
+                reason = getattr(exc, "strerror", None) or str(exc)
+                log.write(f"=== cannot start {argv[0]}: {reason}\n".encode())
                 return ProcessOutcome(CANNOT_START, None, started, time.time() - started)
         running = _Running(proc, grace)
         with self._lock:

@@ -39,7 +39,7 @@ from orchestrator.execute.process import (
 )
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
-from orchestrator.secrets import redact
+from orchestrator.secrets import redact, redact_file
 
 HEADER_PREFIX = "=== attempt "
 #: Statuses that end a run early under --fail-fast when a required job ends with them.
@@ -271,7 +271,22 @@ class Scheduler:
         ).start()
 
     def _supervise(self, job: PlannedJob, number: int, header: str) -> None:
-        self._inbox.put(_Done(job, number, self.backend.run(job, header)))
+        """Run one attempt in this thread; whatever happens, the loop hears back.
+
+        A backend that raises must not leave the scheduler waiting forever for a job that
+        will never report: the attempt becomes a failure that says what went wrong.
+        """
+        started = time.time()
+        try:
+            outcome = self.backend.run(job, header)
+        except Exception as exc:
+            outcome = ProcessOutcome(
+                None, None, started, time.time() - started, error=f"{type(exc).__name__}: {exc}"
+            )
+        if job.secrets:  # the child may have printed one; the log is an artifact
+            with contextlib.suppress(OSError):
+                redact_file(Path(job.log_path), job.secrets)
+        self._inbox.put(_Done(job, number, outcome))
 
     def _on_done(self, done: _Done) -> None:
         job, outcome = done.job, done.outcome
