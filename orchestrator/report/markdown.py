@@ -8,10 +8,12 @@ alone so a merged or rebuilt summary renders the same way.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator.models import Status
 from orchestrator.report.logs import tail_lines
 from orchestrator.report.summary import higher_is_better, parse_iso, ranked_metrics
 
@@ -63,7 +65,16 @@ def _document(summary: Mapping[str, Any], base: Path, *, tail_count: int, timeli
 def verdict(summary: Mapping[str, Any]) -> str:
     code = summary["exit_code"]
     icon = "✅" if code == 0 else "❌"
-    counts = " · ".join(f"{n} {s.replace('_', ' ')}" for s, n in summary["counts"].items())
+    jobs = [job for job in summary["jobs"] if not _is_trial(job)]
+    tally = Counter(job["status"] for job in jobs)
+    counts = (
+        " · ".join(
+            f"{tally[s.value]} {s.value.replace('_', ' ')}" for s in Status if tally[s.value]
+        )
+        or "no jobs"
+    )
+    trials = len(summary["jobs"]) - len(jobs)
+    counts += f" (+{trials} sweep trials)" if trials else ""
     interrupted = (
         f" · interrupted by {summary['interrupted_by']}" if summary["interrupted_by"] else ""
     )
@@ -71,6 +82,10 @@ def verdict(summary: Mapping[str, Any]) -> str:
         f"## {icon} Training run: {counts} · {_duration(summary['duration_s'])}"
         f"{interrupted} · exit {code}"
     )
+
+
+def _is_trial(job: Mapping[str, Any]) -> bool:
+    return any(tag.startswith("sweep:") for tag in job["tags"])
 
 
 def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
