@@ -19,7 +19,7 @@ from orchestrator import __version__, config, pipeline
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import parse_selectors
 from orchestrator.models import RunOptions
-from orchestrator.report import console, history
+from orchestrator.report import console
 
 ENV_PREFIX = "TRAIN_ORCH"
 
@@ -314,7 +314,9 @@ def _options(params: dict[str, Any]) -> RunOptions:
 )
 def summarize(journal: Path, output_root: str) -> None:
     """Rebuild a run's summary from its journal, e.g. after the run was killed."""
-    path = _guarded(lambda: pipeline.summarize(journal, Path(output_root)))
+    from orchestrator.commands import summarize as rebuild
+
+    path = _guarded(lambda: rebuild(journal, Path(output_root)))
     click.echo(f"summary: {path}")
 
 
@@ -363,7 +365,9 @@ def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) 
 
     Exits with the code the whole run would have had.
     """
-    path, code = _guarded(lambda: pipeline.merge_runs(paths, Path(output_root), expect_shards))
+    from orchestrator.commands import merge_runs
+
+    path, code = _guarded(lambda: merge_runs(paths, Path(output_root), expect_shards))
     click.echo(f"summary: {path}")
     sys.exit(code)
 
@@ -384,6 +388,8 @@ def show(summary: Path | None, output_format: str) -> None:
 
 
 def _show(path: Path, output_format: str) -> None:
+    from orchestrator.report import history
+
     data = history.load_summaries([path])[-1]
     if output_format == "json":
         click.echo(json.dumps(data, indent=2))
@@ -421,8 +427,10 @@ def compare(
     base: Path, head: Path, tolerance: float, fail_on_regression: bool, output_format: str
 ) -> None:
     """What changed from BASE to HEAD (summary files, or directories of them)."""
+    from orchestrator.commands import compare_runs
+
     regressions = _guarded(
-        lambda: pipeline.compare_runs(
+        lambda: compare_runs(
             [base], [head], tolerance=tolerance, output_format=output_format, project=Path.cwd()
         )
     )
@@ -441,6 +449,8 @@ def compare(
 )
 def trend(paths: tuple[Path, ...], output_format: str) -> None:
     """Each job's headline metrics and run time over many runs (summary files or dirs)."""
+    from orchestrator.report import history
+
     series = _guarded(lambda: history.trend(history.load_summaries(list(paths))))
     if output_format == "markdown":
         click.echo(history.trend_markdown(series), nl=False)

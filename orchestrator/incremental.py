@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
-from orchestrator.events import Event, JobFinished
+from orchestrator.events import Event, JobFinished, RunFinished
 from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
 from orchestrator.plan import safe_name
 from orchestrator.report.journal import read_journal, rebuild_summary
@@ -206,27 +206,49 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 class StateRecorder:
-    """Records each real success (fingerprint + output manifest) as it finishes."""
+    """Records each real success (fingerprint + output manifest) for skip-unchanged.
+
+    The manifest is taken when the job finishes; the files are written when the run ends,
+    off the per-job path (writing them as jobs finished was a third of the per-job cost).
+    A run killed with SIGKILL loses them: that only costs re-running those jobs.
+    """
 
     def __init__(self, plan: Plan, decisions: Decisions, base: Path, run_id: str) -> None:
         self.dir = base / plan.output_root / STATE_DIR / "cache"
         self.decisions = decisions
         self.base = base
         self.run_id = run_id
+        self.pending: dict[str, dict[str, Any]] = {}
 
     def emit(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            self.flush()
+            return
         if not isinstance(event, JobFinished) or event.result.status is not Status.SUCCEEDED:
             return
         job = event.result.job
-        state = {
+        if job.id not in self.decisions.fingerprints:
+            return  # a sweep trial: its sweep is what gets cached, not each trial
+        self.pending[job.id] = {
             "run_id": self.run_id,
             "finished_at": time.time(),
-            "parts": self.decisions.fingerprints.get(job.id, {}),
+            "parts": self.decisions.fingerprints[job.id],
             "manifest": manifest(self.base / job.output_dir),
             "metrics": dict(event.result.metrics),
         }
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.dir / f"{safe_name(job.id)}.json", json.dumps(state), durable=False)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            for job_id, state in self.pending.items():
+                write_atomic(
+                    self.dir / f"{safe_name(job_id)}.json", json.dumps(state), durable=False
+                )
+        except OSError:
+            return  # a cache: without it the next run just runs those jobs again
+        self.pending.clear()
 
 
 # ------------------------------------------------------------------------------ resume

@@ -63,6 +63,7 @@ def build_plan(
     log_dir = str(PurePath(root, "logs"))
     cpus = options.cpus or cpu_count
     workers = (options.max_workers or cpu_count) if options.parallel else 1
+    inherited = secret_values(inherited_env or {})  # once, not once per job
     jobs = [
         _plan_job(
             spec,
@@ -72,6 +73,7 @@ def build_plan(
             total_cpus=cpus,
             expected_duration=(durations or {}).get(spec.id),
             planned_ids=frozenset(s.id for s in specs),
+            inherited_secrets=inherited,
             inherited_env=inherited_env or {},
         )
         for spec in specs
@@ -139,6 +141,7 @@ def _plan_job(
     total_cpus: int,
     expected_duration: float | None,
     planned_ids: frozenset[str],
+    inherited_secrets: tuple[str, ...],
     inherited_env: Mapping[str, str],
 ) -> PlannedJob:
     name = safe_name(spec.id)
@@ -170,7 +173,7 @@ def _plan_job(
         timeout=spec.timeout if spec.timeout is not None else options.timeout,
         grace=grace if grace is not None else DEFAULT_GRACE,
         cpus=cpus,
-        secrets=secret_values({**inherited_env, **env}, spec.redact),
+        secrets=_secrets(env, spec.redact, inherited_secrets, inherited_env),
         gpus=spec.gpus,
         resources=spec.resources,
         priority=spec.priority,
@@ -191,6 +194,18 @@ def _plan_job(
         else (),
         not_runnable=spec.error,
     )
+
+
+def _secrets(
+    env: Mapping[str, str],
+    listed: Sequence[str],
+    inherited_secrets: tuple[str, ...],
+    inherited_env: Mapping[str, str],
+) -> tuple[str, ...]:
+    """Values to mask for a job: its env's secrets, the inherited ones, and what it lists."""
+    named = {k: inherited_env[k] for k in listed if k in inherited_env}
+    own = secret_values({**named, **env}, listed)
+    return tuple(sorted({*inherited_secrets, *own}, key=len, reverse=True))
 
 
 def _standard_args(spec: JobSpec, options: RunOptions, output_dir: str) -> list[str]:

@@ -71,7 +71,8 @@ class Supervisor:
         key: str = "",
     ) -> ProcessOutcome:
         """Run one attempt to completion, appending its output to `log_path`."""
-        with open(log_path, "ab") as log:  # noqa: PTH123 - the fd is handed to the child
+        # One handle for the whole attempt: header, the child's output, then the footer.
+        with open(log_path, "ab+") as log:  # noqa: PTH123 - the fd is handed to the child
             log.write(header.encode("utf-8", "replace") + b"\n")
             log.flush()
             started = time.time()
@@ -89,6 +90,20 @@ class Supervisor:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 log.write(f"=== cannot start {argv[0]}: {reason}\n".encode())
                 return ProcessOutcome(CANNOT_START, None, started, time.time() - started)
+            outcome = self._watch(proc, grace=grace, timeout=timeout, key=key, started=started)
+            _append_footer(log.fileno(), outcome)
+        return outcome
+
+    def _watch(
+        self,
+        proc: subprocess.Popen[bytes],
+        *,
+        grace: float,
+        timeout: float | None,
+        key: str,
+        started: float,
+    ) -> ProcessOutcome:
+        """Wait for the child (no polling), enforcing the timeout; clean up its group."""
         running = _Running(proc, grace)
         with self._lock:
             self._running[proc.pid] = running
@@ -120,11 +135,9 @@ class Supervisor:
                 self._by_key.pop(key, None)
         duration = time.time() - started
         exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
-        outcome = ProcessOutcome(
+        return ProcessOutcome(
             exit_code, sig, started, duration, running.timed_out, running.cancelled
         )
-        _append_footer(log_path, outcome)
-        return outcome
 
     def _time_out(self, running: _Running) -> None:
         with running.lock:
@@ -173,7 +186,7 @@ class Supervisor:
             _signal_group(item.proc.pid, signal.SIGKILL)
 
 
-def _append_footer(log_path: str, outcome: ProcessOutcome) -> None:
+def _append_footer(fd: int, outcome: ProcessOutcome) -> None:
     """Close the attempt in the log, on a line of its own even if the child left none."""
     if outcome.timed_out:
         how = "timed out"
@@ -184,13 +197,10 @@ def _append_footer(log_path: str, outcome: ProcessOutcome) -> None:
     else:
         how = f"exit {outcome.exit_code}"
     footer = f"=== {how} after {outcome.duration:.2f}s\n".encode()
-    with open(log_path, "rb+") as log:  # noqa: PTH123
-        end = log.seek(0, os.SEEK_END)
-        if end:
-            log.seek(end - 1)
-            if log.read(1) != b"\n":
-                footer = b"\n" + footer
-        log.write(footer)
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        footer = b"\n" + footer
+    os.write(fd, footer)  # the fd is O_APPEND: this lands after everything the child wrote
 
 
 def _wait_without_reaping(pid: int) -> None:

@@ -35,7 +35,7 @@ NODE_LOST = "node_lost"
 def connect(address: str | None, cpus: int | None, *, ship_outputs: bool) -> RayBackend:
     """Join the cluster at `address`, or start a local Ray instance with `cpus` CPUs."""
     try:
-        import ray  # noqa: PLC0415 - optional and heavy: only for --backend ray
+        import ray
     except ImportError:
         raise OrchestratorError(
             f"--backend ray needs Ray, which is not installed: {INSTALL}"
@@ -155,7 +155,7 @@ class LogSink:
 
 def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
     """The Ray task: supervise one attempt on this worker, shipping its log as it grows."""
-    import ray  # noqa: PLC0415 - runs on the worker
+    import ray
 
     node = ray.get_runtime_context().get_node_id()
     fd, local_log = tempfile.mkstemp(prefix="train-orch-", suffix=".log")
@@ -216,7 +216,7 @@ class _Shipper:
                 # One caller's calls to an actor run in order, so chunks arrive in order.
                 self.last = self.sink.append.remote(self.target, chunk)
         if final and self.last is not None:
-            import ray  # noqa: PLC0415
+            import ray
 
             ray.get(self.last)  # every chunk is on the driver before the attempt reports
 

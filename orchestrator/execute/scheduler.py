@@ -15,9 +15,9 @@ import itertools
 import queue
 import random
 import shlex
-import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -141,6 +141,8 @@ class Scheduler:
         self._pruned: set[str] = set()
         self._last_poll = 0.0
         self.backend: Backend = backend or LocalBackend()
+        # Reused threads, one per slot: starting a thread per attempt cost ~0.2 ms a job.
+        self._pool = ThreadPoolExecutor(plan.max_workers, thread_name_prefix="attempt")
         self._inbox: queue.SimpleQueue[_Done | _Signal] = queue.SimpleQueue()
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
@@ -169,7 +171,10 @@ class Scheduler:
                     reason=kept.reason,
                     from_run=kept.from_run,
                 )
-        self._loop()
+        try:
+            self._loop()
+        finally:
+            self._pool.shutdown(wait=False)  # every attempt has reported by now
         ordered = tuple(
             self._results[job_id]
             for job in self.plan.jobs
@@ -266,9 +271,7 @@ class Scheduler:
         header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {command}"
         self._running[job.id] = job
         self.sink.emit(AttemptStarted(job, number, total, now))
-        threading.Thread(
-            target=self._supervise, args=(job, number, header), name=f"job-{job.id}", daemon=True
-        ).start()
+        self._pool.submit(self._supervise, job, number, header)
 
     def _supervise(self, job: PlannedJob, number: int, header: str) -> None:
         """Run one attempt in this thread; whatever happens, the loop hears back.

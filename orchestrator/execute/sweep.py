@@ -56,7 +56,7 @@ class SweepDriver:
     # ------------------------------------------------------------------ ask and tell
     def begin(self) -> list[PlannedJob]:
         """Open (or resume) the study and ask for the first trials."""
-        import optuna  # noqa: PLC0415 - heavy; only runs that sweep pay for it
+        import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
@@ -108,7 +108,7 @@ class SweepDriver:
 
     def tell(self, result: JobResult) -> list[PlannedJob]:
         """Record a finished trial; return the trials to run next."""
-        import optuna  # noqa: PLC0415
+        import optuna
 
         assert self.study is not None
         trial = self.running.pop(result.job.id)
@@ -184,7 +184,7 @@ class SweepDriver:
         """The sweep job's own result: the best trial's metrics, or why there is none."""
         if self.error is not None or self.study is None:
             return Status.FAILED, (), self.error, {}
-        import optuna  # noqa: PLC0415
+        import optuna
 
         trials = self.study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]

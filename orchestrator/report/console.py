@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
@@ -30,12 +30,14 @@ from orchestrator.events import (
     RunFinished,
     RunStarted,
 )
-from orchestrator.incremental import Decisions
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, PlannedJob, Status
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
 from orchestrator.report.summary import ranked_metrics
 from orchestrator.secrets import mask, redact
+
+if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
+    from orchestrator.incremental import Decisions
 
 STATUS_STYLE = {
     Status.SUCCEEDED: ("✔", "green"),

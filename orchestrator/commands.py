@@ -1,0 +1,104 @@
+"""The commands that work on finished runs: merge shards, rebuild from a journal, compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.config import config_files, load_configs
+from orchestrator.errors import OrchestratorError
+from orchestrator.outcome import EXIT_FAILED
+from orchestrator.pipeline import CONFIG_DIR, LATEST, SUMMARY_DIR
+from orchestrator.report import console, history
+from orchestrator.report.journal import read_journal, rebuild_summary
+from orchestrator.report.outputs import write_reports
+from orchestrator.report.summary import new_run_id
+from orchestrator.shards import merge_summaries
+
+
+def merge_runs(paths: Sequence[Path], output_root: Path, expect: int | None) -> tuple[Path, int]:
+    """Join shard summaries (files, or directories searched for latest.json) into one.
+
+    A job's log path is kept when the log is at that path under `output_root` (the shards'
+    logs/ were gathered there), else rewritten to where the shard's copy is, so summary.md
+    shows the right tails and a reviewer can open the right file.
+    """
+    own = (output_root / SUMMARY_DIR / LATEST).resolve()  # a previous merge's output
+    found = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob(LATEST)))]
+    files = [f for f in found if f.resolve() != own]
+    summaries = []
+    for file in files:
+        try:
+            summary = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OrchestratorError(f"{file}: not a summary ({exc})") from None
+        root = file.parent.parent
+        for job in summary["jobs"]:
+            log = root / job["log_path"]
+            if log.is_file() and not (output_root / job["log_path"]).is_file():
+                job["log_path"] = os.path.relpath(log, output_root)
+        summaries.append(summary)
+    merged = merge_summaries(summaries)
+    if expect is not None and len(summaries) != expect:
+        console.print_warning(f"expected {expect} shard summaries, found {len(summaries)}")
+        merged["exit_code"] = max(merged["exit_code"], EXIT_FAILED)
+    summary_dir = output_root / SUMMARY_DIR
+    run_id = new_run_id(summary_dir, time.time()) + "_merged"
+    path = write_reports(merged, summary_dir, run_id, output_root)
+    return path, int(merged["exit_code"])
+
+
+def compare_runs(
+    base_paths: Sequence[Path],
+    head_paths: Sequence[Path],
+    *,
+    tolerance: float,
+    output_format: str,
+    project: Path,
+) -> int:
+    """Print what changed between two runs (the newest summary of each side); return how
+    many regressions of required jobs there are.
+
+    Per-job `metric_directions` and `regress_tolerance` come from the config files.
+    """
+    base = history.load_summaries(base_paths)[-1]
+    head = history.load_summaries(head_paths)[-1]
+    files, _ = config_files(project / CONFIG_DIR, (), project)
+    jobs = load_configs(files, project).jobs
+    comparison = history.compare(
+        base,
+        head,
+        tolerance=tolerance,
+        directions={
+            i: j.fields["metric_directions"]
+            for i, j in jobs.items()
+            if "metric_directions" in j.fields
+        },
+        tolerances={
+            i: j.fields["regress_tolerance"]
+            for i, j in jobs.items()
+            if "regress_tolerance" in j.fields
+        },
+    )
+    if output_format == "json":
+        print(json.dumps(history.compare_json(comparison), indent=2))
+    elif output_format == "markdown":
+        print(history.compare_markdown(comparison), end="")
+    else:
+        history.print_compare(comparison)
+    return len(comparison.regressions)
+
+
+def summarize(journal: Path, output_root: Path) -> Path:
+    """Rebuild a summary from a run's journal (e.g. one killed before it wrote its own)."""
+    try:
+        records = read_journal(journal)
+        summary = rebuild_summary(records)
+    except (OSError, StopIteration, KeyError, ValueError) as exc:
+        raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
+    summary_dir = output_root / SUMMARY_DIR
+    run_id = journal.stem.removeprefix("journal_") + "_rebuilt"
+    return write_reports(summary, summary_dir, run_id, Path.cwd())

@@ -1,0 +1,105 @@
+"""Running a plan: the scheduler with its backend, the journal, the console, the reports.
+
+Imported only when a run starts, so `--help`, `--list` and `--dry-run` do not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
+from orchestrator.execute.lock import run_lock
+from orchestrator.execute.scheduler import Backend, Scheduler, SweepRunner
+from orchestrator.incremental import Decisions, StateRecorder
+from orchestrator.models import Plan, PlannedJob, RunOptions
+from orchestrator.outcome import EXIT_FAILED, exit_code
+from orchestrator.report import console
+from orchestrator.report.journal import Journal, journal_path
+from orchestrator.report.outputs import write_reports
+from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_id, run_header
+from orchestrator.secrets import redact_tree
+
+
+def run_plan(
+    plan: Plan,
+    options: RunOptions,
+    base: Path,
+    decisions: Decisions,
+    *,
+    backend: Backend | None,
+    backend_info: Mapping[str, Any],
+) -> int:
+    """Execute the plan; whatever happens to the jobs, the summary gets written."""
+    root = base / plan.output_root
+    with run_lock(root):
+        summary_dir = Path(plan.summary_dir)
+        started = time.time()
+        secrets = {value for job in plan.jobs for value in job.secrets}
+        header = redact_tree({**run_header(options, base), "backend": dict(backend_info)}, secrets)
+        try:
+            Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
+            summary_dir.mkdir(parents=True, exist_ok=True)
+            run_id = new_run_id(summary_dir, started)
+            path = journal_path(summary_dir, run_id)
+            journal = Journal(path, header) if options.journal else None
+        except OSError as exc:
+            raise OrchestratorError(f"cannot write to {root}: {exc.strerror}") from None
+        sinks: list[EventSink] = [journal] if journal else []
+        github = os.environ.get("GITHUB_ACTIONS") == "true"
+        sinks += [
+            StateRecorder(plan, decisions, base, run_id),
+            console.ConsoleReporter(options.verbosity, github=github),
+        ]
+        sink = Fanout(*sinks)
+        scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
+        with scheduler.handling_signals():
+            sink.emit(RunStarted(plan, started))
+            outcome = scheduler.run()
+            code = outcome.interrupted_exit or exit_code(
+                outcome.results, allow_partial_success=options.allow_partial_success
+            )
+            ended = time.time()
+            info = RunInfo(started, ended, code, outcome.interrupted_by)
+            summary = assemble(header, [job_record(r) for r in outcome.results], info)
+            written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
+            code = code if written is not None else max(code, EXIT_FAILED)
+            shown = str(written) if written else None
+            sink.emit(RunFinished(outcome.results, code, started, ended, shown))
+            if journal:
+                journal.close()
+            if github:
+                console.github_annotations(summary)
+        return code
+
+
+def _write_reports_or_say_why(
+    summary: Mapping[str, Any], summary_dir: Path, run_id: str, base: Path, journal: Journal | None
+) -> Path | None:
+    """The reports, or a clear error (a full disk, a read-only dir) and no half file.
+
+    Every file is replaced atomically, so a failed write leaves the previous latest.json
+    whole; the journal, already on disk, still has this run.
+    """
+    try:
+        return write_reports(summary, summary_dir, run_id, base)
+    except OSError as exc:
+        where = f"; the journal {journal.path} has the run" if journal else ""
+        console.print_error(
+            OrchestratorError(f"could not write the summary: {exc.strerror}{where}")
+        )
+        return None
+
+
+def sweep_factory(plan: Plan, options: RunOptions) -> Callable[[PlannedJob], SweepRunner] | None:
+    """Drivers for sweep jobs; Optuna is imported only when the plan has one."""
+    if not any(job.sweep for job in plan.jobs):
+        return None
+    from orchestrator.execute.sweep import SweepDriver, default_storage
+
+    storage = options.optuna_storage or default_storage(plan.output_root)
+    return lambda job: SweepDriver(job, storage, plan.output_root)
