@@ -75,6 +75,23 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     return click.option(*decls, show_envvar=True, **kwargs)
 
 
+def _format(*choices: str, help: str, **kwargs: Any) -> _Decorator:
+    """`--format`, as every command spells it; the first choice is the default."""
+    return _option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help,
+        **kwargs,
+    )
+
+
+def _output_root(help: str) -> _Decorator:
+    return _option("--output-root", default=".", show_default=True, metavar="DIR", help=help)
+
+
 @click.group(
     invoke_without_command=True,
     epilog=EPILOG,
@@ -175,21 +192,9 @@ def _option(*decls: str, **kwargs: Any) -> _Decorator:
     "-v", "--verbose", count=True, type=_Verbosity(), help="Show commands and env; repeat for more."
 )
 @_option("-q", "--quiet", is_flag=True, help="Print only the final table and errors.")
-@_option(
-    "--output-root",
-    default=".",
-    show_default=True,
-    metavar="DIR",
-    help="Where results/, logs/ and summaries/ go.",
-)
-@_option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    envvar=f"{ENV_PREFIX}_FORMAT",
-    show_default=True,
-    help="Output format of --list and --dry-run.",
+@_output_root("Where results/, logs/ and summaries/ go.")
+@_format(
+    "table", "json", help="Output format of --list and --dry-run.", envvar=f"{ENV_PREFIX}_FORMAT"
 )
 @_option("--no-deps", is_flag=True, help="Do not pull in what --only jobs need.")
 @_option(
@@ -309,9 +314,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The journal_<UTC>.jsonl of the run to summarise.",
 )
-@_option(
-    "--output-root", default=".", show_default=True, metavar="DIR", help="Where summaries/ goes."
-)
+@_output_root("Where summaries/ goes.")
 def summarize(journal: Path, output_root: str) -> None:
     """Rebuild a run's summary from its journal, e.g. after the run was killed."""
     from orchestrator.commands import summarize as rebuild
@@ -322,14 +325,7 @@ def summarize(journal: Path, output_root: str) -> None:
 
 @cli.command("plan-shards")
 @click.argument("count", type=click.IntRange(min=1))
-@_option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="json: a GitHub matrix for fromJSON().",
-)
+@_format("table", "json", help="json: a GitHub matrix for fromJSON().")
 @click.pass_obj
 def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
     """Split the selected jobs into COUNT shards (fewer if there are fewer jobs).
@@ -347,13 +343,7 @@ def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@_option(
-    "--output-root",
-    default=".",
-    show_default=True,
-    metavar="DIR",
-    help="Where the merged summaries/ goes.",
-)
+@_output_root("Where the merged summaries/ goes.")
 @_option(
     "--expect-shards",
     type=click.IntRange(min=1),
@@ -374,14 +364,7 @@ def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) 
 
 @cli.command()
 @click.argument("summary", required=False, type=click.Path(exists=True, path_type=Path))
-@_option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="How to print the run.",
-)
+@_format("table", "json", "markdown", help="How to print the run.")
 def show(summary: Path | None, output_format: str) -> None:
     """Show a run: SUMMARY, or summaries/latest.json."""
     _guarded(lambda: _show(summary or Path("summaries/latest.json"), output_format))
@@ -415,14 +398,7 @@ def _show(path: Path, output_format: str) -> None:
     envvar=f"{ENV_PREFIX}_FAIL_ON_REGRESSION",
     help="Exit 1 when a required job regressed.",
 )
-@_option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="markdown: for a GitHub step summary.",
-)
+@_format("table", "json", "markdown", help="markdown: for a GitHub step summary.")
 def compare(
     base: Path, head: Path, tolerance: float, fail_on_regression: bool, output_format: str
 ) -> None:
@@ -439,14 +415,7 @@ def compare(
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@_option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "markdown"]),
-    default="table",
-    show_default=True,
-    help="markdown: Mermaid charts GitHub renders.",
-)
+@_format("table", "markdown", help="markdown: Mermaid charts GitHub renders.")
 def trend(paths: tuple[Path, ...], output_format: str) -> None:
     """Each job's headline metrics and run time over many runs (summary files or dirs)."""
     from orchestrator.report import history
@@ -471,14 +440,7 @@ def _guarded(action: Callable[[], _T]) -> _T:
 
 
 @cli.command("config-schema")
-@_option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json", "markdown"]),
-    default="json",
-    show_default=True,
-    help="markdown: the key reference table of README.",
-)
+@_format("json", "markdown", help="markdown: the key reference table of README.")
 def config_schema(output_format: str) -> None:
     """Print the JSON Schema of configs/*.yaml (orchestrator/schemas/config.schema.json)."""
     if output_format == "markdown":

@@ -16,6 +16,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHIM = REPO / "run_all_training.py"
+#: The jobs configs/jobs.yaml defines for the bundled scripts, sorted.
+BUNDLED = sorted(
+    [
+        "ensemble",
+        "isolation_forest",
+        "lightgbm_forecast",
+        "lightgbm_sweep",
+        "mlp",
+        "mlp_breast_cancer",
+        "random_forest",
+        "xgboost",
+    ]
+)
 
 #: A script that honours the contract: declares the standard flags, writes metrics.json.
 GOOD_SCRIPT = """

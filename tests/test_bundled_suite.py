@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, SHIM, load_summary
+from conftest import BUNDLED, REPO, SHIM, load_summary
 
 
 def test_bundled_suite_runs_in_parallel_with_every_gate_passing(tmp_path: Path) -> None:
@@ -31,16 +31,7 @@ def test_bundled_suite_runs_in_parallel_with_every_gate_passing(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     summary = load_summary(tmp_path / "summaries/latest.json")
     jobs = {job["id"]: job for job in summary["jobs"] if not job["id"].endswith("]")}
-    assert sorted(jobs) == [
-        "ensemble",
-        "isolation_forest",
-        "lightgbm_forecast",
-        "lightgbm_sweep",
-        "mlp",
-        "mlp_breast_cancer",
-        "random_forest",
-        "xgboost",
-    ]
+    assert sorted(jobs) == BUNDLED
     assert {job["status"] for job in jobs.values()} == {"succeeded"}
     assert all(job["gates"] for job in jobs.values())  # every bundled job is gated
     assert jobs["lightgbm_sweep"]["sweep"]["trials"]["complete"] == 4

@@ -14,22 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, SHIM
+from conftest import BUNDLED, REPO, SHIM
 
 WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
 WORKFLOW = REPO / ".github/workflows/training-orchestrator.yml"
-BUNDLED = sorted(
-    [
-        "ensemble",
-        "isolation_forest",
-        "lightgbm_forecast",
-        "lightgbm_sweep",
-        "mlp",
-        "mlp_breast_cancer",
-        "random_forest",
-        "xgboost",
-    ]
-)
 
 
 def load(path: Path) -> dict[Any, Any]:

@@ -33,7 +33,7 @@ from orchestrator.events import (
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, PlannedJob, Status
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
-from orchestrator.report.summary import ranked_metrics
+from orchestrator.report.summary import duration_text, is_trial, ranked_metrics
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
@@ -261,13 +261,6 @@ def headline(result: JobResult) -> str:
     return " ".join(f"{name} {value:.4g}" for name, value in ranked[:1])
 
 
-def _seconds(value: float) -> str:
-    if value < 60:
-        return f"{value:.1f}s"
-    minutes, seconds = divmod(int(value), 60)
-    return f"{minutes}m{seconds:02d}s"
-
-
 class ConsoleReporter:
     """Progress as it happens: a live view on a terminal, one plain line per event elsewhere.
 
@@ -333,7 +326,7 @@ class ConsoleReporter:
         if self.live is not None:
             self.live.finished(result)
         mark, style = STATUS_STYLE[result.status]
-        took = _seconds(sum(a.duration for a in result.attempts))
+        took = duration_text(sum(a.duration for a in result.attempts))
         failed = not result.status.ok
         log = f" · {result.job.log_path}" if failed else ""
         if self.plain:
@@ -478,11 +471,6 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def is_trial(tags: Sequence[str]) -> bool:
-    """Sweep trials are folded into their sweep's row: twelve rows of trials bury the news."""
-    return any(tag.startswith("sweep:") for tag in tags)
-
-
 def sweep_trials(results: Sequence[JobResult]) -> dict[str, list[JobResult]]:
     trials: dict[str, list[JobResult]] = {}
     for result in results:
@@ -513,7 +501,7 @@ def final_table(console: Console, event: RunFinished) -> None:
             escape(result.job.id),
             f"[{style}]{result.status.value}[/]",
             str(sum(len(r.attempts) for r in runs)),
-            _seconds(sum(a.duration for r in runs for a in r.attempts)),
+            duration_text(sum(a.duration for r in runs for a in r.attempts)),
             escape(headline(result) + note),
         )
     console.print()
@@ -526,7 +514,7 @@ def final_table(console: Console, event: RunFinished) -> None:
         counts[key] = counts.get(key, 0) + 1
     verdict = " · ".join(f"{n} {k}" for k, n in counts.items())
     style = "green" if exit_code == 0 else "red"
-    duration = _seconds(event.at - event.started_at)
+    duration = duration_text(event.at - event.started_at)
     console.print(f"\n{verdict} · {duration} · [{style}]exit {exit_code}[/]")
     if event.summary_path is not None:
         console.print(f"summary: {event.summary_path}")

@@ -24,21 +24,22 @@ from rich.table import Table
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
-from orchestrator.report.console import STATUS_STYLE, is_trial, make_console
+from orchestrator.report.console import STATUS_STYLE, make_console
 from orchestrator.report.logs import tail_lines
 from orchestrator.report.markdown import (
     HEADLINE_METRICS,
-    _cell,
-    _duration,
-    _failed,
-    _gates,
-    _metrics,
+    cell,
+    gates_text,
+    is_failure,
+    metrics_text,
     render,
 )
 from orchestrator.report.summary import (
     LATEST,
     SCHEMA_VERSION,
+    duration_text,
     higher_is_better,
+    is_trial,
     parse_iso,
     ranked_metrics,
 )
@@ -416,8 +417,8 @@ def compare_markdown(c: Comparison) -> str:
     if status_rows:
         lines += ["", "| job | change | base | head | note |", "|---|---|---|---|---|"]
         lines += [
-            f"| `{_cell(j.job)}` | {KIND_LABEL[j.kind]} | {j.base_status or '—'} | "
-            f"{j.head_status or '—'} | {_cell(_note(j))} |"
+            f"| `{cell(j.job)}` | {KIND_LABEL[j.kind]} | {j.base_status or '—'} | "
+            f"{j.head_status or '—'} | {cell(_note(j))} |"
             for j in status_rows
         ]
     metric_rows = _metric_rows(c)
@@ -428,7 +429,7 @@ def compare_markdown(c: Comparison) -> str:
             "|---|---|---:|---:|---|---|",
         ]
         lines += [
-            f"| `{_cell(m.job)}` | {_cell(m.metric)} | {m.base:.4g} | {m.head:.4g} | "
+            f"| `{cell(m.job)}` | {cell(m.metric)} | {m.base:.4g} | {m.head:.4g} | "
             f"{_delta_text(m)} | {'**regression**' if regressed else ''} |"
             for m, regressed in metric_rows
         ]
@@ -442,8 +443,8 @@ def compare_markdown(c: Comparison) -> str:
             "|---|---:|---:|---:|",
         ]
         lines += [
-            f"| `{_cell(j.job)}` | {_duration(j.base_duration or 0)} | "
-            f"{_duration(j.head_duration or 0)} | {(j.duration_ratio or 0) - 1:+.0%} |"
+            f"| `{cell(j.job)}` | {duration_text(j.base_duration or 0)} | "
+            f"{duration_text(j.head_duration or 0)} | {(j.duration_ratio or 0) - 1:+.0%} |"
             for j in duration_rows
         ]
     return "\n".join(lines) + "\n"
@@ -544,8 +545,8 @@ def print_compare(c: Comparison) -> None:
             ratio = j.duration_ratio or 0
             table.add_row(
                 escape(j.job),
-                _duration(j.base_duration or 0),
-                _duration(j.head_duration or 0),
+                duration_text(j.base_duration or 0),
+                duration_text(j.head_duration or 0),
                 f"[{'red' if ratio > 1 else 'green'}]{ratio - 1:+.0%}[/]",
             )
         console.print()
@@ -727,7 +728,7 @@ def print_trend(t: Trend) -> None:
                 escape(job.job),
                 escape(series.name),
                 f"[cyan]{sparkline(series.values)}[/]",
-                _duration(latest) if series is job.durations and latest is not None else shown,
+                duration_text(latest) if series is job.durations and latest is not None else shown,
             )
     console.print()
     console.print(table)
@@ -763,18 +764,18 @@ def print_show(summary: Mapping[str, Any], base: Path, *, tail: int = 20) -> Non
             escape(job["id"]),
             f"[{style}]{job['status']}[/]{optional}",
             str(len(runs)),
-            _duration(sum(a["duration_s"] for a in runs)),
-            escape(_metrics(job) + note),
-            escape(_gates(job)),
+            duration_text(sum(a["duration_s"] for a in runs)),
+            escape(metrics_text(job) + note),
+            escape(gates_text(job)),
         )
     console.print()
     console.print(table)
     for job in jobs:
-        if _failed(job):
+        if is_failure(job):
             _print_tail(console, job, tail_lines(base / job["log_path"], tail))
     exit_style = "green" if summary["exit_code"] == 0 else "red"
     console.print(
-        f"\n{escape(_totals(jobs))} · {_duration(summary['duration_s'])} · "
+        f"\n{escape(_totals(jobs))} · {duration_text(summary['duration_s'])} · "
         f"[{exit_style}]exit {summary['exit_code']}[/]"
     )
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from orchestrator.models import Status
 from orchestrator.report.logs import tail_lines
-from orchestrator.report.summary import higher_is_better, parse_iso, ranked_metrics
+from orchestrator.report.summary import (
+    duration_text,
+    higher_is_better,
+    is_trial,
+    parse_iso,
+    ranked_metrics,
+)
 
 #: GitHub rejects a step summary over 1 MiB; keep a margin for what others append.
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024
@@ -56,7 +62,9 @@ def _document(summary: Mapping[str, Any], base: Path, *, tail_count: int, timeli
     jobs = summary["jobs"]
     parts = [verdict(summary), "", *job_table(jobs), *matrix_tables(jobs), *sweep_tables(jobs)]
     if tail_count:
-        parts += [line for job in jobs if _failed(job) for line in _log_tail(job, base, tail_count)]
+        parts += [
+            line for job in jobs if is_failure(job) for line in _log_tail(job, base, tail_count)
+        ]
     if timeline and any(job["attempts"] for job in jobs):
         parts += ["", *gantt(summary)]
     return "\n".join(parts) + "\n"
@@ -65,7 +73,7 @@ def _document(summary: Mapping[str, Any], base: Path, *, tail_count: int, timeli
 def verdict(summary: Mapping[str, Any]) -> str:
     code = summary["exit_code"]
     icon = "✅" if code == 0 else "❌"
-    jobs = [job for job in summary["jobs"] if not _is_trial(job)]
+    jobs = [job for job in summary["jobs"] if not is_trial(job["tags"])]
     tally = Counter(job["status"] for job in jobs)
     counts = (
         " · ".join(
@@ -79,13 +87,9 @@ def verdict(summary: Mapping[str, Any]) -> str:
         f" · interrupted by {summary['interrupted_by']}" if summary["interrupted_by"] else ""
     )
     return (
-        f"## {icon} Training run: {counts} · {_duration(summary['duration_s'])}"
+        f"## {icon} Training run: {counts} · {duration_text(summary['duration_s'])}"
         f"{interrupted} · exit {code}"
     )
-
-
-def _is_trial(job: Mapping[str, Any]) -> bool:
-    return any(tag.startswith("sweep:") for tag in job["tags"])
 
 
 def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -97,17 +101,17 @@ def job_table(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
                 trials.setdefault(tag.removeprefix("sweep:"), []).append(job)
     rows = ["| job | status | tries | time | metrics | gates |", "|---|---|---:|---:|---|---|"]
     for job in jobs:
-        if any(tag.startswith("sweep:") for tag in job["tags"]):
+        if is_trial(job["tags"]):
             continue
         runs = trials.get(job["id"], [job])
         optional = " (optional)" if job["optional"] else ""
         cells = [
-            f"`{_cell(job['id'])}`",
+            f"`{cell(job['id'])}`",
             f"{ICONS[job['status']]} {job['status']}{optional}",
             str(sum(len(run["attempts"]) for run in runs)),
-            _duration(sum(run["duration_s"] for run in runs)),
-            _cell(_metrics(job)),
-            _cell(_gates(job)),
+            duration_text(sum(run["duration_s"] for run in runs)),
+            cell(metrics_text(job)),
+            cell(gates_text(job)),
         ]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
@@ -127,7 +131,7 @@ def matrix_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
             continue
         lines += [
             "",
-            f"**Matrix `{_cell(name)}`** ({len(done)} of {len(members)} with metrics)",
+            f"**Matrix `{cell(name)}`** ({len(done)} of {len(members)} with metrics)",
             "",
             "| metric | mean | std | best | best job |",
             "|---|---:|---:|---:|---|",
@@ -138,7 +142,7 @@ def matrix_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
             best = max(scored) if higher_is_better(metric) else min(scored)
             lines.append(
                 f"| {metric} | {statistics.fmean(values):.4g} | "
-                f"{statistics.pstdev(values):.2g} | {best[0]:.4g} | `{_cell(best[1])}` |"
+                f"{statistics.pstdev(values):.2g} | {best[0]:.4g} | `{cell(best[1])}` |"
             )
     return lines
 
@@ -153,8 +157,8 @@ def sweep_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
         counts = ", ".join(f"{n} {state}" for state, n in sweep["trials"].items())
         lines += [
             "",
-            f"**Sweep `{_cell(job['id'])}`** (study `{sweep['study']}`): "
-            f"{_cell(job['reason'] or job['status'])} · trials: {counts or 'none'}",
+            f"**Sweep `{cell(job['id'])}`** (study `{sweep['study']}`): "
+            f"{cell(job['reason'] or job['status'])} · trials: {counts or 'none'}",
         ]
         if sweep.get("note"):
             lines.append(f"> {sweep['note']}")
@@ -168,14 +172,14 @@ def sweep_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _metrics(job: Mapping[str, Any]) -> str:
+def metrics_text(job: Mapping[str, Any]) -> str:
     if job["status"] not in {"succeeded", "gate_failed", "cached", "reused"}:
         return job["reason"] or ""
     ranked = ranked_metrics(job["metrics"], job["headline"])
     return ", ".join(f"{k} {v:.4g}" for k, v in ranked[:HEADLINE_METRICS])
 
 
-def _gates(job: Mapping[str, Any]) -> str:
+def gates_text(job: Mapping[str, Any]) -> str:
     if job["status"] == "gate_failed":
         return f"✗ {job['reason']}"
     if job["gates"] and job["status"] == "succeeded":
@@ -183,7 +187,7 @@ def _gates(job: Mapping[str, Any]) -> str:
     return ", ".join(job["gates"]) or "—"
 
 
-def _failed(job: Mapping[str, Any]) -> bool:
+def is_failure(job: Mapping[str, Any]) -> bool:
     return job["status"] in {"failed", "timed_out", "gate_failed", "cancelled"}
 
 
@@ -234,14 +238,7 @@ def gantt(summary: Mapping[str, Any]) -> list[str]:
     return [*lines, "```"]
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s"
-
-
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 

@@ -65,6 +65,19 @@ def ranked_metrics(metrics: Mapping[str, float], headline: str | None) -> list[t
     return [(n, metrics[n]) for n in names if n in metrics]
 
 
+def duration_text(seconds: float) -> str:
+    """`4.1s`, or `12m05s` past a minute: how every report writes a duration."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def is_trial(tags: Sequence[str]) -> bool:
+    """A sweep trial: reports fold it into its sweep's row (twelve trial rows bury the news)."""
+    return any(tag.startswith("sweep:") for tag in tags)
+
+
 def run_header(options: RunOptions, base: Path) -> dict[str, Any]:
     """What identifies a run, known before it starts (the journal records it first)."""
     return {
