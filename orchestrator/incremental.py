@@ -22,14 +22,18 @@ from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Event, JobFinished, RunFinished
 from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
-from orchestrator.plan import safe_name
 from orchestrator.report.journal import read_journal, rebuild_summary
 from orchestrator.report.summary import LATEST, write_atomic
 
 STATE_DIR = ".train_orch"
+#: Every job's last recorded success, one file: one read per plan, one write per run.
+CACHE_FILE = "cache.json"
 MAJOR_VERSION = __version__.split(".")[0]
 RERUN_FAILED = frozenset({"failed", "timed_out", "gate_failed"})
 KEPT = frozenset({"succeeded", "cached", "reused"})
+ENTRY_KEYS = frozenset({"parts", "manifest", "metrics", "run_id"})
+
+Cache = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +46,14 @@ class Decisions:
 
 
 def decide(plan: Plan, options: RunOptions, base: Path) -> Decisions:
-    state_dir = base / options.output_root / STATE_DIR / "cache"
+    cache = load_cache(base / options.output_root / STATE_DIR / CACHE_FILE)
     previous = _previous_jobs(options, base)
     carried: dict[str, Carried] = {}
     reasons: dict[str, str] = {}
     prints: dict[str, dict[str, str]] = {}
     for job in plan.jobs:  # plan order: needs come first
-        prints[job.id] = fingerprint(job, base, prints, state_dir)
-        kept, why = _decide_job(
-            job, options, base, previous, parts=prints[job.id], state_dir=state_dir
-        )
+        prints[job.id] = fingerprint(job, base, prints, cache)
+        kept, why = _decide_job(job, options, base, previous, parts=prints[job.id], cache=cache)
         running_need = next((n for n in job.needs if n in reasons), None)
         if kept is not None and kept.status.ok and running_need:
             kept, why = None, f"upstream '{running_need}' runs"
@@ -69,7 +71,7 @@ def _decide_job(
     previous: Mapping[str, Mapping[str, Any]] | None,
     *,
     parts: Mapping[str, str],
-    state_dir: Path,
+    cache: Cache,
 ) -> tuple[Carried | None, str]:
     if previous is not None:
         record = previous.get(job.id)
@@ -84,13 +86,13 @@ def _decide_job(
         return None, "cache: false"
     if job.sweep is not None:
         return None, "a sweep resumes its study"
-    return _from_cache(job, base, parts, state_dir)
+    return _from_cache(job, base, parts, cache)
 
 
 def _from_cache(
-    job: PlannedJob, base: Path, parts: Mapping[str, str], state_dir: Path
+    job: PlannedJob, base: Path, parts: Mapping[str, str], cache: Cache
 ) -> tuple[Carried | None, str]:
-    state = _load(state_dir / f"{safe_name(job.id)}.json")
+    state = cache.get(job.id)
     if state is None:
         return None, "no earlier success recorded"
     recorded = state["parts"]
@@ -125,7 +127,7 @@ def _from_previous(
 
 # ---------------------------------------------------------------------- fingerprints
 def fingerprint(
-    job: PlannedJob, base: Path, known: Mapping[str, Mapping[str, str]], state_dir: Path
+    job: PlannedJob, base: Path, known: Mapping[str, Mapping[str, str]], cache: Cache
 ) -> dict[str, str]:
     """What the job's result depends on, part by part, so a change can be named."""
     parts = {
@@ -140,7 +142,7 @@ def fingerprint(
     for need in (*job.needs, *job.needs_outside):
         upstream = known.get(need)
         if upstream is None:  # outside the plan (--no-deps): what its last success used
-            state = _load(state_dir / f"{safe_name(need)}.json")
+            state = cache.get(need)
             upstream = state["parts"] if state else {}
         parts[f"upstream:{need}"] = _digest(json.dumps(sorted(upstream.items())).encode())
     return parts
@@ -197,24 +199,31 @@ def _manifest_damage(output_dir: Path, recorded: Mapping[str, list[Any]]) -> str
     return None
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def load_cache(path: Path) -> Cache:
+    """Job id -> its last recorded success; entries we cannot trust are left out (they run)."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None  # no state, or state we cannot trust: run the job
-    return data if {"parts", "manifest", "metrics", "run_id"} <= data.keys() else None
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        job_id: state
+        for job_id, state in data.items()
+        if isinstance(state, dict) and state.keys() >= ENTRY_KEYS
+    }
 
 
 class StateRecorder:
     """Records each real success (fingerprint + output manifest) for skip-unchanged.
 
-    The manifest is taken when the job finishes; the files are written when the run ends,
-    off the per-job path (writing them as jobs finished was a third of the per-job cost).
-    A run killed with SIGKILL loses them: that only costs re-running those jobs.
+    The manifest is taken when the job finishes; the cache file is rewritten once, when
+    the run ends, off the per-job path (a file per job cost ~0.2 ms a job). A run killed
+    with SIGKILL loses this run's entries: that only costs re-running those jobs.
     """
 
     def __init__(self, plan: Plan, decisions: Decisions, base: Path, run_id: str) -> None:
-        self.dir = base / plan.output_root / STATE_DIR / "cache"
+        self.path = base / plan.output_root / STATE_DIR / CACHE_FILE
         self.decisions = decisions
         self.base = base
         self.run_id = run_id
@@ -241,11 +250,9 @@ class StateRecorder:
         if not self.pending:
             return
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            for job_id, state in self.pending.items():
-                write_atomic(
-                    self.dir / f"{safe_name(job_id)}.json", json.dumps(state), durable=False
-                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            cache = {**load_cache(self.path), **self.pending}
+            write_atomic(self.path, json.dumps(cache), durable=False)
         except OSError:
             return  # a cache: without it the next run just runs those jobs again
         self.pending.clear()

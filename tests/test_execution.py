@@ -464,3 +464,29 @@ def test_quiet_prints_only_the_final_table(project: Project) -> None:
     result = project.run("-q")
     assert result.stdout.lstrip().startswith("job")
     assert "start" not in result.stdout
+
+
+def test_a_long_final_table_keeps_every_failure_and_folds_successes(project: Project) -> None:
+    jobs = "".join(f"  ok{n:02d}: {{command: [true]}}\n" for n in range(45))
+    project.config("configs/jobs.yaml", f"jobs:\n{jobs}  broken: {{command: [false]}}\n")
+    result = project.run("-q", "--no-auto-discover")
+    assert result.returncode == 1
+    rows = [line.split()[0] for line in result.stdout.splitlines() if line.startswith(("ok", "br"))]
+    assert rows == [*(f"ok{n:02d}" for n in range(39)), "broken"]  # 40 rows, the failure kept
+    assert "… and 6 more successful jobs" in result.stdout
+    assert "45 succeeded · 1 failed" in result.stdout
+    assert len(project.jobs()) == 46  # the summary still has every job
+
+
+def test_an_output_dir_that_cannot_be_created_fails_that_job_only(project: Project) -> None:
+    project.config(
+        "configs/jobs.yaml", "jobs:\n  blocked: {command: [true]}\n  fine: {command: [true]}\n"
+    )
+    (project.root / "results").mkdir()
+    (project.root / "results/blocked_results").write_text("a file where the dir would go")
+    result = project.run("--no-auto-discover")
+    assert result.returncode == 1, result.stderr
+    jobs = project.jobs()
+    assert jobs["fine"]["status"] == "succeeded"
+    assert jobs["blocked"]["status"] == "failed"
+    assert "cannot create results/blocked_results" in jobs["blocked"]["reason"]

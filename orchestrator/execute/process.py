@@ -69,12 +69,18 @@ class Supervisor:
         timeout: float | None = None,
         grace: float = 10.0,
         key: str = "",
+        fresh_log: bool = False,
     ) -> ProcessOutcome:
-        """Run one attempt to completion, appending its output to `log_path`."""
-        # One handle for the whole attempt: header, the child's output, then the footer.
-        with open(log_path, "ab+") as log:  # noqa: PTH123 - the fd is handed to the child
-            log.write(header.encode("utf-8", "replace") + b"\n")
-            log.flush()
+        """Run one attempt to completion, appending its output to `log_path`.
+
+        `fresh_log` empties the log first (a job's first attempt), in the same open call.
+        """
+        # One descriptor for the whole attempt: header, the child's output, then the footer.
+        # O_APPEND keeps our lines after whatever the child wrote through its copy.
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        log = os.open(log_path, flags | (os.O_TRUNC if fresh_log else 0), 0o644)
+        try:
+            os.write(log, header.encode("utf-8", "replace") + b"\n")
             started = time.time()
             try:
                 proc = subprocess.Popen(
@@ -88,10 +94,12 @@ class Supervisor:
                 )
             except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
                 reason = getattr(exc, "strerror", None) or str(exc)
-                log.write(f"=== cannot start {argv[0]}: {reason}\n".encode())
+                os.write(log, f"=== cannot start {argv[0]}: {reason}\n".encode())
                 return ProcessOutcome(CANNOT_START, None, started, time.time() - started)
             outcome = self._watch(proc, grace=grace, timeout=timeout, key=key, started=started)
-            _append_footer(log.fileno(), outcome)
+            _append_footer(log, outcome)
+        finally:
+            os.close(log)
         return outcome
 
     def _watch(

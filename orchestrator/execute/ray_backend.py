@@ -83,7 +83,9 @@ class RayBackend:
     def cpus(self) -> int:
         return max(1, int(self.resources.get("CPU", 1)))
 
-    def run(self, job: PlannedJob, header: str) -> ProcessOutcome:
+    def run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome:
+        if fresh_log:  # shipped chunks are appended to it
+            Path(job.log_path).write_bytes(b"")
         request = {
             "argv": list(job.argv),
             "cwd": str(Path(job.cwd).resolve()),

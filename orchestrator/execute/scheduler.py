@@ -70,7 +70,7 @@ class RunOutcome:
 class Backend(Protocol):
     """Where attempts run: this machine (LocalBackend) or a Ray cluster (ray_backend.py)."""
 
-    def run(self, job: PlannedJob, header: str) -> ProcessOutcome: ...
+    def run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome: ...
     def stop(self, key: str) -> None: ...
     def cancel_all(self) -> None: ...
     def kill_all(self) -> None: ...
@@ -82,7 +82,7 @@ class LocalBackend:
     def __init__(self) -> None:
         self.supervisor = Supervisor()
 
-    def run(self, job: PlannedJob, header: str) -> ProcessOutcome:
+    def run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome:
         return self.supervisor.run(
             job.argv,
             cwd=job.cwd,
@@ -92,6 +92,7 @@ class LocalBackend:
             timeout=job.timeout,
             grace=job.grace,
             key=job.id,
+            fresh_log=fresh_log,
         )
 
     def stop(self, key: str) -> None:
@@ -147,6 +148,7 @@ class Scheduler:
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
         self._pending: list[PlannedJob] = []
+        self._staged: set[str] = set()
         self._retries: list[tuple[float, int, PlannedJob]] = []
         self._sequence = itertools.count()
         self._running: dict[str, PlannedJob] = {}
@@ -203,6 +205,8 @@ class Scheduler:
                 self._start(job)  # may finish a job at once (a sweep with nothing left)
             if not (self._running or self._pending or self._retries):
                 return
+            if not self._halted:
+                self._stage_ahead()
             try:
                 message = self._inbox.get(timeout=self._seconds_to_next_wake())
             except queue.Empty:
@@ -261,17 +265,38 @@ class Scheduler:
         if job.sweep is not None:
             self._start_sweep(job)
             return
+        problem = self._stage(job)
+        if problem is not None:
+            self._finish(job, Status.FAILED, reason=problem)
+            return
         number = len(self._attempts[job.id]) + 1
         total = job.retries + 1
-        if number == 1:
-            Path(job.output_dir).mkdir(parents=True, exist_ok=True)
-            Path(job.log_path).write_bytes(b"")  # each run's log starts empty
         now = time.time()
         command = redact(shlex.join(job.argv), job.secrets)
         header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {command}"
         self._running[job.id] = job
         self.sink.emit(AttemptStarted(job, number, total, now))
         self._pool.submit(self._supervise, job, number, header)
+
+    def _stage(self, job: PlannedJob) -> str | None:
+        """Create the job's output dir once; say why not if it cannot be."""
+        if job.id not in self._staged:
+            try:
+                Path(job.output_dir).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return f"cannot create {job.output_dir}: {exc.strerror or exc}"
+            self._staged.add(job.id)
+        return None
+
+    def _stage_ahead(self) -> None:
+        """Stage the jobs next in line while children run.
+
+        A new directory costs ~0.15 ms on ext4; done here, that time overlaps running
+        children instead of sitting between one job's end and the next one's start.
+        """
+        ready = (job for job in self._pending if job.sweep is None and self._needs_met(job))
+        for job in itertools.islice(ready, self.plan.max_workers):
+            self._stage(job)  # a failure is reported when the job starts
 
     def _supervise(self, job: PlannedJob, number: int, header: str) -> None:
         """Run one attempt in this thread; whatever happens, the loop hears back.
@@ -281,7 +306,7 @@ class Scheduler:
         """
         started = time.time()
         try:
-            outcome = self.backend.run(job, header)
+            outcome = self.backend.run(job, header, fresh_log=number == 1)
         except Exception as exc:
             outcome = ProcessOutcome(
                 None, None, started, time.time() - started, error=f"{type(exc).__name__}: {exc}"

@@ -480,6 +480,11 @@ def sweep_trials(results: Sequence[JobResult]) -> dict[str, list[JobResult]]:
     return trials
 
 
+#: Past this many jobs the final table keeps every job that did not succeed and only the
+#: first successes: a 2,000-job run should end on something readable, not a scroll.
+FINAL_TABLE_ROWS = 40
+
+
 def final_table(console: Console, event: RunFinished) -> None:
     results, exit_code = event.results, event.exit_code
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
@@ -493,7 +498,7 @@ def final_table(console: Console, event: RunFinished) -> None:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     trials = sweep_trials(results)
     shown = [r for r in results if not is_trial(r.job.tags)]
-    for result in shown:
+    for result in _rows_worth_showing(shown):
         _, style = STATUS_STYLE[result.status]
         runs = trials.get(result.job.id, [result])
         note = f" · {len(runs)} trials" if result.job.id in trials else ""
@@ -506,6 +511,9 @@ def final_table(console: Console, event: RunFinished) -> None:
         )
     console.print()
     console.print(table)
+    hidden = len(shown) - table.row_count
+    if hidden:
+        console.print(f"[dim]… and {hidden} more successful jobs (every job is in the summary)[/]")
     counts: dict[str, int] = {}
     for result in shown:
         key = result.status.value.replace("_", " ")
@@ -518,3 +526,18 @@ def final_table(console: Console, event: RunFinished) -> None:
     console.print(f"\n{verdict} · {duration} · [{style}]exit {exit_code}[/]")
     if event.summary_path is not None:
         console.print(f"summary: {event.summary_path}")
+
+
+def _rows_worth_showing(results: Sequence[JobResult]) -> list[JobResult]:
+    """Every job that did not succeed, and successes while there is room, in plan order."""
+    if len(results) <= FINAL_TABLE_ROWS:
+        return list(results)
+    room = FINAL_TABLE_ROWS - sum(not r.status.ok for r in results)
+    rows = []
+    for result in results:
+        if not result.status.ok:
+            rows.append(result)
+        elif room > 0:
+            rows.append(result)
+            room -= 1
+    return rows
