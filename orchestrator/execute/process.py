@@ -9,8 +9,10 @@ child that writes gigabytes or invalid UTF-8 can never block the orchestrator.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -34,29 +36,139 @@ class ProcessOutcome:
     error: str | None = None
 
 
-class _Running:
-    """One live child and the state its stoppers share."""
+class _Child:
+    """One live child: its process, where its output goes, and the deadlines that apply."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], grace: float) -> None:
+    def __init__(
+        self, key: str, proc: subprocess.Popen[bytes], log: int, started: float, grace: float
+    ) -> None:
+        self.key = key
         self.proc = proc
+        self.log = log
+        self.started = started
         self.grace = grace
-        self.exited = threading.Event()
-        self.lock = threading.Lock()
+        #: When the timeout fires (monotonic), then when SIGTERM turns into SIGKILL.
+        self.timeout_at: float | None = None
+        self.kill_at: float | None = None
+        self.pidfd: int | None = None
+        #: Set once the child has exited (it is a zombie until we reap it).
+        self.exited = False
         self.stopping = False
         self.timed_out = False
         self.cancelled = False
 
 
 class Supervisor:
-    """Runs children and can stop all of them at once (cancellation, fail-fast)."""
+    """Starts children and watches all of them from one thread, without polling.
+
+    Each child's exit makes its pidfd readable in one selector; a timeout and the SIGKILL
+    after a grace period are deadlines of the same loop. Nothing waits in a thread of its
+    own, so there are no hand-offs between threads per job: a start, an exit and the next
+    start cost what the system calls cost. Other threads and signal handlers only queue a
+    request (stop, cancel, kill) and wake the loop through a pipe; the thread that calls
+    `start` and `wait` does everything else.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[int, _Running] = {}
-        self._by_key: dict[str, _Running] = {}
-        #: Set once the run is being stopped: a child that was still being spawned when
-        #: cancel_all() looked is stopped as soon as it registers, instead of running on.
+        self._selector = selectors.DefaultSelector()
+        self._wake_read, self._wake_write = os.pipe()
+        for fd in (self._wake_read, self._wake_write):
+            os.set_blocking(fd, False)
+        self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._children: dict[str, _Child] = {}
+        self._finished: list[tuple[str, ProcessOutcome]] = []
+        self._requests: collections.deque[tuple[str, str]] = collections.deque()
+        #: Set once the run is being stopped: a child started after that is stopped at once.
         self._stopping: str | None = None
+
+    # ------------------------------------------------------------ the owning thread
+    def start(
+        self,
+        key: str,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        log_path: str,
+        header: str,
+        timeout: float | None = None,
+        grace: float = 10.0,
+        fresh_log: bool = False,
+    ) -> None:
+        """Launch one attempt; its outcome comes out of `wait`, even if it cannot start.
+
+        The child's output is appended to `log_path` after `header`; `fresh_log` empties
+        the log first (a job's first attempt), in the same open call.
+        """
+        started = time.time()
+        # One descriptor for the whole attempt: header, the child's output, then the footer.
+        # O_APPEND keeps our lines after whatever the child wrote through its copy.
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        try:
+            log = os.open(log_path, flags | (os.O_TRUNC if fresh_log else 0), 0o644)
+        except OSError as exc:
+            error = f"cannot open {log_path}: {exc.strerror}"
+            self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
+            return
+        try:
+            os.write(log, header.encode("utf-8", "replace") + b"\n")
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
+            reason = getattr(exc, "strerror", None) or str(exc)
+            with contextlib.suppress(OSError):
+                os.write(log, f"=== cannot start {argv[0]}: {reason}\n".encode())
+            os.close(log)
+            outcome = ProcessOutcome(CANNOT_START, None, started, time.time() - started)
+            self._finished.append((key, outcome))
+            return
+        child = _Child(key, proc, log, started, grace)
+        if timeout is not None:
+            child.timeout_at = time.monotonic() + timeout
+        self._children[key] = child
+        self._watch_exit(child)
+        if self._stopping == "kill":
+            child.cancelled = True
+            _signal_group(proc.pid, signal.SIGKILL)
+        elif self._stopping == "cancel":
+            child.cancelled = True
+            self._begin_stop(child)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessOutcome]]:
+        """Attempts that ended, keyed as started; empty when woken or `timeout` passed first.
+
+        Enforces timeouts and grace periods while it waits.
+        """
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._serve_requests()
+            finished = self._reap()
+            now = time.monotonic()
+            if finished or (until is not None and now >= until):
+                return finished
+            self._enforce_deadlines(now)
+            due = [t for c in self._children.values() for t in (c.timeout_at, c.kill_at) if t]
+            if until is not None:
+                due.append(until)
+            pause = max(0.0, min(due) - now) if due else None
+            woken = False
+            for selected, _ in self._selector.select(pause):
+                if selected.data is None:
+                    woken = True
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wake_read, 4096)
+                else:
+                    selected.data.exited = True
+            if woken:
+                self._serve_requests()
+                return self._reap()
 
     def run(
         self,
@@ -69,129 +181,131 @@ class Supervisor:
         timeout: float | None = None,
         grace: float = 10.0,
         key: str = "",
-        fresh_log: bool = False,
     ) -> ProcessOutcome:
-        """Run one attempt to completion, appending its output to `log_path`.
-
-        `fresh_log` empties the log first (a job's first attempt), in the same open call.
-        """
-        # One descriptor for the whole attempt: header, the child's output, then the footer.
-        # O_APPEND keeps our lines after whatever the child wrote through its copy.
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        log = os.open(log_path, flags | (os.O_TRUNC if fresh_log else 0), 0o644)
-        try:
-            os.write(log, header.encode("utf-8", "replace") + b"\n")
-            started = time.time()
-            try:
-                proc = subprocess.Popen(
-                    list(argv),
-                    cwd=cwd,
-                    env={**os.environ, **env},
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
-                reason = getattr(exc, "strerror", None) or str(exc)
-                os.write(log, f"=== cannot start {argv[0]}: {reason}\n".encode())
-                return ProcessOutcome(CANNOT_START, None, started, time.time() - started)
-            outcome = self._watch(proc, grace=grace, timeout=timeout, key=key, started=started)
-            _append_footer(log, outcome)
-        finally:
-            os.close(log)
-        return outcome
-
-    def _watch(
-        self,
-        proc: subprocess.Popen[bytes],
-        *,
-        grace: float,
-        timeout: float | None,
-        key: str,
-        started: float,
-    ) -> ProcessOutcome:
-        """Wait for the child (no polling), enforcing the timeout; clean up its group."""
-        running = _Running(proc, grace)
-        with self._lock:
-            self._running[proc.pid] = running
-            self._by_key[key] = running
-            late = self._stopping
-        if late == "kill":
-            running.cancelled = True
-            _signal_group(proc.pid, signal.SIGKILL)
-        elif late == "cancel":
-            running.cancelled = True
-            threading.Thread(target=self._stop, args=(running,), daemon=True).start()
-        timer = None
-        if timeout is not None:
-            timer = threading.Timer(timeout, self._time_out, (running,))
-            timer.daemon = True
-            timer.start()
-        try:
-            _wait_without_reaping(proc.pid)
-            running.exited.set()
-            # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
-            # killing the group now reaches leftovers and nothing else.
-            _signal_group(proc.pid, signal.SIGKILL)
-            returncode = proc.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
-            with self._lock:
-                self._running.pop(proc.pid, None)
-                self._by_key.pop(key, None)
-        duration = time.time() - started
-        exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
-        return ProcessOutcome(
-            exit_code, sig, started, duration, running.timed_out, running.cancelled
+        """Start one attempt and block until it ends (a Ray task runs one attempt)."""
+        self.start(
+            key,
+            argv,
+            cwd=cwd,
+            env=env,
+            log_path=log_path,
+            header=header,
+            timeout=timeout,
+            grace=grace,
         )
+        while True:
+            for done, outcome in self.wait():
+                if done == key:
+                    return outcome
 
-    def _time_out(self, running: _Running) -> None:
-        with running.lock:
-            if running.cancelled:
-                return
-            running.timed_out = True
-        self._stop(running)
+    def close(self) -> None:
+        self._selector.close()
+        for fd in (self._wake_read, self._wake_write):
+            os.close(fd)
 
-    def _stop(self, running: _Running) -> None:
-        """SIGTERM the group; SIGKILL it if the leader has not exited after its grace."""
-        with running.lock:
-            if running.stopping or running.exited.is_set():
-                return
-            running.stopping = True
-        _signal_group(running.proc.pid, signal.SIGTERM)
-        if not running.exited.wait(running.grace):
-            _signal_group(running.proc.pid, signal.SIGKILL)
+    # -------------------------------------------------- any thread, signal handlers
+    def wake(self) -> None:
+        """Make `wait` return now (signal handlers and other threads call this)."""
+        with contextlib.suppress(BlockingIOError):  # full pipe: a wake-up is pending anyway
+            os.write(self._wake_write, b"\0")
 
     def stop(self, key: str) -> None:
         """Stop one running child (e.g. a pruned trial) as cancellation would."""
-        with self._lock:
-            running = self._by_key.get(key)
-        if running is not None:
-            with running.lock:
-                running.cancelled = True
-            threading.Thread(target=self._stop, args=(running,), daemon=True).start()
+        self._request("stop", key)
 
     def cancel_all(self) -> None:
         """Stop every running group at once, each with its own grace, without blocking."""
-        with self._lock:
-            self._stopping = "cancel"
-            running = list(self._running.values())
-        for item in running:
-            with item.lock:
-                if not item.timed_out:
-                    item.cancelled = True
-            threading.Thread(target=self._stop, args=(item,), daemon=True).start()
+        self._request("cancel")
 
     def kill_all(self) -> None:
         """SIGKILL every running group now (a second Ctrl-C)."""
-        with self._lock:
-            self._stopping = "kill"
-            running = list(self._running.values())
-        for item in running:
-            item.cancelled = True
-            _signal_group(item.proc.pid, signal.SIGKILL)
+        self._request("kill")
+
+    def _request(self, what: str, key: str = "") -> None:
+        self._requests.append((what, key))
+        self.wake()
+
+    # -------------------------------------------------------------------- internals
+    def _watch_exit(self, child: _Child) -> None:
+        """Make the child's exit wake the selector, without reaping it.
+
+        A pidfd where the kernel has them; elsewhere a thread that waits with WNOWAIT.
+        """
+        try:
+            child.pidfd = os.pidfd_open(child.proc.pid)
+        except (AttributeError, OSError):  # not Linux >= 5.3
+            threading.Thread(target=self._wait_in_thread, args=(child,), daemon=True).start()
+            return
+        self._selector.register(child.pidfd, selectors.EVENT_READ, child)
+
+    def _wait_in_thread(self, child: _Child) -> None:
+        _wait_without_reaping(child.proc.pid)
+        child.exited = True
+        self.wake()
+
+    def _serve_requests(self) -> None:
+        while self._requests:
+            what, key = self._requests.popleft()
+            if what == "stop":
+                child = self._children.get(key)
+                if child is not None:
+                    child.cancelled = True
+                    self._begin_stop(child)
+            elif what == "cancel":
+                self._stopping = self._stopping or "cancel"
+                for child in self._children.values():
+                    child.cancelled = child.cancelled or not child.timed_out
+                    self._begin_stop(child)
+            else:
+                self._stopping = "kill"
+                for child in self._children.values():
+                    child.cancelled = True
+                    _signal_group(child.proc.pid, signal.SIGKILL)
+
+    def _enforce_deadlines(self, now: float) -> None:
+        for child in self._children.values():
+            if child.timeout_at is not None and now >= child.timeout_at:
+                child.timeout_at = None
+                if not child.cancelled:
+                    child.timed_out = True
+                    self._begin_stop(child)
+            if child.kill_at is not None and now >= child.kill_at:
+                child.kill_at = None
+                _signal_group(child.proc.pid, signal.SIGKILL)
+
+    def _begin_stop(self, child: _Child) -> None:
+        """SIGTERM the group; SIGKILL it if the leader has not exited after its grace."""
+        if child.stopping or child.exited:
+            return
+        child.stopping = True
+        _signal_group(child.proc.pid, signal.SIGTERM)
+        child.kill_at = time.monotonic() + child.grace
+
+    def _reap(self) -> list[tuple[str, ProcessOutcome]]:
+        finished, self._finished = self._finished, []
+        for child in [c for c in self._children.values() if c.exited]:
+            # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
+            # killing the group now reaches leftovers and nothing else.
+            _signal_group(child.proc.pid, signal.SIGKILL)
+            returncode = child.proc.wait()
+            if child.pidfd is not None:
+                self._selector.unregister(child.pidfd)
+                os.close(child.pidfd)
+            del self._children[child.key]
+            exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
+            outcome = ProcessOutcome(
+                exit_code,
+                sig,
+                child.started,
+                time.time() - child.started,
+                child.timed_out,
+                child.cancelled,
+            )
+            with contextlib.suppress(OSError):  # a full disk must not lose the outcome
+                _append_footer(child.log, outcome)
+            os.close(child.log)
+            finished.append((child.key, outcome))
+        return finished
 
 
 def _append_footer(fd: int, outcome: ProcessOutcome) -> None:

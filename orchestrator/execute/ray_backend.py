@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import queue
 import tarfile
 import tempfile
 import threading
@@ -78,12 +79,39 @@ class RayBackend:
         self._lock = threading.Lock()
         self._refs: dict[str, Any] = {}
         self._stopping = False
+        self._inbox: queue.SimpleQueue[tuple[str, ProcessOutcome] | None] = queue.SimpleQueue()
 
     @property
     def cpus(self) -> int:
         return max(1, int(self.resources.get("CPU", 1)))
 
-    def run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome:
+    def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None:
+        """Submit the task; a thread waits on it (ray.get) and posts the outcome."""
+        threading.Thread(target=self._attempt, args=(job, header, fresh_log), daemon=True).start()
+
+    def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]:
+        try:
+            posted = [self._inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while not self._inbox.empty():
+            posted.append(self._inbox.get_nowait())
+        return [item for item in posted if item is not None]
+
+    def wake(self) -> None:
+        self._inbox.put(None)  # SimpleQueue.put may be called from a signal handler
+
+    def _attempt(self, job: PlannedJob, header: str, fresh_log: bool) -> None:
+        """Whatever happens, the loop hears back: an error becomes a failed attempt."""
+        started = time.time()
+        try:
+            outcome = self._run(job, header, fresh_log=fresh_log)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = ProcessOutcome(None, None, started, time.time() - started, error=error)
+        self._inbox.put((job.id, outcome))
+
+    def _run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome:
         if fresh_log:  # shipped chunks are appended to it
             Path(job.log_path).write_bytes(b"")
         request = {

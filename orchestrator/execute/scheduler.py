@@ -1,23 +1,22 @@
 """One loop that runs a plan with any number of workers; sequential is one worker.
 
-Worker threads each supervise one child and post the outcome to an inbox; the main thread
-alone decides what starts next, so scheduling needs no locks. Signal handlers post to the
-same inbox (SimpleQueue.put is safe to call from a signal handler), which makes Ctrl-C just
-another message: the loop stops launching, asks the supervisor to stop running groups, and
-still returns a result for every job.
+The loop starts attempts on a backend and waits on it for the ones that end; one thread
+decides what starts next, so scheduling needs no locks. A signal handler only notes the
+signal and wakes the backend's wait, which makes Ctrl-C just another thing the loop
+handles: it stops launching, asks the backend to stop running groups, and still returns a
+result for every job.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
-import queue
 import random
 import shlex
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,11 +53,6 @@ class _Done:
 
 
 @dataclass(frozen=True, slots=True)
-class _Signal:
-    signum: int
-
-
-@dataclass(frozen=True, slots=True)
 class RunOutcome:
     results: tuple[JobResult, ...]
     #: The signal that interrupted the run ("SIGINT"), if one did.
@@ -68,22 +62,30 @@ class RunOutcome:
 
 
 class Backend(Protocol):
-    """Where attempts run: this machine (LocalBackend) or a Ray cluster (ray_backend.py)."""
+    """Where attempts run: this machine (LocalBackend) or a Ray cluster (ray_backend.py).
 
-    def run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome: ...
+    `start` returns at once; `wait` hands back the attempts that ended, by job id, or
+    nothing when `wake` was called (from a signal handler) or the timeout passed.
+    """
+
+    def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None: ...
+    def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]: ...
+    def wake(self) -> None: ...
     def stop(self, key: str) -> None: ...
     def cancel_all(self) -> None: ...
     def kill_all(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class LocalBackend:
-    """Each attempt a child process group of this process, supervised from a thread."""
+    """Each attempt a child process group of this process, all watched from this thread."""
 
     def __init__(self) -> None:
         self.supervisor = Supervisor()
 
-    def run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome:
-        return self.supervisor.run(
+    def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None:
+        self.supervisor.start(
+            job.id,
             job.argv,
             cwd=job.cwd,
             env=dict(job.env),
@@ -91,9 +93,14 @@ class LocalBackend:
             header=header,
             timeout=job.timeout,
             grace=job.grace,
-            key=job.id,
             fresh_log=fresh_log,
         )
+
+    def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]:
+        return self.supervisor.wait(timeout)
+
+    def wake(self) -> None:
+        self.supervisor.wake()
 
     def stop(self, key: str) -> None:
         self.supervisor.stop(key)
@@ -103,6 +110,9 @@ class LocalBackend:
 
     def kill_all(self) -> None:
         self.supervisor.kill_all()
+
+    def close(self) -> None:
+        self.supervisor.close()
 
 
 class SweepRunner(Protocol):
@@ -141,10 +151,12 @@ class Scheduler:
         self._trials: dict[str, list[str]] = {}
         self._pruned: set[str] = set()
         self._last_poll = 0.0
+        self._own_backend = backend is None
         self.backend: Backend = backend or LocalBackend()
-        # Reused threads, one per slot: starting a thread per attempt cost ~0.2 ms a job.
-        self._pool = ThreadPoolExecutor(plan.max_workers, thread_name_prefix="attempt")
-        self._inbox: queue.SimpleQueue[_Done | _Signal] = queue.SimpleQueue()
+        #: Signals noted by the handler, handled by the loop (deque.append is atomic).
+        self._signalled: collections.deque[int] = collections.deque()
+        #: Attempts whose start raised: they end as failures on the loop's next turn.
+        self._unstarted: list[tuple[str, ProcessOutcome]] = []
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
         self._pending: list[PlannedJob] = []
@@ -176,7 +188,8 @@ class Scheduler:
         try:
             self._loop()
         finally:
-            self._pool.shutdown(wait=False)  # every attempt has reported by now
+            if self._own_backend:
+                self.backend.close()
         ordered = tuple(
             self._results[job_id]
             for job in self.plan.jobs
@@ -195,7 +208,11 @@ class Scheduler:
         The caller keeps the block open while it writes the summary, so a signal that
         arrives then is absorbed instead of killing the orchestrator halfway through.
         """
-        return interrupt_handlers(lambda signum: self._inbox.put(_Signal(signum)))
+        return interrupt_handlers(self._note_signal)
+
+    def _note_signal(self, signum: int) -> None:
+        self._signalled.append(signum)
+        self.backend.wake()
 
     # ----------------------------------------------------------------------- the loop
     def _loop(self) -> None:
@@ -207,17 +224,14 @@ class Scheduler:
                 return
             if not self._halted:
                 self._stage_ahead()
-            try:
-                message = self._inbox.get(timeout=self._seconds_to_next_wake())
-            except queue.Empty:
-                self._poll_progress()
-                continue
+            ended, self._unstarted = self._unstarted, []
+            ended += self.backend.wait(0.0 if ended else self._seconds_to_next_wake())
             self._poll_progress()
-            if isinstance(message, _Signal):
-                self._on_signal(message.signum)
-            else:
-                del self._running[message.job.id]
-                self._on_done(message)
+            while self._signalled:
+                self._on_signal(self._signalled.popleft())
+            for job_id, outcome in ended:
+                job = self._running.pop(job_id)
+                self._on_done(_Done(job, len(self._attempts[job_id]) + 1, outcome))
 
     def _next_ready(self) -> PlannedJob | None:
         """The first pending job (plan order) whose cpus fit in what is free now.
@@ -276,7 +290,11 @@ class Scheduler:
         header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {command}"
         self._running[job.id] = job
         self.sink.emit(AttemptStarted(job, number, total, now))
-        self._pool.submit(self._supervise, job, number, header)
+        try:
+            self.backend.start(job, header, fresh_log=number == 1)
+        except Exception as exc:  # a backend bug must not leave the loop waiting forever
+            error = f"{type(exc).__name__}: {exc}"
+            self._unstarted.append((job.id, ProcessOutcome(None, None, now, 0.0, error=error)))
 
     def _stage(self, job: PlannedJob) -> str | None:
         """Create the job's output dir once; say why not if it cannot be."""
@@ -298,26 +316,11 @@ class Scheduler:
         for job in itertools.islice(ready, self.plan.max_workers):
             self._stage(job)  # a failure is reported when the job starts
 
-    def _supervise(self, job: PlannedJob, number: int, header: str) -> None:
-        """Run one attempt in this thread; whatever happens, the loop hears back.
-
-        A backend that raises must not leave the scheduler waiting forever for a job that
-        will never report: the attempt becomes a failure that says what went wrong.
-        """
-        started = time.time()
-        try:
-            outcome = self.backend.run(job, header, fresh_log=number == 1)
-        except Exception as exc:
-            outcome = ProcessOutcome(
-                None, None, started, time.time() - started, error=f"{type(exc).__name__}: {exc}"
-            )
+    def _on_done(self, done: _Done) -> None:
+        job, outcome = done.job, done.outcome
         if job.secrets:  # the child may have printed one; the log is an artifact
             with contextlib.suppress(OSError):
                 redact_file(Path(job.log_path), job.secrets)
-        self._inbox.put(_Done(job, number, outcome))
-
-    def _on_done(self, done: _Done) -> None:
-        job, outcome = done.job, done.outcome
         attempt = Attempt(
             number=done.number,
             started_at=outcome.started_at,
