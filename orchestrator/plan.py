@@ -64,6 +64,7 @@ def build_plan(
     cpus = options.cpus or cpu_count
     workers = (options.max_workers or cpu_count) if options.parallel else 1
     inherited = secret_values(inherited_env or {})  # once, not once per job
+    planned_ids = frozenset(spec.id for spec in specs)
     jobs = [
         _plan_job(
             spec,
@@ -72,7 +73,7 @@ def build_plan(
             log_dir=log_dir,
             total_cpus=cpus,
             expected_duration=(durations or {}).get(spec.id),
-            planned_ids=frozenset(s.id for s in specs),
+            planned_ids=planned_ids,
             inherited_secrets=inherited,
             inherited_env=inherited_env or {},
         )

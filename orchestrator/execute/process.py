@@ -2,7 +2,8 @@
 
 Each job runs in a new session, so its process group holds it and everything it spawns;
 stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), and a job
-that exits normally still has any leftover group members killed, so nothing outlives it.
+that exits normally still has any leftover group members killed, so nothing outlives it
+(except a descendant that calls setsid() itself: it has left the group on purpose).
 The child's stdout and stderr go straight into its log file: no pipe for us to drain, so a
 child that writes gigabytes or invalid UTF-8 can never block the orchestrator.
 """
@@ -80,6 +81,9 @@ class Supervisor:
         self._requests: collections.deque[tuple[str, str]] = collections.deque()
         #: Set once the run is being stopped: a child started after that is stopped at once.
         self._stopping: str | None = None
+        #: The environment children start from, read once: os.environ decodes every
+        #: variable on each read, a cost per job for a value that does not change.
+        self._environ = dict(os.environ)
 
     # ------------------------------------------------------------ the owning thread
     def start(
@@ -115,7 +119,7 @@ class Supervisor:
             proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
-                env={**os.environ, **env},
+                env={**self._environ, **env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

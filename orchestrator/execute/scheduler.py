@@ -13,10 +13,12 @@ import collections
 import contextlib
 import heapq
 import itertools
+import os
 import random
 import shlex
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -161,6 +163,7 @@ class Scheduler:
         self._results: dict[str, JobResult] = {}
         self._pending: list[PlannedJob] = []
         self._staged: set[str] = set()
+        self._stager = ThreadPoolExecutor(1, thread_name_prefix="stage")
         self._retries: list[tuple[float, int, PlannedJob]] = []
         self._sequence = itertools.count()
         self._running: dict[str, PlannedJob] = {}
@@ -185,9 +188,11 @@ class Scheduler:
                     reason=kept.reason,
                     from_run=kept.from_run,
                 )
+        self._stage_ahead(self._pending)
         try:
             self._loop()
         finally:
+            self._stager.shutdown(cancel_futures=True)
             if self._own_backend:
                 self.backend.close()
         ordered = tuple(
@@ -222,8 +227,6 @@ class Scheduler:
                 self._start(job)  # may finish a job at once (a sweep with nothing left)
             if not (self._running or self._pending or self._retries):
                 return
-            if not self._halted:
-                self._stage_ahead()
             ended, self._unstarted = self._unstarted, []
             ended += self.backend.wait(0.0 if ended else self._seconds_to_next_wake())
             self._poll_progress()
@@ -297,24 +300,35 @@ class Scheduler:
             self._unstarted.append((job.id, ProcessOutcome(None, None, now, 0.0, error=error)))
 
     def _stage(self, job: PlannedJob) -> str | None:
-        """Create the job's output dir once; say why not if it cannot be."""
-        if job.id not in self._staged:
-            try:
-                Path(job.output_dir).mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                return f"cannot create {job.output_dir}: {exc.strerror or exc}"
-            self._staged.add(job.id)
+        """Create the job's output dir and log file once; say why not if they cannot be.
+
+        An existing log is left as it is: the first attempt empties it when it starts, so
+        a job that never starts keeps its previous run's log. The stager thread runs this
+        ahead of the loop; both may run it for one job, which is harmless.
+        """
+        if job.id in self._staged:
+            return None
+        try:
+            Path(job.output_dir).mkdir(parents=True, exist_ok=True)
+            os.close(os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        except OSError as exc:
+            return f"cannot create {exc.filename}: {exc.strerror or exc}"
+        self._staged.add(job.id)
         return None
 
-    def _stage_ahead(self) -> None:
-        """Stage the jobs next in line while children run.
+    def _stage_ahead(self, jobs: list[PlannedJob]) -> None:
+        """Have the stager thread create these jobs' dirs and logs, in start order.
 
-        A new directory costs ~0.15 ms on ext4; done here, that time overlaps running
-        children instead of sitting between one job's end and the next one's start.
+        Creating a directory or a file costs 0.1-0.3 ms each on an ext4 disk, more than
+        everything else the orchestrator does per job; in a thread of its own (the system
+        calls release the GIL) that time overlaps running children instead of sitting
+        between one job's end and the next one's start. A failure is reported when the
+        job starts.
         """
-        ready = (job for job in self._pending if job.sweep is None and self._needs_met(job))
-        for job in itertools.islice(ready, self.plan.max_workers):
-            self._stage(job)  # a failure is reported when the job starts
+        if not self._halted:
+            for job in jobs:
+                if job.sweep is None:
+                    self._stager.submit(self._stage, job)
 
     def _on_done(self, done: _Done) -> None:
         job, outcome = done.job, done.outcome
@@ -374,6 +388,7 @@ class Scheduler:
         if self._halted:
             return
         self._halted = True
+        self._stager.shutdown(wait=False, cancel_futures=True)
         for driver in self._drivers.values():
             driver.stop()  # before skipping queued trials, so none is asked in their place
         self.sink.emit(Halted(why, time.time(), signal))
@@ -407,6 +422,7 @@ class Scheduler:
         while position < len(self._pending) and self._pending[position].id in self._trial_parent:
             position += 1
         self._pending[position:position] = trials
+        self._stage_ahead(trials)
 
     def _trial_finished(self, result: JobResult) -> None:
         parent = self._trial_parent[result.job.id]

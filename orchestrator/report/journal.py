@@ -31,6 +31,8 @@ from orchestrator.report.summary import RunInfo, assemble, attempt_record, job_r
 from orchestrator.secrets import redact
 
 JOURNAL_VERSION = 1
+#: One encoder for the run: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class Journal:
@@ -45,8 +47,8 @@ class Journal:
         if self._broken:
             return
         try:
-            for record in _records(event, self.header):
-                self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            lines = [_ENCODER.encode(record) for record in _records(event, self.header)]
+            self._file.write("\n".join(lines) + "\n")
             self._file.flush()
         except OSError as exc:  # a full disk must not stop the jobs; say so once
             self._broken = True
