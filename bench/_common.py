@@ -228,7 +228,7 @@ def orchestrate(
 ) -> str | None:
     """One orchestrator run in a cleaned ``project``, checked: exit 0 and all N jobs done.
 
-    A dry run must print all N jobs (``# <id>`` lines); a real one must leave a summary
+    A dry run (``--format json``) must plan all N jobs; a real one must leave a summary
     with N succeeded jobs. ``in_run`` gets the summary's ``duration_s`` (the scheduling of
     the jobs, without start-up and reporting), NaN when there is none.
     """
@@ -240,7 +240,10 @@ def orchestrate(
     if problem:
         return problem
     if dry:
-        planned = len(re.findall(r"^# \S+$", output, flags=re.MULTILINE))
+        try:
+            planned = len(json.loads(output)["jobs"])
+        except (ValueError, KeyError, TypeError):
+            return f"dry run printed no JSON plan: {tail(output)}"
         return None if planned == n_jobs else f"dry run planned {planned} of {n_jobs} jobs"
     return check_summary(project, n_jobs)
 

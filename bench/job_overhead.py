@@ -12,9 +12,14 @@ N no-op jobs (300; ``--quick``: 60), once as ``<python> -c pass`` and once as ``
 * ``orch seq``        ``run_all_training.py -q --no-auto-discover`` in a temp project whose
                       ``configs/jobs.yaml`` holds the N command jobs;
 * ``orch par(2)``     the same with ``--parallel --max-workers 2 --cpus 2``;
-* ``orch dry`` and ``orch dry par(2)``  the same two with ``--dry-run``: interpreter,
-                      imports, config loading and planning of the N jobs, nothing run: the
-                      orchestrator's fixed start-up.
+* ``orch dry`` and ``orch dry par(2)``  the same two with ``--dry-run --format json``:
+                      interpreter, imports, config loading and planning of the N jobs,
+                      nothing run: the orchestrator's start-up. (JSON, not the text plan:
+                      printing N text entries costs ~0.3 ms a job, which a real run does
+                      not spend, so subtracting it would flatter the result.)
+* for ``/bin/true`` also ``bare loop``, ``threads(2)``, ``orch seq`` and ``orch par(2)``
+                      over 2N jobs, for the marginal cost of a job: nothing subtracted but
+                      the baseline, so config, planning, the journal and the reports count.
 
 Per round, in ms per job:
 
@@ -24,6 +29,8 @@ Per round, in ms per job:
                             runners and threads(2) for two-at-a-time ones; the other tools'
                             start-up is not subtracted (nor is the orchestrator's in the
                             ``gross`` rows shown for it)
+
+    orch marginal        = ((orch 2N - orch N) - (baseline 2N - baseline N)) / N
 
 The net figures are split with the summary's ``duration_s`` (the scheduling loop alone):
 ``in-run`` = (duration_s - baseline) / N, ``outside`` = (wall - dry - duration_s) / N. The
@@ -51,6 +58,7 @@ NAME = "overhead"
 TITLE = "per-job overhead of the orchestrator vs bare spawning, xargs, GNU parallel, Snakemake"
 SEQ_FLAGS = ("-q", "--no-auto-discover")
 PAR_FLAGS = ("--parallel", "--max-workers", "2", "--cpus", "2")
+DRY_FLAGS = ("--dry-run", "--format", "json")
 TARGET_MS = 0.5
 
 
@@ -106,18 +114,7 @@ def build_variants(
     project = root / "project"
     c.write_jobs(project, c.noop_jobs(cmd, n_jobs))
     cmd = list(cmd)
-    variants = [
-        c.Variant(
-            "bare loop",
-            f"for _ in range({n_jobs}): subprocess.run({cmd!r})",
-            partial(run_bare_loop, cmd, n_jobs),
-        ),
-        c.Variant(
-            "threads(2)",
-            f"ThreadPoolExecutor(2).map(lambda _: subprocess.run({cmd!r}), range({n_jobs}))",
-            partial(run_thread_pool, cmd, n_jobs, 2),
-        ),
-    ]
+    variants = [*baselines(cmd, n_jobs)]
     for workers in (1, 2):
         argv = ["xargs", "-P", str(workers), "-I{}", *cmd]
         variants.append(
@@ -149,27 +146,75 @@ def build_variants(
         )
     orch_runs = {
         "orch seq": ([*SEQ_FLAGS], False),
-        "orch dry": ([*SEQ_FLAGS, "--dry-run"], True),
+        "orch dry": ([*SEQ_FLAGS, *DRY_FLAGS], True),
         "orch par(2)": ([*SEQ_FLAGS, *PAR_FLAGS], False),
-        "orch dry par(2)": ([*SEQ_FLAGS, *PAR_FLAGS, "--dry-run"], True),
+        "orch dry par(2)": ([*SEQ_FLAGS, *PAR_FLAGS, *DRY_FLAGS], True),
     }
     for name, (flags, dry) in orch_runs.items():
-        argv = c.orch_argv(*flags)
         variants.append(
-            c.Variant(
-                name,
-                c.shown(argv, "<project>") + f"   # {n_jobs} jobs: {shlex.join(cmd)}",
-                partial(
-                    c.orchestrate,
-                    argv,
-                    project,
-                    n_jobs,
-                    dry=dry,
-                    in_run=None if dry else in_run.setdefault(name, []),
-                ),
-            )
+            orch_variant(name, flags, project, cmd=cmd, n_jobs=n_jobs, dry=dry, in_run=in_run)
         )
     return variants
+
+
+def baselines(cmd: list[str], n_jobs: int, suffix: str = "") -> list[c.Variant]:
+    return [
+        c.Variant(
+            f"bare loop{suffix}",
+            f"for _ in range({n_jobs}): subprocess.run({cmd!r})",
+            partial(run_bare_loop, cmd, n_jobs),
+        ),
+        c.Variant(
+            f"threads(2){suffix}",
+            f"ThreadPoolExecutor(2).map(lambda _: subprocess.run({cmd!r}), range({n_jobs}))",
+            partial(run_thread_pool, cmd, n_jobs, 2),
+        ),
+    ]
+
+
+def orch_variant(
+    name: str,
+    flags: Sequence[str],
+    project: Path,
+    *,
+    cmd: list[str],
+    n_jobs: int,
+    dry: bool,
+    in_run: dict[str, list[float]],
+) -> c.Variant:
+    argv = c.orch_argv(*flags)
+    return c.Variant(
+        name,
+        c.shown(argv, "<project>") + f"   # {n_jobs} jobs: {shlex.join(cmd)}",
+        partial(
+            c.orchestrate,
+            argv,
+            project,
+            n_jobs,
+            dry=dry,
+            in_run=None if dry else in_run.setdefault(name, []),
+        ),
+    )
+
+
+def marginal_variants(
+    root: Path, cmd: Sequence[str], n_jobs: int, in_run: dict[str, list[float]]
+) -> list[c.Variant]:
+    """The baselines and both orchestrator runs again over 2N jobs (``... 2N``)."""
+    project = root / "project-2n"
+    c.write_jobs(project, c.noop_jobs(cmd, 2 * n_jobs))
+    return [
+        *baselines(list(cmd), 2 * n_jobs, " 2N"),
+        *(
+            orch_variant(
+                name, flags, project, cmd=list(cmd), n_jobs=2 * n_jobs, dry=False, in_run=in_run
+            )
+            for name, flags in (
+                ("orch seq 2N", SEQ_FLAGS),
+                ("orch par(2) 2N", (*SEQ_FLAGS, *PAR_FLAGS)),
+            )
+        ),
+    ]
 
 
 def derived_for(
@@ -218,6 +263,7 @@ def derived_for(
             ),
         ),
         **split("orch par(2)", "orch dry par(2)", "threads(2)"),
+        **marginal(by_name, n_jobs),
         "orch dry (start-up)": c.derive(
             "orch dry * 1000", "ms", c.per_round(by_name, ["orch dry"], lambda d: d * 1000)
         ),
@@ -247,6 +293,24 @@ def derived_for(
     return derived
 
 
+def marginal(by_name: dict[str, c.Variant], n_jobs: int) -> dict[str, dict[str, Any]]:
+    """What one more job costs, everything included: the slope between N and 2N jobs."""
+    figures = {}
+    for run, base in (("orch seq", "bare loop"), ("orch par(2)", "threads(2)")):
+        if f"{run} 2N" not in by_name:
+            continue
+        figures[f"{run} marginal - {base}"] = c.derive(
+            f"(({run} 2N - {run}) - ({base} 2N - {base})) / N * 1000",
+            "ms/job",
+            c.per_round(
+                by_name,
+                [f"{run} 2N", run, f"{base} 2N", base],
+                lambda r2, r1, b2, b1: ((r2 - r1) - (b2 - b1)) / n_jobs * 1000,
+            ),
+        )
+    return figures
+
+
 def run(quick: bool) -> dict[str, Any]:
     n_jobs, rounds = (60, 2) if quick else (300, 3)
     kinds = {"python": [sys.executable, "-c", "pass"], "true": ["/bin/true"]}
@@ -266,6 +330,8 @@ def run(quick: bool) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix=f"bench-overhead-{kind}-") as tmp:
             in_run: dict[str, list[float]] = {}
             variants = build_variants(Path(tmp), cmd, n_jobs, in_run)
+            if kind == "true":  # Python start-up's noise would swamp the difference
+                variants += marginal_variants(Path(tmp), cmd, n_jobs, in_run)
             c.measure(variants, rounds, f"overhead/{kind}")
         by_name = {v.name: v for v in variants}
         derived = derived_for(by_name, n_jobs, in_run)
@@ -285,7 +351,11 @@ def run(quick: bool) -> dict[str, Any]:
         for key, figure in (
             ("orch seq - dry - bare loop", "orch seq: ms/job above bare loop, net"),
             ("orch par(2) - dry - threads(2)", "orch 2 workers: ms/job above threads(2), net"),
+            ("orch seq marginal - bare loop", "orch seq: marginal ms/job above bare loop"),
+            ("orch par(2) marginal - threads(2)", "orch 2 workers: marginal, above threads(2)"),
         ):
+            if key not in derived:
+                continue
             row = derived[key]
             result["summary"].append(
                 c.summary_row(
