@@ -35,6 +35,9 @@ def safe_name(job_id: str) -> str:
 
 
 DEFAULT_GRACE = 10.0
+#: Names each job's processes' job (in their environment): scripts can read it, and the
+#: supervisor uses it to tell whose orphan a stray daemon is.
+JOB_ID_VAR = "TRAIN_ORCH_JOB_ID"
 #: Thread-pool variables of the BLAS/OpenMP runtimes behind numpy, scikit-learn, XGBoost
 #: and LightGBM; each defaults to every core, so N parallel jobs would run N*cores threads.
 THREAD_VARIABLES = (
@@ -159,7 +162,8 @@ def _plan_job(
     argv += options.extra_args
     cpus = min(spec.cpus, total_cpus)  # a job bigger than the machine still runs, alone
     env = {"PYTHONUNBUFFERED": "1", **dict.fromkeys(THREAD_VARIABLES, str(cpus)), **dict(spec.env)}
-    env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir, TRAIN_ORCH_JOB_ID=spec.id)
+    env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir)
+    env[JOB_ID_VAR] = spec.id
     env.update({needs_variable(need): path for need, path in upstream.items()})
     grace = spec.grace if spec.grace is not None else options.grace
     return PlannedJob(

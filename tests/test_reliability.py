@@ -143,6 +143,20 @@ HOSTILE = {
         None,
         "parent done",
     ),
+    "setsid_daemon": (  # the classic daemon: fork, setsid, fork; it leaves the job's group
+        "import os, pathlib, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        pathlib.Path(os.environ['TRAIN_ORCH_OUTPUT_DIR'], 'daemon').write_text("
+        "str(os.getpid()))\n"
+        "        time.sleep(300)\n"
+        "    os._exit(0)\n"
+        "os.wait()\ntime.sleep(0.2)\nprint('daemonized', flush=True)\n",
+        "succeeded",
+        None,
+        "daemonized",
+    ),
 }
 
 
@@ -157,9 +171,66 @@ def test_hostile_script(project: Project, name: str) -> None:
     assert output in log
     assert log.rstrip().splitlines()[-1].startswith("=== ")  # the log is complete
     daemon = project.root / f"results/{name}_results/daemon"
-    if daemon.exists():  # left in the job's group: ended with the job
-        pid = int(daemon.read_text())
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    if "daemon" in name:  # in the job's group or out of it: it ended with the job
+        assert not alive(int(daemon.read_text()))
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+SPAWN_DAEMON = """
+import os, pathlib, sys, time
+def daemon(name):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            pathlib.Path(name).write_text(str(os.getpid()))
+            time.sleep(300)
+        os._exit(0)
+    os.wait()
+    while not pathlib.Path(name).exists():
+        time.sleep(0.01)
+    return int(pathlib.Path(name).read_text())
+"""
+
+
+def test_a_daemon_dies_with_its_job_not_with_another(project: Project) -> None:
+    """Orphans are told apart by job: a's daemon goes when a ends, b's stays while b runs."""
+    project.script("training/train_a.py", SPAWN_DAEMON + "daemon('a.pid')\n")
+    project.script(
+        "training/train_b.py",
+        SPAWN_DAEMON
+        + """
+mine = daemon('b.pid')
+deadline = time.monotonic() + 20
+while not pathlib.Path('a.pid').exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+theirs = int(pathlib.Path('a.pid').read_text())
+def gone(pid):
+    try:
+        return pathlib.Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] == 'Z'
+    except FileNotFoundError:
+        return True
+while time.monotonic() < deadline:
+    if gone(theirs):
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("a's daemon outlived job a")
+time.sleep(0.5)
+os.kill(mine, 0)  # raises if my own daemon was killed while I run
+print('ok', flush=True)
+""",
+    )
+    result = project.run("--parallel", "--max-workers", "2", "--cpus", "2")
+    assert result.returncode == 0, (project.root / "logs/b.log").read_text()
+    assert [project.jobs()[j]["status"] for j in "ab"] == ["succeeded", "succeeded"]
+    for name in ("a.pid", "b.pid"):
+        assert not alive(int((project.root / name).read_text()))
 
 
 def test_flood_of_500_mb_is_logged_completely(project: Project) -> None:

@@ -2,8 +2,9 @@
 
 Each job runs in a new session, so its process group holds it and everything it spawns;
 stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), and a job
-that exits normally still has any leftover group members killed, so nothing outlives it
-(except a descendant that calls setsid() itself: it has left the group on purpose).
+that exits normally still has any leftover group members killed, so nothing outlives it.
+A descendant that leaves the group (a daemon calls setsid()) is caught on Linux by making
+this process the subreaper of its jobs' orphans: see `_Orphans`.
 The child's stdout and stderr go straight into its log file: no pipe for us to drain, so a
 child that writes gigabytes or invalid UTF-8 can never block the orchestrator.
 """
@@ -16,10 +17,12 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -41,9 +44,17 @@ class _Child:
     """One live child: its process, where its output goes, and the deadlines that apply."""
 
     def __init__(
-        self, key: str, proc: subprocess.Popen[bytes], log: int, started: float, grace: float
+        self,
+        key: str,
+        proc: subprocess.Popen[bytes],
+        log: int,
+        started: float,
+        grace: float,
+        *,
+        tag: str | None,
     ) -> None:
         self.key = key
+        self.tag = tag
         self.proc = proc
         self.log = log
         self.started = started
@@ -70,7 +81,10 @@ class Supervisor:
     `start` and `wait` does everything else.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, orphans_tagged_by: str | None = None) -> None:
+        """`orphans_tagged_by`: the environment variable that names a child's job; with it,
+        descendants that leave their job's group are found and killed (Linux only)."""
+        self._orphans = _Orphans.adopt(orphans_tagged_by) if orphans_tagged_by else None
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = os.pipe()
         for fd in (self._wake_read, self._wake_write):
@@ -133,7 +147,8 @@ class Supervisor:
             outcome = ProcessOutcome(CANNOT_START, None, started, time.time() - started)
             self._finished.append((key, outcome))
             return
-        child = _Child(key, proc, log, started, grace)
+        tag = env.get(self._orphans.tag_var) if self._orphans else None
+        child = _Child(key, proc, log, started, grace, tag=tag)
         if timeout is not None:
             child.timeout_at = time.monotonic() + timeout
         self._children[key] = child
@@ -203,6 +218,9 @@ class Supervisor:
                     return outcome
 
     def close(self) -> None:
+        """Release the selector; kill whatever descendant of a job is still around."""
+        if self._orphans is not None:
+            self._orphans.kill_all()
         self._selector.close()
         for fd in (self._wake_read, self._wake_write):
             os.close(fd)
@@ -309,7 +327,104 @@ class Supervisor:
                 _append_footer(child.log, outcome)
             os.close(child.log)
             finished.append((child.key, outcome))
+        if finished and self._orphans is not None:
+            running = {c.tag for c in self._children.values() if c.tag is not None}
+            self._orphans.kill_ended(self._children_pids(), running)
         return finished
+
+    def _children_pids(self) -> set[int]:
+        return {child.proc.pid for child in self._children.values()}
+
+
+class _Orphans:
+    """Descendants of jobs that left their job's process group, e.g. setsid() daemons.
+
+    As the subreaper of its descendants (PR_SET_CHILD_SUBREAPER), this process becomes the
+    parent of any of them whose own parent dies, instead of init: every child of ours that
+    is not a job is such an orphan. Its environment names its job (the tag variable, which
+    it inherited); once that job has ended, it is killed like any leftover of the job's
+    group. One that cleared its environment is killed when the supervisor closes.
+    """
+
+    def __init__(self, tag_var: str) -> None:
+        self.tag_var = tag_var
+        self._prefix = f"{tag_var}=".encode()
+
+    @classmethod
+    def adopt(cls, tag_var: str) -> _Orphans | None:
+        """Become the subreaper of our descendants; None where Linux does not let us."""
+        if not sys.platform.startswith("linux"):
+            return None
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+                return None
+        except (OSError, AttributeError):
+            return None
+        return cls(tag_var)
+
+    def kill_ended(self, jobs: set[int], running_tags: set[str]) -> None:
+        """Kill the orphans of jobs that have ended; reap those that already exited."""
+        for pid in _our_children() - jobs:
+            if _reaped(pid):
+                continue
+            tag = self._tag(pid)
+            if tag is not None and tag not in running_tags:
+                _kill(pid)
+
+    def kill_all(self) -> None:
+        """Kill every orphan and reap it, their own orphans too (they become ours)."""
+        deadline = time.monotonic() + CLOSE_WAIT
+        while (orphans := _our_children()) and time.monotonic() < deadline:
+            for pid in orphans:
+                if not _reaped(pid):
+                    _kill(pid)
+            time.sleep(0.01)
+
+    def _tag(self, pid: int) -> str | None:
+        try:
+            entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        found = next((e for e in entries if e.startswith(self._prefix)), None)
+        return found[len(self._prefix) :].decode(errors="replace") if found else None
+
+
+#: prctl option (linux/prctl.h): orphaned descendants are re-parented to us, not init.
+PR_SET_CHILD_SUBREAPER = 36
+#: How long `close` keeps killing and reaping orphans before it gives up on them.
+CLOSE_WAIT = 2.0
+
+
+def _our_children() -> set[int]:
+    """Our live and zombie children (Linux /proc): those this thread started, and orphans,
+    which the kernel gives to the main thread. One small read each, once per ended job."""
+    pids: set[int] = set()
+    for task in {os.getpid(), threading.get_native_id()}:
+        with contextlib.suppress(OSError):
+            pids.update(
+                int(pid) for pid in Path(f"/proc/self/task/{task}/children").read_text().split()
+            )
+    return pids
+
+
+def _reaped(pid: int) -> bool:
+    """Reap the child if it has exited; True if it is gone."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return True
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL the orphan and, when it leads one, its group (a daemon's own helpers)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
 
 
 def _append_footer(fd: int, outcome: ProcessOutcome) -> None:

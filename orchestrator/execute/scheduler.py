@@ -40,6 +40,7 @@ from orchestrator.execute.process import (
 )
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
+from orchestrator.plan import JOB_ID_VAR
 from orchestrator.secrets import redact, redact_file
 
 HEADER_PREFIX = "=== attempt "
@@ -83,7 +84,7 @@ class LocalBackend:
     """Each attempt a child process group of this process, all watched from this thread."""
 
     def __init__(self) -> None:
-        self.supervisor = Supervisor()
+        self.supervisor = Supervisor(orphans_tagged_by=JOB_ID_VAR)
 
     def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None:
         self.supervisor.start(
