@@ -490,3 +490,12 @@ def test_an_output_dir_that_cannot_be_created_fails_that_job_only(project: Proje
     assert jobs["fine"]["status"] == "succeeded"
     assert jobs["blocked"]["status"] == "failed"
     assert "cannot create results/blocked_results" in jobs["blocked"]["reason"]
+
+
+def test_each_run_starts_a_jobs_log_afresh(project: Project) -> None:
+    project.script("training/train_a.py", QUICK)
+    for _ in range(2):
+        assert project.run("--force").returncode == 0
+    log = (project.root / "logs/a.log").read_text()
+    assert log.count("=== attempt 1/") == 1
+    assert log.count("done") == 1

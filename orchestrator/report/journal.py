@@ -89,7 +89,7 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
     elif isinstance(event, AttemptEnded):
         yield {
             "event": "attempt_ended",
-            "at": time.time(),
+            "at": event.attempt.started_at + event.attempt.duration,  # when it ended
             "job": event.job.id,
             "attempt": attempt_record(event.attempt),
             "retry_in": event.retry_in,
