@@ -198,6 +198,27 @@ def daemon(name):
 """
 
 
+def test_an_orphan_that_exits_is_reaped_while_its_job_runs(project: Project) -> None:
+    """Orphans become the orchestrator's children: one that exits must not stay a zombie."""
+    project.script(
+        "training/train_long.py",
+        SPAWN_DAEMON.replace("time.sleep(300)", "time.sleep(0.2)")
+        + """
+pid = daemon('orphan.pid')
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    if not pathlib.Path(f'/proc/{pid}').exists():
+        print('reaped', flush=True)
+        break
+    time.sleep(0.05)
+else:
+    sys.exit('the orphan is still a zombie')
+""",
+    )
+    result = project.run()
+    assert result.returncode == 0, (project.root / "logs/long.log").read_text()
+
+
 def test_a_daemon_dies_with_its_job_not_with_another(project: Project) -> None:
     """Orphans are told apart by job: a's daemon goes when a ends, b's stays while b runs."""
     project.script("training/train_a.py", SPAWN_DAEMON + "daemon('a.pid')\n")

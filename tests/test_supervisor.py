@@ -151,3 +151,28 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def test_an_exit_seen_late_is_not_turned_into_a_timeout(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    start(supervisor, tmp_path, "quick", "pass", timeout=0.3)
+    time.sleep(0.6)  # the caller was busy past the deadline; the child had long exited
+    outcome = only(supervisor)
+    assert (outcome.exit_code, outcome.timed_out) == (0, False)
+
+
+def test_an_exit_before_a_cancel_is_not_turned_into_a_cancellation(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    start(supervisor, tmp_path, "quick", "pass")
+    time.sleep(0.3)
+    supervisor.cancel_all()
+    outcome = only(supervisor)
+    assert (outcome.exit_code, outcome.cancelled) == (0, False)
+
+
+def test_a_late_wake_after_close_is_harmless(tmp_path: Path) -> None:
+    watcher = Supervisor()
+    watcher.close()
+    watcher.wake()  # a signal handler may still fire while the summary is written

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -63,8 +65,8 @@ class _Child:
         self.timeout_at: float | None = None
         self.kill_at: float | None = None
         self.pidfd: int | None = None
-        #: Set once the child has exited (it is a zombie until we reap it).
-        self.exited = False
+        #: When the child was seen to exit (it is a zombie until we reap it), else None.
+        self.exited_at: float | None = None
         self.stopping = False
         self.timed_out = False
         self.cancelled = False
@@ -74,9 +76,10 @@ class Supervisor:
     """Starts children and watches all of them from one thread, without polling.
 
     Each child's exit makes its pidfd readable in one selector; a timeout and the SIGKILL
-    after a grace period are deadlines of the same loop. Nothing waits in a thread of its
-    own, so there are no hand-offs between threads per job: a start, an exit and the next
-    start cost what the system calls cost. Other threads and signal handlers only queue a
+    after a grace period are deadlines of the same loop. On Linux nothing waits in a thread
+    of its own, so there are no hand-offs between threads per job: a start, an exit and the
+    next start cost what the system calls cost (without pidfds, a thread per child waits
+    for its exit and wakes the loop). Other threads and signal handlers only queue a
     request (stop, cancel, kill) and wake the loop through a pipe; the thread that calls
     `start` and `wait` does everything else.
     """
@@ -98,6 +101,11 @@ class Supervisor:
         #: The environment children start from, read once: os.environ decodes every
         #: variable on each read, a cost per job for a value that does not change.
         self._environ = dict(os.environ)
+        #: When to look for orphans next (monotonic): soon after a job ends, since its
+        #: killed group may orphan a daemon a moment later, then now and then while
+        #: jobs run, so orphans that exit on their own do not stay zombies for long.
+        self._orphan_check_at: float | None = None
+        self._closed = False
 
     # ------------------------------------------------------------ the owning thread
     def start(
@@ -155,8 +163,18 @@ class Supervisor:
         child = _Child(key, proc, log, started, grace, tag=tag)
         if timeout is not None:
             child.timeout_at = time.monotonic() + timeout
+        try:
+            self._watch_exit(child)
+        except Exception as exc:  # e.g. no thread to spare: the child cannot be watched
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            os.close(log)
+            error = f"cannot watch {argv[0]}: {exc}"
+            self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
+            return
         self._children[key] = child
-        self._watch_exit(child)
+        if self._orphans is not None and self._orphan_check_at is None:
+            self._orphan_check_at = time.monotonic() + ORPHAN_CHECK_EVERY
         if self._stopping == "kill":
             child.cancelled = True
             _signal_group(proc.pid, signal.SIGKILL)
@@ -165,33 +183,39 @@ class Supervisor:
             self._begin_stop(child)
 
     def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessOutcome]]:
-        """Attempts that ended, keyed as started; empty when woken or `timeout` passed first.
+        """Attempts that ended, keyed as started: at least one, unless `wake` was called or
+        `timeout` passed first. Enforces timeouts and grace periods while it waits.
 
-        Enforces timeouts and grace periods while it waits.
+        Exits already seen are collected before any request or deadline is acted on: a
+        child that exited just before its timeout, or before a cancel, keeps its own end.
         """
         until = None if timeout is None else time.monotonic() + timeout
+        woken = False
         while True:
-            self._serve_requests()
+            woken = self._poll(0.0) or woken
             finished = self._reap()
+            self._serve_requests()
             now = time.monotonic()
-            if finished or (until is not None and now >= until):
+            if self._orphan_check_at is not None and now >= self._orphan_check_at:
+                self._check_orphans(now)
+            if finished or woken or (until is not None and now >= until):
                 return finished
             self._enforce_deadlines(now)
             due = [t for c in self._children.values() for t in (c.timeout_at, c.kill_at) if t]
-            if until is not None:
-                due.append(until)
-            pause = max(0.0, min(due) - now) if due else None
-            woken = False
-            for selected, _ in self._selector.select(pause):
-                if selected.data is None:
-                    woken = True
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self._wake_read, 4096)
-                else:
-                    selected.data.exited = True
-            if woken:
-                self._serve_requests()
-                return self._reap()
+            due += [t for t in (until, self._orphan_check_at) if t is not None]
+            woken = self._poll(max(0.0, min(due) - now) if due else None)
+
+    def _poll(self, timeout: float | None) -> bool:
+        """Note the children that exited; True if `wake` was called."""
+        woken = False
+        for selected, _ in self._selector.select(timeout):
+            if selected.data is None:
+                woken = True
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_read, 4096)
+            elif selected.data.exited_at is None:
+                selected.data.exited_at = time.time()
+        return woken
 
     def run(
         self,
@@ -225,6 +249,8 @@ class Supervisor:
         """Release the selector; kill whatever descendant of a job is still around."""
         if self._orphans is not None:
             self._orphans.kill_all()
+            self._orphans.release()
+        self._closed = True  # before the pipe goes: a late signal must not write to it
         self._selector.close()
         for fd in (self._wake_read, self._wake_write):
             os.close(fd)
@@ -232,7 +258,10 @@ class Supervisor:
     # -------------------------------------------------- any thread, signal handlers
     def wake(self) -> None:
         """Make `wait` return now (signal handlers and other threads call this)."""
-        with contextlib.suppress(BlockingIOError):  # full pipe: a wake-up is pending anyway
+        if self._closed:  # the run is over; a signal now is the caller's to handle
+            return
+        # A full pipe means a wake-up is pending anyway; a closed one, that we just closed.
+        with contextlib.suppress(OSError):
             os.write(self._wake_write, b"\0")
 
     def stop(self, key: str) -> None:
@@ -265,9 +294,11 @@ class Supervisor:
         self._selector.register(child.pidfd, selectors.EVENT_READ, child)
 
     def _wait_in_thread(self, child: _Child) -> None:
-        _wait_without_reaping(child.proc.pid)
-        child.exited = True
-        self.wake()
+        try:
+            _wait_without_reaping(child.proc.pid)
+        finally:  # if the wait failed, reaping blocks until the exit: never a hang for good
+            child.exited_at = time.time()
+            self.wake()
 
     def _serve_requests(self) -> None:
         while self._requests:
@@ -301,7 +332,7 @@ class Supervisor:
 
     def _begin_stop(self, child: _Child) -> None:
         """SIGTERM the group; SIGKILL it if the leader has not exited after its grace."""
-        if child.stopping or child.exited:
+        if child.stopping or child.exited_at is not None:
             return
         child.stopping = True
         _signal_group(child.proc.pid, signal.SIGTERM)
@@ -309,7 +340,8 @@ class Supervisor:
 
     def _reap(self) -> list[tuple[str, ProcessOutcome]]:
         finished, self._finished = self._finished, []
-        for child in [c for c in self._children.values() if c.exited]:
+        exited = [(c, c.exited_at) for c in self._children.values() if c.exited_at is not None]
+        for child, exited_at in exited:
             # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
             # killing the group now reaches leftovers and nothing else.
             _signal_group(child.proc.pid, signal.SIGKILL)
@@ -323,7 +355,7 @@ class Supervisor:
                 exit_code,
                 sig,
                 child.started,
-                time.time() - child.started,
+                exited_at - child.started,
                 child.timed_out,
                 child.cancelled,
             )
@@ -332,12 +364,17 @@ class Supervisor:
             os.close(child.log)
             finished.append((child.key, outcome))
         if finished and self._orphans is not None:
-            running = {c.tag for c in self._children.values() if c.tag is not None}
-            self._orphans.kill_ended(self._children_pids(), running)
+            self._check_orphans(time.monotonic())
         return finished
 
-    def _children_pids(self) -> set[int]:
-        return {child.proc.pid for child in self._children.values()}
+    def _check_orphans(self, now: float) -> None:
+        """Kill the orphans of ended jobs (see `_Orphans`), then plan the next check."""
+        assert self._orphans is not None
+        running = {c.tag for c in self._children.values() if c.tag is not None}
+        jobs = {c.proc.pid for c in self._children.values()}
+        with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
+            self._orphans.kill_ended(jobs, running)
+        self._orphan_check_at = now + ORPHAN_CHECK_EVERY if self._children else None
 
 
 class _Orphans:
@@ -348,11 +385,14 @@ class _Orphans:
     is not a job is such an orphan. Its environment names its job (the tag variable, which
     it inherited); once that job has ended, it is killed like any leftover of the job's
     group. One that cleared its environment is killed when the supervisor closes.
+    This assumes the process starts no children of its own besides jobs while it is the
+    subreaper (true of the CLI: nothing else spawns during a run).
     """
 
-    def __init__(self, tag_var: str) -> None:
+    def __init__(self, tag_var: str, libc: Any) -> None:
         self.tag_var = tag_var
         self._prefix = f"{tag_var}=".encode()
+        self._libc = libc
 
     @classmethod
     def adopt(cls, tag_var: str) -> _Orphans | None:
@@ -367,7 +407,11 @@ class _Orphans:
                 return None
         except (OSError, AttributeError):
             return None
-        return cls(tag_var)
+        return cls(tag_var, libc)
+
+    def release(self) -> None:
+        """Stop being the subreaper: orphans go to init again once the run is over."""
+        self._libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
     def kill_ended(self, jobs: set[int], running_tags: set[str]) -> None:
         """Kill the orphans of jobs that have ended; reap those that already exited."""
@@ -398,6 +442,8 @@ class _Orphans:
 
 #: prctl option (linux/prctl.h): orphaned descendants are re-parented to us, not init.
 PR_SET_CHILD_SUBREAPER = 36
+#: Seconds between looks for orphans while jobs run (and after a job ends).
+ORPHAN_CHECK_EVERY = 0.5
 #: How long `close` keeps killing and reaping orphans before it gives up on them.
 CLOSE_WAIT = 2.0
 
@@ -451,15 +497,28 @@ def _append_footer(fd: int, outcome: ProcessOutcome) -> None:
 
 
 def _wait_without_reaping(pid: int) -> None:
-    """Block until the child exits, leaving it a zombie (WNOWAIT) so its group id stays ours."""
-    while True:
+    """Block until the child exits, leaving it a zombie so its group id stays ours.
+
+    waitid(WNOWAIT); on macOS, where Python has no waitid, a kqueue NOTE_EXIT, which
+    reports the exit without reaping either.
+    """
+    if sys.platform == "darwin":
+        queue = select.kqueue()
+        note = select.kevent(
+            pid,
+            select.KQ_FILTER_PROC,
+            select.KQ_EV_ADD | select.KQ_EV_ONESHOT,
+            select.KQ_NOTE_EXIT,
+        )
         try:
-            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-            return
-        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for clarity
-            continue
-        except ChildProcessError:
-            return
+            queue.control([note], 1, None)
+        except ProcessLookupError:  # it has exited already
+            pass
+        finally:
+            queue.close()
+        return
+    with contextlib.suppress(ChildProcessError):
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -2,11 +2,13 @@
 
 Inside the task the same Supervisor runs the job's argv as a child process group (same
 timeout, grace ladder, thread caps and log header), so a job behaves the same on both
-backends. The log is written on the worker and shipped to the driver's `logs/<id>.log` in
-chunks while the job runs, through a small actor pinned to the driver's node, so a job
-whose worker is killed still leaves the log up to its last half second. Retries stay the
-orchestrator's: Ray's are off, and a task lost with its worker or node is a failed attempt
-marked `node_lost`. Ray is imported only when this backend is chosen.
+backends, except that a daemon leaving its job's process group is only caught locally (a
+Ray worker is not ours to make a subreaper). The log is written on the worker and shipped
+to the driver's `logs/<id>.log` in chunks while the job runs, through a small actor pinned
+to the driver's node, so a job whose worker is killed still leaves the log up to its last
+half second. Retries stay the orchestrator's: Ray's are off, and a task lost with its
+worker or node is a failed attempt marked `node_lost`. Ray is imported only when this
+backend is chosen.
 """
 
 from __future__ import annotations
@@ -214,15 +216,18 @@ def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
     interrupts = 0
     # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
     # looking finished while it still runs (seen here on CPython 3.11).
-    while not finished.is_set():
-        try:
-            finished.wait(SHIP_EVERY)
-            shipper.ship()
-        except KeyboardInterrupt:  # ray.cancel: first stop with grace, then kill
-            interrupts += 1
-            (supervisor.cancel_all if interrupts == 1 else supervisor.kill_all)()
-    shipper.ship(final=True)
-    Path(local_log).unlink(missing_ok=True)
+    try:
+        while not finished.is_set():
+            try:
+                finished.wait(SHIP_EVERY)
+                shipper.ship()
+            except KeyboardInterrupt:  # ray.cancel: first stop with grace, then kill
+                interrupts += 1
+                (supervisor.cancel_all if interrupts == 1 else supervisor.kill_all)()
+        shipper.ship(final=True)
+    finally:
+        supervisor.close()  # Ray reuses workers: its pipe must not outlive the attempt
+        Path(local_log).unlink(missing_ok=True)
     result = dataclasses.asdict(done["outcome"])
     result["node"] = node[:12]
     if request["ship_output_dir"]:

@@ -17,7 +17,7 @@ import os
 import random
 import shlex
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +67,8 @@ class RunOutcome:
 class Backend(Protocol):
     """Where attempts run: this machine (LocalBackend) or a Ray cluster (ray_backend.py).
 
-    `start` returns at once; `wait` hands back the attempts that ended, by job id, or
-    nothing when `wake` was called (from a signal handler) or the timeout passed.
+    `start` returns at once; `wait` hands back the attempts that ended, by job id: at
+    least one, unless `wake` was called (from a signal handler) or the timeout passed.
     """
 
     def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None: ...
@@ -223,6 +223,8 @@ class Scheduler:
     # ----------------------------------------------------------------------- the loop
     def _loop(self) -> None:
         while True:
+            while self._signalled:  # first: nothing starts after a Ctrl-C
+                self._on_signal(self._signalled.popleft())
             self._release_due_retries()
             while (job := self._next_ready()) is not None:
                 self._start(job)  # may finish a job at once (a sweep with nothing left)
@@ -230,48 +232,48 @@ class Scheduler:
                 return
             ended, self._unstarted = self._unstarted, []
             ended += self.backend.wait(0.0 if ended else self._seconds_to_next_wake())
-            self._poll_progress()
             while self._signalled:
                 self._on_signal(self._signalled.popleft())
-            for job_id, outcome in ended:
-                job = self._running.pop(job_id)
-                self._start_successor_early(job, outcome)
-                self._on_done(_Done(job, len(self._attempts[job_id]) + 1, outcome))
+            done = [(self._running.pop(job_id), outcome) for job_id, outcome in ended]
+            if done and all(self._record_cannot_change_choice(*item) for item in done):
+                # Start what comes next first: it runs while the attempts are recorded.
+                finished = {job.id for job, _ in done}
+                while (successor := self._next_ready(unless_it_needs=finished)) is not None:
+                    self._start(successor)
+            for job, outcome in done:
+                self._on_done(_Done(job, len(self._attempts[job.id]) + 1, outcome))
+            self._poll_progress()  # after the ended are recorded: none of them is pruned
 
-    def _start_successor_early(self, job: PlannedJob, outcome: ProcessOutcome) -> None:
-        """Start the next job before recording `job`'s attempt, if the record cannot change
-        which job that is: the next child then runs while we record.
+    def _record_cannot_change_choice(self, job: PlannedJob, outcome: ProcessOutcome) -> bool:
+        """True when recording this attempt cannot change which jobs start next.
 
-        Recording (metrics, gates, events, journal) takes a few tenths of a millisecond.
-        It can change the choice when the attempt failed (a retry goes first; a halt or a
-        skip may follow), when a clean exit may still fail gates under --fail-fast, when a
-        sweep trial's result decides the next trials, and when a due retry goes first.
+        Recording (metrics, gates, events, journal) takes a few tenths of a millisecond,
+        which the next child can spend running. It can change the choice when the attempt
+        failed (a retry goes first; a halt or a skip may follow), when a clean exit may
+        still fail gates under --fail-fast, when a sweep trial's result decides the next
+        trials, and when a due retry goes first.
         """
         clean = outcome.exit_code == 0 and not (outcome.timed_out or outcome.cancelled)
-        if (
-            not clean
-            or (self.plan.fail_fast and job.gates)
-            or job.id in self._trial_parent
-            or (self._retries and self._retries[0][0] <= time.monotonic())
-        ):
-            return
-        successor = self._next_ready(unless_it_needs=job.id)
-        if successor is not None:
-            self._start(successor)
+        return (
+            clean
+            and not (self.plan.fail_fast and job.gates)
+            and job.id not in self._trial_parent
+            and not (self._retries and self._retries[0][0] <= time.monotonic())
+        )
 
-    def _next_ready(self, unless_it_needs: str | None = None) -> PlannedJob | None:
+    def _next_ready(self, unless_it_needs: Collection[str] = ()) -> PlannedJob | None:
         """The first pending job (plan order) whose cpus fit in what is free now.
 
         Taking a smaller job past one that does not fit keeps cores busy; the big job
         still starts as soon as enough frees up, since it stays first in line.
-        `unless_it_needs`: None if a job that needs this one comes first, since that job
-        would be first once this one's result is recorded.
+        `unless_it_needs`: None if a job that needs one of these comes first, since that
+        job would be first once their results are recorded.
         """
         if self._halted or len(self._running) >= self.plan.max_workers:
             return None
         free = self.plan.cpus - sum(job.cpus for job in self._running.values())
         for index, job in enumerate(self._pending):
-            if unless_it_needs in job.needs:
+            if any(need in unless_it_needs for need in job.needs):
                 return None
             if job.cpus <= free and self._needs_met(job):
                 return self._pending.pop(index)
