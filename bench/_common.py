@@ -258,6 +258,9 @@ class Variant:
     name: str
     command: str
     run: Runner
+    #: Untimed, before each run: e.g. deleting what the last run left (deleting 600 logs
+    #: and dirs costs about what creating them does, and is not the run's work).
+    prepare: Callable[[], None] | None = None
     times_s: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -276,6 +279,8 @@ def measure(variants: Sequence[Variant], rounds: int, label: str, *, rotate: boo
         order = [variants[(shift + i) % count] for i in range(count)]
         cells = []
         for variant in order:
+            if variant.prepare is not None:
+                variant.prepare()
             started = time.perf_counter()
             problem = variant.run()
             elapsed = time.perf_counter() - started

@@ -32,6 +32,9 @@ Per round, in ms per job:
 
     orch marginal        = ((orch 2N - orch N) - (baseline 2N - baseline N)) / N
 
+Each orchestrator run starts from a project with no outputs; deleting the previous run's
+(N logs and dirs) happens before the clock starts.
+
 The net figures are split with the summary's ``duration_s`` (the scheduling loop alone):
 ``in-run`` = (duration_s - baseline) / N, ``outside`` = (wall - dry - duration_s) / N. The
 dry run prints N plan entries, which costs about what the real run spends after its loop
@@ -194,6 +197,7 @@ def orch_variant(
             dry=dry,
             in_run=None if dry else in_run.setdefault(name, []),
         ),
+        prepare=partial(c.clean_outputs, project),
     )
 
 

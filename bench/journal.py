@@ -53,6 +53,7 @@ def run(quick: bool) -> dict[str, Any]:
                     name,
                     c.shown(argv, "<project>") + f"   # {n_jobs} jobs: /bin/true",
                     partial(run_variant, argv, project, n_jobs, journal),
+                    prepare=partial(c.clean_outputs, project),
                 )
             )
         c.measure(variants, rounds, "journal")
