@@ -31,6 +31,8 @@ Per round, in ms per job:
                             ``gross`` rows shown for it)
 
     orch marginal        = ((orch 2N - orch N) - (baseline 2N - baseline N)) / N
+    loop+files - bare    = what the contract's files cost: the bare loop also creating a
+                           new output dir and a new log (the job's stdout) per job
 
 Each orchestrator run starts from a project with no outputs; deleting the previous run's
 (N logs and dirs) happens before the clock starts.
@@ -68,6 +70,24 @@ TARGET_MS = 0.5
 def run_bare_loop(cmd: Sequence[str], n_jobs: int) -> str | None:
     failures = sum(subprocess.run(cmd, check=False).returncode != 0 for _ in range(n_jobs))
     return f"{failures} of {n_jobs} runs failed" if failures else None
+
+
+def run_loop_with_files(cmd: Sequence[str], n_jobs: int, root: Path) -> str | None:
+    """The bare loop plus what the script contract costs on disk: per job a new output
+    dir and a new log that takes the job's output."""
+    failures = 0
+    for index in range(n_jobs):
+        (root / "results" / str(index)).mkdir(parents=True)
+        with (root / "logs" / f"{index}.log").open("wb") as log:
+            run = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+            failures += run.returncode != 0
+    return f"{failures} of {n_jobs} runs failed" if failures else None
+
+
+def fresh_dirs(root: Path) -> None:
+    for name in ("results", "logs"):
+        shutil.rmtree(root / name, ignore_errors=True)
+    (root / "logs").mkdir(parents=True)
 
 
 def run_thread_pool(cmd: Sequence[str], n_jobs: int, workers: int) -> str | None:
@@ -117,7 +137,17 @@ def build_variants(
     project = root / "project"
     c.write_jobs(project, c.noop_jobs(cmd, n_jobs))
     cmd = list(cmd)
-    variants = [*baselines(cmd, n_jobs)]
+    files = root / "files"
+    variants = [
+        *baselines(cmd, n_jobs),
+        c.Variant(
+            "loop+files",
+            f"for i in range({n_jobs}): mkdir results/i; subprocess.run({cmd!r}, "
+            "stdout=open('logs/i.log', 'wb'), stderr=STDOUT)",
+            partial(run_loop_with_files, cmd, n_jobs, files),
+            prepare=partial(fresh_dirs, files),
+        ),
+    ]
     for workers in (1, 2):
         argv = ["xargs", "-P", str(workers), "-I{}", *cmd]
         variants.append(
@@ -268,6 +298,11 @@ def derived_for(
         ),
         **split("orch par(2)", "orch dry par(2)", "threads(2)"),
         **marginal(by_name, n_jobs),
+        "loop+files - bare loop": c.derive(
+            "(loop+files - bare loop) / N * 1000: a new dir and log per job",
+            "ms/job",
+            c.per_round(by_name, ["loop+files", "bare loop"], lambda f, b: ms(f - b)),
+        ),
         "orch dry (start-up)": c.derive(
             "orch dry * 1000", "ms", c.per_round(by_name, ["orch dry"], lambda d: d * 1000)
         ),
@@ -369,6 +404,10 @@ def run(quick: bool) -> dict[str, Any]:
                     ok=row["median"] is not None and row["median"] <= TARGET_MS,
                 )
             )
+        files = derived["loop+files - bare loop"]
+        result["summary"].append(
+            c.summary_row(f"[{kind}] a new dir and log per job (bare loop+files)", files)
+        )
         for tool in ("xargs -P2", "parallel -j2", "snakemake -j2"):
             key = f"{tool} - threads(2)"
             row = derived[key]
