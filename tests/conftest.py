@@ -56,6 +56,15 @@ def load_summary(path: Path) -> dict[str, Any]:
     return data
 
 
+def alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie (a zombie runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip())

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHIM, Project, load_summary
+from conftest import SHIM, Project, alive, load_summary
 
 # Spawns a sleeping grandchild, records both pids, then sleeps: a job to time out.
 SPAWNER = """
@@ -59,15 +59,6 @@ time.sleep(300)
 
 FAILS = "import sys; sys.exit(1)\n"
 QUICK = "print('done')\n"
-
-
-def alive(pid: int) -> bool:
-    """True if the process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def group_alive(pgid: int) -> bool:

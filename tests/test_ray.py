@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, SHIM, Project, load_summary
+from conftest import REPO, SHIM, Project, alive, load_summary
 
 pytest.importorskip("ray", reason="the ray extra is part of .[dev]")
 
@@ -63,14 +63,6 @@ for _ in range(600):
         break
     time.sleep(0.1)
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def wait_for(predicate: Any, timeout: float = 90.0) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import REPO, SHIM, Project, load_summary
+from conftest import REPO, SHIM, Project, alive, load_summary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,13 +173,6 @@ def test_hostile_script(project: Project, name: str) -> None:
     daemon = project.root / f"results/{name}_results/daemon"
     if "daemon" in name:  # in the job's group or out of it: it ended with the job
         assert not alive(int(daemon.read_text()))
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 SPAWN_DAEMON = """

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import alive
 
 from orchestrator.execute.process import CANNOT_START, ProcessOutcome, Supervisor
 
@@ -140,17 +141,9 @@ def test_leftovers_of_a_finished_job_are_killed_with_its_group(
     assert outcome.exit_code == 0
     grandchild = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(grandchild)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+    assert not alive(grandchild)
 
 
 def test_an_exit_seen_late_is_not_turned_into_a_timeout(

@@ -217,29 +217,8 @@ class Supervisor:
                 selected.data.exited_at = time.time()
         return woken
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: str,
-        env: Mapping[str, str],
-        log_path: str,
-        header: str,
-        timeout: float | None = None,
-        grace: float = 10.0,
-        key: str = "",
-    ) -> ProcessOutcome:
-        """Start one attempt and block until it ends (a Ray task runs one attempt)."""
-        self.start(
-            key,
-            argv,
-            cwd=cwd,
-            env=env,
-            log_path=log_path,
-            header=header,
-            timeout=timeout,
-            grace=grace,
-        )
+    def wait_for(self, key: str) -> ProcessOutcome:
+        """Block until the attempt started as `key` ends (a Ray task runs just one)."""
         while True:
             for done, outcome in self.wait():
                 if done == key:

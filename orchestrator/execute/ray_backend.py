@@ -198,7 +198,8 @@ def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
 
     def attempt() -> None:
         try:
-            done["outcome"] = supervisor.run(
+            supervisor.start(
+                request["key"],
                 request["argv"],
                 cwd=request["cwd"],
                 env=request["env"],
@@ -206,8 +207,8 @@ def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
                 header=request["header"],
                 timeout=request["timeout"],
                 grace=request["grace"],
-                key=request["key"],
             )
+            done["outcome"] = supervisor.wait_for(request["key"])
         finally:
             finished.set()
 
