@@ -193,11 +193,11 @@ class Supervisor:
         woken = False
         while True:
             woken = self._poll(0.0) or woken
-            finished = self._reap()
-            self._serve_requests()
             now = time.monotonic()
             if self._orphan_check_at is not None and now >= self._orphan_check_at:
                 self._check_orphans(now)
+            finished = self._reap()
+            self._serve_requests()
             if finished or woken or (until is not None and now >= until):
                 return finished
             self._enforce_deadlines(now)
@@ -343,7 +343,8 @@ class Supervisor:
             os.close(child.log)
             finished.append((child.key, outcome))
         if finished and self._orphans is not None:
-            self._check_orphans(time.monotonic())
+            # Due now, done on the next wait: after the caller has started what comes next.
+            self._orphan_check_at = time.monotonic()
         return finished
 
     def _check_orphans(self, now: float) -> None:
