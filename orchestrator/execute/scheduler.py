@@ -321,12 +321,14 @@ class Scheduler:
         command = redact(shlex.join(job.argv), job.secrets)
         header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {command}"
         self._running[job.id] = job
-        self.sink.emit(AttemptStarted(job, number, total, now))
         try:
             self.backend.start(job, header, fresh_log=number == 1)
         except Exception as exc:  # a backend bug must not leave the loop waiting forever
             error = f"{type(exc).__name__}: {exc}"
             self._unstarted.append((job.id, ProcessOutcome(None, None, now, 0.0, error=error)))
+        # Told once the child runs: the event's journal line and console output need not
+        # delay it.
+        self.sink.emit(AttemptStarted(job, number, total, now))
 
     def _stage(self, job: PlannedJob) -> str | None:
         """Create the job's output dir and log file once; say why not if they cannot be.
