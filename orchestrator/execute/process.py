@@ -101,9 +101,9 @@ class Supervisor:
         #: The environment children start from, read once: os.environ decodes every
         #: variable on each read, a cost per job for a value that does not change.
         self._environ = dict(os.environ)
-        #: When to look for orphans next (monotonic): soon after a job ends, since its
-        #: killed group may orphan a daemon a moment later, then now and then while
-        #: jobs run, so orphans that exit on their own do not stay zombies for long.
+        #: When to look for orphans next (monotonic): on the wait after a job ends (off
+        #: the path to the next start), then every ORPHAN_CHECK_EVERY while jobs run, to
+        #: catch a daemon orphaned a moment after its job and to reap orphans that exit.
         self._orphan_check_at: float | None = None
         self._closed = False
 
