@@ -218,7 +218,10 @@ def gantt(summary: Mapping[str, Any]) -> list[str]:
     lanes: list[float] = []  # when each lane becomes free
     sections: dict[int, list[str]] = {}
     for offset, duration, job_id, status, number in bars:
-        lane = next((i for i, free in enumerate(lanes) if free <= offset + 1e-3), len(lanes))
+        # Start times are kept to the millisecond and durations rounded to it, so a job
+        # started a tenth of a millisecond after the last one ended (as a sequential run
+        # does) can seem to begin up to 1.5 ms before it: that lane is still free.
+        lane = next((i for i, free in enumerate(lanes) if free <= offset + 2e-3), len(lanes))
         if lane == len(lanes):
             lanes.append(0.0)
         lanes[lane] = offset + duration
