@@ -490,3 +490,16 @@ def test_each_run_starts_a_jobs_log_afresh(project: Project) -> None:
     log = (project.root / "logs/a.log").read_text()
     assert log.count("=== attempt 1/") == 1
     assert log.count("done") == 1
+
+
+def test_a_run_that_stops_early_makes_no_files_for_jobs_it_never_reached(
+    project: Project,
+) -> None:
+    jobs = "".join(f"  j{n:02d}: {{command: [true]}}\n" for n in range(1, 30))
+    failing = "{command: [sh, -c, 'sleep 0.5; exit 1']}"  # time to stage every job ahead
+    project.config("configs/jobs.yaml", f"jobs:\n  j00: {failing}\n{jobs}")
+    assert project.run("--no-auto-discover", "--fail-fast").returncode == 1
+    assert project.jobs()["j29"]["status"] == "skipped"
+    made = {path.stem for path in (project.root / "logs").glob("*.log")}
+    assert "j00" in made
+    assert not made & {f"j{n:02d}" for n in range(20, 30)}  # only a few ahead were staged
