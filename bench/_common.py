@@ -12,6 +12,7 @@ same round, and summarised as median and min-max over the rounds.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import importlib.util
@@ -25,7 +26,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 ENTRY_POINT = REPO_ROOT / "run_all_training.py"
 RESULTS_DIR = BENCH_DIR / "results"
-#: What an orchestrator run leaves in its project; deleted before every timed run so each
+#: What an orchestrator run leaves in its project; set aside before every timed run so each
 #: starts alike (``summaries/latest.json`` changes the start order, ``.train_orch/`` holds
 #: the skip-unchanged state that would report jobs as ``cached``).
 RUN_OUTPUTS = ("results", "logs", "summaries", ".train_orch")
@@ -150,9 +153,35 @@ def noop_jobs(job_cmd: Sequence[str], n_jobs: int) -> dict[str, dict[str, Any]]:
 
 
 def clean_outputs(project: Path) -> None:
-    """Delete what a previous orchestrator run left, so every run starts the same way."""
+    """Set aside what a previous orchestrator run left, so every run starts the same way."""
     for name in RUN_OUTPUTS:
-        shutil.rmtree(project / name, ignore_errors=True)
+        set_aside(project / name)
+
+
+def set_aside(path: Path) -> None:
+    """Move ``path`` out of the way into a trash dir that is deleted when the bench exits.
+
+    Not deleted now, because that would time the file system rather than the tool. ext4
+    without a journal (this machine's root file system) will not reuse an inode freed
+    within the last minute. It reads the inode-table block of each such inode as it passes
+    it, so every file created after an ``rm -rf`` of N files pays a scan of those N. perf
+    showed the orchestrator's stager spending ~0.7 ms a job there when each round deleted
+    the last round's outputs first. A fresh output root, or one reused as it is, pays
+    nothing of the kind.
+    """
+    if not path.exists():
+        return
+    try:
+        path.rename(_trash() / uuid.uuid4().hex)
+    except OSError:  # on another file system: a rename cannot move it
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@functools.cache
+def _trash() -> Path:
+    trash = Path(tempfile.mkdtemp(prefix="bench-trash-"))
+    atexit.register(shutil.rmtree, trash, ignore_errors=True)
+    return trash
 
 
 # --------------------------------------------------------------------------- running

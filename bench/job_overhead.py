@@ -34,8 +34,10 @@ Per round, in ms per job:
     loop+files - bare    = what the contract's files cost: the bare loop also creating a
                            new output dir and a new log (the job's stdout) per job
 
-Each orchestrator run starts from a project with no outputs; deleting the previous run's
-(N logs and dirs) happens before the clock starts.
+Each orchestrator run starts from a project with no outputs: the previous run's (N logs and
+dirs) are moved aside before the clock starts, and deleted when the bench exits, because
+files created right after N were deleted cost more on this machine's file system
+(``_common.set_aside`` says why).
 
 The net figures are split with the summary's ``duration_s`` (the scheduling loop alone):
 ``in-run`` = (duration_s - baseline) / N, ``outside`` = (wall - dry - duration_s) / N. The
@@ -47,7 +49,6 @@ essentially the in-run one.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,7 @@ def run_loop_with_files(cmd: Sequence[str], n_jobs: int, root: Path) -> str | No
 
 def fresh_dirs(root: Path) -> None:
     for name in ("results", "logs"):
-        shutil.rmtree(root / name, ignore_errors=True)
+        c.set_aside(root / name)
     (root / "logs").mkdir(parents=True)
 
 
@@ -121,7 +122,7 @@ def write_snakefile(workdir: Path, cmd: Sequence[str], n_jobs: int) -> None:
 
 def run_snakemake(argv: Sequence[str], workdir: Path, n_jobs: int) -> str | None:
     for name in ("done", ".snakemake"):
-        shutil.rmtree(workdir / name, ignore_errors=True)
+        c.set_aside(workdir / name)
     _, _, problem = c.run_quiet(argv, workdir)
     if problem:
         return problem
