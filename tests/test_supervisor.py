@@ -1,5 +1,6 @@
 """The process supervisor on its own: real children, watched by pidfds or, where the
-kernel has none (macOS, Linux < 5.3), by a waiting thread; both paths behave the same."""
+kernel has none (macOS, Linux < 5.3), by a waiting thread; started by posix_spawn or, where
+it cannot do all that is asked, by Popen. Every path behaves the same."""
 
 from __future__ import annotations
 
@@ -14,17 +15,24 @@ from pathlib import Path
 import pytest
 from conftest import alive
 
+from orchestrator.execute import process
 from orchestrator.execute.process import CANNOT_START, ProcessOutcome, Supervisor
 
 
-@pytest.fixture(params=["pidfd", "thread"])
+@pytest.fixture(params=["pidfd+posix_spawn", "pidfd+popen", "thread+posix_spawn"])
 def supervisor(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Supervisor]:
-    if request.param == "thread":
+    watch, spawn = request.param.split("+")
+    if watch == "thread":
         monkeypatch.delattr(os, "pidfd_open", raising=False)
     elif not hasattr(os, "pidfd_open"):
         pytest.skip("this platform has no pidfd_open")
+    if spawn == "popen":
+        monkeypatch.setattr(process, "_DIRECT_SPAWN", False)
+    elif not process._DIRECT_SPAWN:
+        pytest.skip("posix_spawn is not used on this platform")
+    monkeypatch.chdir(tmp_path)  # jobs run in ".", as the CLI runs them
     watcher = Supervisor()
     yield watcher
     watcher.close()
@@ -34,13 +42,20 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def start(supervisor: Supervisor, tmp_path: Path, key: str, code: str, **kwargs: float) -> Path:
+def start(
+    supervisor: Supervisor,
+    tmp_path: Path,
+    key: str,
+    code: str,
+    env: dict[str, str] | None = None,
+    **kwargs: float,
+) -> Path:
     log = tmp_path / f"{key}.log"
     supervisor.start(
         key,
         python(code),
-        cwd=str(tmp_path),
-        env={},
+        cwd=".",
+        env=env or {},
         log_path=str(log),
         header=f"# {key}",
         **kwargs,  # type: ignore[arg-type]
@@ -163,6 +178,56 @@ def test_an_exit_before_a_cancel_is_not_turned_into_a_cancellation(
     supervisor.cancel_all()
     outcome = only(supervisor)
     assert (outcome.exit_code, outcome.cancelled) == (0, False)
+
+
+def test_jobs_do_not_inherit_descriptors_we_inherited(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    """A pipe end left open in a job would keep whoever started us from seeing EOF."""
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)  # as a descriptor handed down by our own parent
+    process._no_inherited_fds.cache_clear()  # once per process, and this one is new to it
+    try:
+        start(supervisor, tmp_path, "fds", f"import os; os.fstat({write_end})")
+        outcome = only(supervisor)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert outcome.exit_code == 1
+    assert "Bad file descriptor" in (tmp_path / "fds.log").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_signals_python_ignores_are_back_to_default_in_jobs(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    """Ignored signals stay ignored across exec: a job's `cmd | head` must end on SIGPIPE."""
+    supervisor.start(
+        "sigs", ["grep", "SigIgn", "/proc/self/status"], cwd=".", env={},
+        log_path=str(tmp_path / "sigs.log"), header="#",
+    )  # fmt: skip
+    assert only(supervisor).exit_code == 0
+    [line] = [x for x in (tmp_path / "sigs.log").read_text().splitlines() if "SigIgn" in x]
+    ignored = int(line.split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (sig - 1)), f"{sig.name} is ignored in the job"
+
+
+def test_a_command_is_looked_up_on_the_jobs_own_path(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    tool = tools / "say-hello"
+    tool.write_text("#!/bin/sh\necho hello from the tools dir\n")
+    tool.chmod(0o755)
+    path = f"{tools}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+    supervisor.start(
+        "tool", ["say-hello"], cwd=".", env={"PATH": path},
+        log_path=str(tmp_path / "tool.log"), header="#",
+    )  # fmt: skip
+    assert only(supervisor).exit_code == 0
+    assert "hello from the tools dir" in (tmp_path / "tool.log").read_text()
 
 
 def test_a_late_wake_after_close_is_harmless(tmp_path: Path) -> None:
