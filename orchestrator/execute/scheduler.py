@@ -344,15 +344,13 @@ class Scheduler:
 
         An existing log is left as it is: the first attempt empties it when it starts, so
         a job that never starts keeps its previous run's log. The stager thread runs this
-        ahead of the loop; both may run it for one job, which is harmless. Without a
-        stager the log is left to the attempt, which creates it as it opens it.
+        ahead of the loop; both may run it for one job, which is harmless.
         """
         if job.id in self._staged:
             return None
         try:
             Path(job.output_dir).mkdir(parents=True, exist_ok=True)
-            if self._stager is not None:
-                os.close(os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+            os.close(os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
         except OSError as exc:
             return f"cannot create {exc.filename}: {exc.strerror or exc}"
         self._staged.add(job.id)
