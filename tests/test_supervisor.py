@@ -230,6 +230,73 @@ def test_a_command_is_looked_up_on_the_jobs_own_path(
     assert "hello from the tools dir" in (tmp_path / "tool.log").read_text()
 
 
+def test_output_reaches_the_log_when_the_log_is_descriptor_0(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    """Started with stdin closed, we may get fd 0 for a log: stdin must not replace it."""
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        log = start(supervisor, tmp_path, "fd0", "print('to the log')")
+        outcome = only(supervisor)  # reaped: the log's descriptor 0 is closed again
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    assert outcome.exit_code == 0
+    assert "to the log" in log.read_text()
+
+
+def test_the_path_search_goes_on_past_a_candidate_that_cannot_run(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    """As Popen searches: a stale venv's script first on the PATH does not hide a good one."""
+    stale, good = tmp_path / "stale-venv", tmp_path / "good"
+    for folder, text in ((stale, "#!/no/such/python\n"), (good, "#!/bin/sh\necho good one\n")):
+        folder.mkdir()
+        (folder / "trainer").write_text(text)
+        (folder / "trainer").chmod(0o755)
+    path = f"{stale}{os.pathsep}{good}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+    supervisor.start(
+        "trainer", ["trainer"], cwd=".", env={"PATH": path},
+        log_path=str(tmp_path / "trainer.log"), header="#",
+    )  # fmt: skip
+    assert only(supervisor).exit_code == 0
+    assert "good one" in (tmp_path / "trainer.log").read_text()
+
+
+def test_without_proc_jobs_still_start(
+    supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a sandbox with no /proc our descriptors cannot be listed: Popen starts the job."""
+    monkeypatch.setattr(process, "_FD_DIR", tmp_path / "no-proc")
+    process._no_inherited_fds.cache_clear()
+    try:
+        start(supervisor, tmp_path, "sandboxed", "raise SystemExit(4)")
+        assert only(supervisor).exit_code == 4
+    finally:
+        process._no_inherited_fds.cache_clear()
+
+
+@pytest.mark.parametrize("direct_spawn", [True, False], ids=["posix_spawn", "popen"])
+def test_exit_status_is_kept_when_we_were_started_with_sigchld_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_spawn: bool
+) -> None:
+    """SIG_IGN survives exec, and with it the kernel reaps children itself."""
+    monkeypatch.setattr(process, "_DIRECT_SPAWN", direct_spawn and process._DIRECT_SPAWN)
+    monkeypatch.chdir(tmp_path)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        watcher = Supervisor()
+        try:
+            start(watcher, tmp_path, "three", "raise SystemExit(3)")
+            assert only(watcher).exit_code == 3
+        finally:
+            watcher.close()
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN  # as it was given to us
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
 def test_a_late_wake_after_close_is_harmless(tmp_path: Path) -> None:
     watcher = Supervisor()
     watcher.close()

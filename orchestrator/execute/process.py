@@ -110,6 +110,7 @@ class Supervisor:
         #: orphaned a moment after its job and to reap orphans that exit.
         self._orphan_check_at: float | None = None
         self._closed = False
+        self._sigchld_was = _default_sigchld()
 
     # ------------------------------------------------------------ the owning thread
     def start(
@@ -225,6 +226,9 @@ class Supervisor:
         if self._orphans is not None:
             self._orphans.kill_all()
             self._orphans.release()
+        if self._sigchld_was is not None:
+            with contextlib.suppress(ValueError):  # closed from another thread
+                signal.signal(signal.SIGCHLD, self._sigchld_was)
         self._closed = True  # before the pipe goes: a late signal must not write to it
         self._selector.close()
         for fd in (self._wake_read, self._wake_write):
@@ -473,37 +477,56 @@ class _Spawned:
         return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
 
+def _default_sigchld() -> Any:
+    """Set SIGCHLD back to its default if it was ignored; return what it was, if changed.
+
+    A parent can start us with SIGCHLD ignored, and that survives exec. Then the kernel
+    reaps our children itself: their exit status is lost, and so is the zombie that keeps
+    a job's process group id ours until we have killed what is left in the group.
+    """
+    try:
+        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+            return signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    except (ValueError, AttributeError):  # not the main thread; no SIGCHLD (Windows)
+        pass
+    return None
+
+
 def _spawn(argv: Sequence[str], cwd: str, env: Mapping[str, str], log: int) -> _Spawned:
     """Start `argv` in a new session, stdin from /dev/null, stdout and stderr into `log`.
 
-    posix_spawn where it can do all Popen would (a local job runs in our own directory,
-    and its executable is found): it costs the parent ~40 us of CPU against Popen's ~110,
-    which on a machine whose cores the jobs keep busy is time taken from the jobs. Popen
-    otherwise (a Ray worker's job directory, a command not found, no POSIX_SPAWN_SETSID),
-    so every failure reads as Popen words it. Two differences are made up for: the
-    signals Python ignores go back to their defaults, and the descriptors we inherited
-    are made non-inheritable (see `_no_inherited_fds`), since posix_spawn does not close
-    them; everything Python opens is non-inheritable already (PEP 446).
+    posix_spawn where it can do all Popen would: a local job runs in our own directory,
+    its executable is found, and we could hide our inherited descriptors. It costs the
+    parent ~40 us of CPU against Popen's ~110, and on a machine whose cores the jobs keep
+    busy, that is time taken from the jobs. Popen starts the rest (a Ray worker's job
+    directory, a command not on the PATH, no /proc, no POSIX_SPAWN_SETSID), and any job
+    that posix_spawn could not start, so every failure reads the way Popen words it and
+    Popen's search of the PATH (the next candidate when one cannot be run) still holds.
+    Two differences are made up for: the signals Python ignores go back to their defaults,
+    and the descriptors we inherited are made non-inheritable (see `_no_inherited_fds`),
+    since posix_spawn does not close them. Everything Python opens is non-inheritable
+    already (PEP 446). One difference remains: glibc leaves its two internal signals (32
+    and 33) ignored in the child, which only other C libraries could notice.
     """
     path: str | None = argv[0]
     if "/" not in argv[0]:  # as Popen looks for it: on the PATH the child will have
         path = shutil.which(argv[0], path=os.pathsep.join(os.get_exec_path(env)))
-    if cwd in (".", "") and path is not None and _DIRECT_SPAWN:
-        _no_inherited_fds()
+    if cwd in (".", "") and path is not None and _DIRECT_SPAWN and _no_inherited_fds():
         try:
             pid = os.posix_spawn(
                 path,
                 list(argv),
                 env,
                 file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    # stdout and stderr first: the log may itself be descriptor 0
                     (os.POSIX_SPAWN_DUP2, log, 1),
                     (os.POSIX_SPAWN_DUP2, log, 2),
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 ],
                 setsigdef=_IGNORED_BY_PYTHON,
                 setsid=True,
             )
-        except NotImplementedError:  # a C library without POSIX_SPAWN_SETSID
+        except (OSError, NotImplementedError):  # Popen tries again, and words the failure
             pass
         else:
             return _Spawned(pid)
@@ -526,16 +549,24 @@ _IGNORED_BY_PYTHON = tuple(
 )
 
 
+#: Where this process's open descriptors are listed (Linux).
+_FD_DIR = Path("/proc/self/fd")
+
+
 @functools.cache
-def _no_inherited_fds() -> None:
-    """Make the descriptors this process inherited non-inheritable (once per process),
-    as Popen's close_fds would keep them from jobs: a pipe held open by a job's child can
-    keep whoever started us from ever seeing end-of-file."""
-    for entry in Path("/proc/self/fd").iterdir():
-        fd = int(entry.name)
+def _no_inherited_fds() -> bool:
+    """Make the descriptors this process inherited non-inheritable, as Popen's close_fds
+    keeps them from jobs: a pipe end held open by a job can keep whoever started us from
+    ever seeing end-of-file. Once per process; False where /proc cannot list them."""
+    try:
+        names = [entry.name for entry in _FD_DIR.iterdir()]
+    except OSError:
+        return False
+    for fd in map(int, names):
         if fd > 2:
             with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
                 os.set_inheritable(fd, False)
+    return True
 
 
 def _append_footer(fd: int, outcome: ProcessOutcome) -> None:
