@@ -385,6 +385,24 @@ def test_thread_variables_follow_cpus_unless_env_sets_them(project: Project) -> 
     assert "7 1\n" in (project.root / "logs/own.log").read_text()
 
 
+def test_the_journal_never_shows_a_job_starting_before_the_end_that_made_room(
+    project: Project,
+) -> None:
+    """The next job starts before the last one is recorded, but is told after it: a run
+    killed between the two lines must not lose a success (its --resume would redo it)."""
+    for job_id in ("a", "b", "c", "d"):
+        project.script(f"training/train_{job_id}.py", QUICK)
+    assert project.run().returncode == 0
+    order = [
+        (record["event"], record["job"])
+        for record in project.journal()
+        if record["event"] in {"attempt_started", "job_finished"}
+    ]
+    assert order == [
+        (event, job_id) for job_id in "abcd" for event in ("attempt_started", "job_finished")
+    ]
+
+
 def test_journal_survives_sigkill_and_rebuilds_a_summary(project: Project) -> None:
     project.script("training/train_a_quick.py", QUICK)
     project.script("training/train_b_slow.py", SLEEPER)

@@ -244,13 +244,19 @@ class Scheduler:
             while self._signalled:
                 self._on_signal(self._signalled.popleft())
             done = [(self._running.pop(job_id), outcome) for job_id, outcome in ended]
+            started_early: list[AttemptStarted] = []
             if done and all(self._record_cannot_change_choice(*item) for item in done):
                 # Start what comes next first: it runs while the attempts are recorded.
+                # Its start is told after them, so the journal never shows a job starting
+                # before the end that made room for it: killed in between, a run would
+                # otherwise lose a success that its --resume would then run again.
                 finished = {job.id for job, _ in done}
                 while (successor := self._next_ready(unless_it_needs=finished)) is not None:
-                    self._start(successor)
+                    self._start(successor, tell=started_early.append)
             for job, outcome in done:
                 self._on_done(_Done(job, len(self._attempts[job.id]) + 1, outcome))
+            for event in started_early:
+                self.sink.emit(event)
             self._poll_progress()  # after the ended are recorded: none of them is pruned
 
     def _record_cannot_change_choice(self, job: PlannedJob, outcome: ProcessOutcome) -> bool:
@@ -316,7 +322,8 @@ class Scheduler:
                 self.backend.stop(job.id)
 
     # --------------------------------------------------------------------- one attempt
-    def _start(self, job: PlannedJob) -> None:
+    def _start(self, job: PlannedJob, tell: Callable[[AttemptStarted], None] | None = None) -> None:
+        """Start the job's next attempt; `tell` takes its AttemptStarted instead of the sink."""
         if job.sweep is not None:
             self._start_sweep(job)
             return
@@ -337,7 +344,7 @@ class Scheduler:
             self._unstarted.append((job.id, ProcessOutcome(None, None, now, 0.0, error=error)))
         # Told once the child runs: the event's journal line and console output need not
         # delay it.
-        self.sink.emit(AttemptStarted(job, number, total, now))
+        (tell or self.sink.emit)(AttemptStarted(job, number, total, now))
 
     def _stage(self, job: PlannedJob) -> str | None:
         """Create the job's output dir and log file once; say why not if they cannot be.
