@@ -213,21 +213,29 @@ def test_signals_python_ignores_are_back_to_default_in_jobs(
         assert not ignored & (1 << (sig - 1)), f"{sig.name} is ignored in the job"
 
 
+def executable(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    (folder / name).chmod(0o755)
+
+
+def run_on_path(
+    supervisor: Supervisor, tmp_path: Path, command: str, *folders: Path
+) -> tuple[ProcessOutcome, str]:
+    """Start `command` by name, with `folders` first on the job's own PATH."""
+    path = os.pathsep.join([*map(str, folders), os.environ.get("PATH", os.defpath)])
+    log = tmp_path / f"{command}.log"
+    supervisor.start(command, [command], cwd=".", env={"PATH": path}, log_path=str(log), header="#")
+    return only(supervisor), log.read_text()
+
+
 def test_a_command_is_looked_up_on_the_jobs_own_path(
     supervisor: Supervisor, tmp_path: Path
 ) -> None:
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    tool = tools / "say-hello"
-    tool.write_text("#!/bin/sh\necho hello from the tools dir\n")
-    tool.chmod(0o755)
-    path = f"{tools}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
-    supervisor.start(
-        "tool", ["say-hello"], cwd=".", env={"PATH": path},
-        log_path=str(tmp_path / "tool.log"), header="#",
-    )  # fmt: skip
-    assert only(supervisor).exit_code == 0
-    assert "hello from the tools dir" in (tmp_path / "tool.log").read_text()
+    executable(tmp_path / "tools", "say-hello", "#!/bin/sh\necho hello from the tools dir\n")
+    outcome, log = run_on_path(supervisor, tmp_path, "say-hello", tmp_path / "tools")
+    assert outcome.exit_code == 0
+    assert "hello from the tools dir" in log
 
 
 def test_output_reaches_the_log_when_the_log_is_descriptor_0(
@@ -251,17 +259,11 @@ def test_the_path_search_goes_on_past_a_candidate_that_cannot_run(
 ) -> None:
     """As Popen searches: a stale venv's script first on the PATH does not hide a good one."""
     stale, good = tmp_path / "stale-venv", tmp_path / "good"
-    for folder, text in ((stale, "#!/no/such/python\n"), (good, "#!/bin/sh\necho good one\n")):
-        folder.mkdir()
-        (folder / "trainer").write_text(text)
-        (folder / "trainer").chmod(0o755)
-    path = f"{stale}{os.pathsep}{good}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
-    supervisor.start(
-        "trainer", ["trainer"], cwd=".", env={"PATH": path},
-        log_path=str(tmp_path / "trainer.log"), header="#",
-    )  # fmt: skip
-    assert only(supervisor).exit_code == 0
-    assert "good one" in (tmp_path / "trainer.log").read_text()
+    executable(stale, "trainer", "#!/no/such/python\n")
+    executable(good, "trainer", "#!/bin/sh\necho good one\n")
+    outcome, log = run_on_path(supervisor, tmp_path, "trainer", stale, good)
+    assert outcome.exit_code == 0
+    assert "good one" in log
 
 
 def test_without_proc_jobs_still_start(
