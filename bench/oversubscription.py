@@ -98,6 +98,11 @@ def run_variant(project: Path, threads: int, may_time_out: bool, record: Record)
     return None
 
 
+def ratios(tops: list[float], bottoms: list[float]) -> list[float]:
+    """Round by round: each round's first figure over its second."""
+    return [top / bottom for top, bottom in zip(tops, bottoms, strict=True)]
+
+
 def run(quick: bool) -> dict[str, Any]:
     epochs, rounds, timeout = (50, 2, 15.0) if quick else (100, 3, 20.0)
     cpus = os.cpu_count() or 1
@@ -132,16 +137,12 @@ def run(quick: bool) -> dict[str, Any]:
         "uncapped / capped, in-run": c.derive(
             "uncapped duration_s / capped duration_s",
             "x",
-            [u / k for u, k in zip(uncapped.in_run_s, capped.in_run_s, strict=True)]
-            if aligned
-            else [],
+            ratios(uncapped.in_run_s, capped.in_run_s) if aligned else [],
         ),
         "uncapped / capped, mean job": c.derive(
             "mean job duration_s uncapped / capped",
             "x",
-            [u / k for u, k in zip(uncapped.mean_job_s, capped.mean_job_s, strict=True)]
-            if aligned
-            else [],
+            ratios(uncapped.mean_job_s, capped.mean_job_s) if aligned else [],
         ),
         "uncapped - capped, wall": c.derive(
             "uncapped wall - capped wall",
