@@ -59,7 +59,6 @@ class _Child:
     ) -> None:
         self.key = key
         self.tag = tag
-        self.pid = spawned.pid
         self.spawned = spawned
         self.log = log
         self.started = started
@@ -73,6 +72,11 @@ class _Child:
         self.stopping = False
         self.timed_out = False
         self.cancelled = False
+
+    @property
+    def pid(self) -> int:
+        """The child's pid, which is also its process group's and session's id."""
+        return self.spawned.pid
 
 
 class Supervisor:
