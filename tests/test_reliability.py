@@ -180,8 +180,9 @@ import os, pathlib, sys, time
 def daemon(name):
     if os.fork() == 0:
         os.setsid()
-        if os.fork() == 0:
-            pathlib.Path(name).write_text(str(os.getpid()))
+        if os.fork() == 0:  # written aside, then renamed: seen only once it holds the pid
+            pathlib.Path(name + '.tmp').write_text(str(os.getpid()))
+            os.replace(name + '.tmp', name)
             time.sleep(300)
         os._exit(0)
     os.wait()
