@@ -194,7 +194,11 @@ def _output_root(help: str) -> _Decorator:
 @_option("-q", "--quiet", is_flag=True, help="Print only the final table and errors.")
 @_output_root("Where results/, logs/ and summaries/ go.")
 @_format(
-    "table", "json", help="Output format of --list and --dry-run.", envvar=f"{ENV_PREFIX}_FORMAT"
+    "table",
+    "json",
+    "markdown",
+    help="Output format of --list and --dry-run (markdown: as in a GitHub step summary).",
+    envvar=f"{ENV_PREFIX}_FORMAT",
 )
 @_option("--no-deps", is_flag=True, help="Do not pull in what --only jobs need.")
 @_option(
@@ -242,6 +246,12 @@ def _output_root(help: str) -> _Decorator:
     help="Pack each job's output dir on its worker and unpack it here (no shared disk).",
 )
 @_option("--shard", metavar="K/N", help="Run only part K of N of the selected jobs (CI sharding).")
+@_option(
+    "--shard-jobs",
+    metavar="JSON",
+    help="Run exactly these of the selected jobs (a JSON list of ids, as plan-shards gives "
+    "each shard); --shard is then only its label.",
+)
 @_option(
     "--durations",
     metavar="FILE",
@@ -299,11 +309,25 @@ def _options(params: dict[str, Any]) -> RunOptions:
         ray_address=params["ray_address"],
         ray_ship_outputs=params["ray_ship_outputs"],
         shard=params["shard"],
+        shard_jobs=_id_list(params["shard_jobs"], "--shard-jobs"),
         durations=params["durations"],
         verbosity=-1 if params["quiet"] else params["verbose"],
         output_root=params["output_root"],
         output_format=params["output_format"],
     )
+
+
+def _id_list(text: str | None, flag: str) -> tuple[str, ...]:
+    """A JSON list of job ids: ids may hold spaces and commas, so no other separator is safe."""
+    if not text:
+        return ()
+    try:
+        ids = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON ({exc})", param_hint=flag) from None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise click.BadParameter("expected a JSON list of job ids", param_hint=flag)
+    return tuple(ids)
 
 
 @cli.command()
@@ -338,7 +362,7 @@ def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
         click.echo(json.dumps({"include": shards}))
     else:
         for shard in shards:
-            click.echo(f"{shard['shard']}  {shard['jobs']}")
+            click.echo(f"{shard['shard']}  {' '.join(shard['jobs'])}")
 
 
 @cli.command()
@@ -350,14 +374,24 @@ def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
     metavar="N",
     help="Fail if fewer shard summaries are found (a shard that never reported).",
 )
-def merge(paths: tuple[Path, ...], output_root: str, expect_shards: int | None) -> None:
+@_option(
+    "--expect-plan",
+    metavar="JSON",
+    help="The plan-shards matrix the shards ran: every job it names must have reported "
+    "exactly once (a missing one is listed as skipped and fails the merge).",
+)
+def merge(
+    paths: tuple[Path, ...], output_root: str, expect_shards: int | None, expect_plan: str | None
+) -> None:
     """Join shard summaries (files, or directories holding latest.json) into one.
 
     Exits with the code the whole run would have had.
     """
     from orchestrator.commands import merge_runs
+    from orchestrator.shards import parse_matrix
 
-    path, code = _guarded(lambda: merge_runs(paths, Path(output_root), expect_shards))
+    plan = _guarded(lambda: parse_matrix(expect_plan)) if expect_plan else None
+    path, code = _guarded(lambda: merge_runs(paths, Path(output_root), expect_shards, plan))
     click.echo(f"summary: {path}")
     sys.exit(code)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.config import config_files, load_configs
@@ -19,7 +19,12 @@ from orchestrator.report.summary import new_run_id
 from orchestrator.shards import merge_summaries
 
 
-def merge_runs(paths: Sequence[Path], output_root: Path, expect: int | None) -> tuple[Path, int]:
+def merge_runs(
+    paths: Sequence[Path],
+    output_root: Path,
+    expect: int | None,
+    plan: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[Path, int]:
     """Join shard summaries (files, or directories searched for latest.json) into one.
 
     A job's log path is kept when the log is at that path under `output_root` (the shards'
@@ -41,7 +46,8 @@ def merge_runs(paths: Sequence[Path], output_root: Path, expect: int | None) -> 
             if log.is_file() and not (output_root / job["log_path"]).is_file():
                 job["log_path"] = os.path.relpath(log, output_root)
         summaries.append(summary)
-    merged = merge_summaries(summaries)
+    merged = merge_summaries(summaries, plan)
+    expect = len(plan) if expect is None and plan is not None else expect
     if expect is not None and len(summaries) != expect:
         console.print_warning(f"expected {expect} shard summaries, found {len(summaries)}")
         merged["exit_code"] = max(merged["exit_code"], EXIT_FAILED)

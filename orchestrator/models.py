@@ -286,6 +286,8 @@ class RunOptions:
     grace: float | None = None
     cpus: int | None = None
     shard: str | None = None
+    #: The exact jobs of this shard, as `plan-shards` decided them once for every runner.
+    shard_jobs: tuple[str, ...] = ()
     durations: str | None = None
     no_deps: bool = False
     force: tuple[str, ...] = ()

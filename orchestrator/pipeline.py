@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
@@ -19,6 +20,9 @@ from orchestrator.jobs import merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console
+
+if TYPE_CHECKING:
+    from orchestrator.incremental import Decisions
 
 # Everything a run needs beyond planning is imported where it is used: `--help`, `--list`
 # and `--dry-run` then load only what they print (README: under 150 ms above bare Python).
@@ -53,7 +57,9 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         no_deps=options.no_deps,
         allow_empty=options.allow_empty,
     )
-    if options.shard:
+    if options.shard_jobs:
+        selected = _decided_shard(selected, options.shard_jobs)
+    elif options.shard:
         from orchestrator.shards import parse_shard, split
 
         index, count = parse_shard(options.shard)
@@ -62,6 +68,24 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         part = set(split([s.id for s in selected], count, durations, needs)[index - 1])
         selected = tuple(s for s in selected if s.id in part)
     return Selection(selected, config.files, tuple(warnings))
+
+
+def _decided_shard(selected: tuple[JobSpec, ...], ids: tuple[str, ...]) -> tuple[JobSpec, ...]:
+    """Exactly the jobs the plan gave this runner; never a split recomputed here.
+
+    A runner's own view (its restored durations, say) may differ from the plan job's, and
+    a split recomputed from it could run a job twice or never. A job the plan names that
+    this runner does not know means the two disagree on the code or the selection: stop.
+    """
+    known = {spec.id for spec in selected}
+    unknown = [job_id for job_id in ids if job_id not in known]
+    if unknown:
+        raise OrchestratorError(
+            f"--shard-jobs: {', '.join(map(repr, unknown))} not among the selected jobs here; "
+            "the plan and this runner disagree (same commit, same selection flags?)"
+        )
+    wanted = set(ids)
+    return tuple(spec for spec in selected if spec.id in wanted)
 
 
 def make_plan(
@@ -97,14 +121,14 @@ def main(options: RunOptions, base: Path) -> int:
     for warning in selection.warnings:
         console.print_warning(warning)
     if options.list_only:
-        console.list_jobs(selection.jobs, selection.config_files, options.output_format)
+        _preview_list(options, selection)
         return 0
     from orchestrator.incremental import decide
 
     if options.dry_run:
         plan = make_plan(options, selection, base)
         decisions = decide(plan, options, base)
-        console.show_plan(plan, decisions, options.output_format, options.verbosity > 0)
+        _preview_plan(options, plan, decisions)
         return 0
     from orchestrator.run import run_plan
 
@@ -124,9 +148,44 @@ def main(options: RunOptions, base: Path) -> int:
     return run_plan(plan, options, base, decisions, backend=None, backend_info=local)
 
 
-def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, str]]:
-    """GitHub matrix entries: at most one shard per job, so no runner starts for nothing."""
-    selection = load_selection(replace(options, shard=None), base)
+def _preview_list(options: RunOptions, selection: Selection) -> None:
+    """The job list, printed; in a GitHub step also its step summary (it ran nothing else)."""
+    if options.output_format != "markdown":
+        console.list_jobs(selection.jobs, selection.config_files, options.output_format)
+    if options.output_format == "markdown" or _in_github():
+        from orchestrator.report.preview import list_markdown
+
+        _markdown_out(options, list_markdown(selection.jobs, selection.config_files))
+
+
+def _preview_plan(options: RunOptions, plan: Plan, decisions: Decisions) -> None:
+    if options.output_format != "markdown":
+        console.show_plan(plan, decisions, options.output_format, options.verbosity > 0)
+    if options.output_format == "markdown" or _in_github():
+        from orchestrator.report.preview import plan_markdown
+
+        _markdown_out(options, plan_markdown(plan, decisions))
+
+
+def _markdown_out(options: RunOptions, text: str) -> None:
+    from orchestrator.report.outputs import append_step_summary
+
+    if options.output_format == "markdown":
+        print(text, end="")
+    append_step_summary(text)
+
+
+def _in_github() -> bool:
+    return bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+
+
+def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, Any]]:
+    """GitHub matrix entries: at most one shard per job, so no runner starts for nothing.
+
+    Each entry carries its job ids: the runners run exactly those (`--shard-jobs`) and
+    `merge --expect-plan` checks that every one of them reported, once.
+    """
+    selection = load_selection(replace(options, shard=None, shard_jobs=()), base)
     ids = [spec.id for spec in selection.jobs]
     durations = previous_durations(base / options.durations) if options.durations else {}
     needs = {spec.id: spec.needs for spec in selection.jobs}
@@ -134,6 +193,6 @@ def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, s
 
     parts = [part for part in split(ids, min(count, len(ids)), durations, needs) if part]
     return [
-        {"shard": f"{index}/{len(parts)}", "jobs": " ".join(part)}
+        {"shard": f"{index}/{len(parts)}", "label": f"{index}-of-{len(parts)}", "jobs": part}
         for index, part in enumerate(parts, start=1)
     ]

@@ -1,12 +1,14 @@
 """Split the selected jobs across CI runners, and join the runners' summaries back.
 
-Every runner computes the split on its own, so it must be a pure function of the job list
-and the durations file: the same inputs give the same disjoint parts on every machine.
+In CI the plan job splits once and hands each runner its job ids (`--shard-jobs`); a
+runner that splits on its own (`--shard K/N`) relies on the split being a pure function
+of the job list and the durations file, so it is one.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
 from orchestrator.outcome import exit_code_for
-from orchestrator.report.summary import RunInfo, assemble, parse_iso
+from orchestrator.report.summary import RunInfo, assemble, is_trial, parse_iso
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -74,8 +76,31 @@ def _linked_units(ids: Sequence[str], needs: Mapping[str, Sequence[str]]) -> lis
     return list(units.values())
 
 
-def merge_summaries(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One summary as if one runner had run every shard's jobs."""
+def parse_matrix(text: str) -> dict[str, list[str]]:
+    """plan-shards' JSON matrix → each shard's label and job ids."""
+    try:
+        include = json.loads(text)["include"]
+        shards = {str(entry["shard"]): list(entry["jobs"]) for entry in include}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OrchestratorError(
+            f"--expect-plan: not a plan-shards matrix ({exc!r}); "
+            'expected {"include": [{"shard": "1/2", "jobs": [...]}, ...]}'
+        ) from None
+    if not all(isinstance(i, str) for ids in shards.values() for i in ids):
+        raise OrchestratorError("--expect-plan: job ids must be strings")
+    return shards
+
+
+def merge_summaries(
+    summaries: Sequence[Mapping[str, Any]],
+    expected: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """One summary as if one runner had run every shard's jobs.
+
+    With `expected` (shard label → job ids, as planned), a planned job that no shard
+    reported is recorded as skipped, which fails the run; a job the plan did not give any
+    shard means the shards did not run the plan, and nothing is merged.
+    """
     if not summaries:
         raise OrchestratorError("merge: no summaries found")
     jobs: dict[str, Mapping[str, Any]] = {}
@@ -84,9 +109,13 @@ def merge_summaries(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if job["id"] in jobs:
                 raise OrchestratorError(f"merge: job '{job['id']}' appears in two summaries")
             jobs[job["id"]] = job
+    if expected is not None:
+        jobs.update(_missing_jobs(jobs, expected))
     first = summaries[0]
     header_keys = ("host", "python", "orchestrator_version", "git_commit", "options", "backend")
     header = {key: first[key] for key in header_keys}
+    # The merged run is the whole run, not the first shard: reports treat it as such.
+    header["options"] = {**first["options"], "shard": None, "shard_jobs": []}
     allow_partial = bool(first["options"].get("allow_partial_success"))
     code = exit_code_for(
         [(Status(j["status"]), j["optional"]) for j in jobs.values()],
@@ -94,7 +123,7 @@ def merge_summaries(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     )
     interrupted = next((s["interrupted_by"] for s in summaries if s["interrupted_by"]), None)
     if interrupted:
-        code = max(s["exit_code"] for s in summaries)
+        code = max(code, *(s["exit_code"] for s in summaries))
     run = RunInfo(
         min(parse_iso(s["started_at"]) for s in summaries),
         max(parse_iso(s["ended_at"]) for s in summaries),
@@ -102,3 +131,47 @@ def merge_summaries(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         interrupted,
     )
     return assemble(header, list(jobs.values()), run)
+
+
+def _missing_jobs(
+    reported: Mapping[str, Mapping[str, Any]], expected: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, Any]]:
+    planned = {job_id: shard for shard, ids in expected.items() for job_id in ids}
+    extra = [
+        job_id
+        for job_id, job in reported.items()
+        if job_id not in planned and not is_trial(job["tags"])
+    ]
+    if extra:
+        raise OrchestratorError(
+            f"merge: {', '.join(map(repr, extra))} ran but the plan gave no shard "
+            "that job; the shards did not run the plan"
+        )
+    return {
+        job_id: _never_reported(job_id, shard)
+        for job_id, shard in planned.items()
+        if job_id not in reported
+    }
+
+
+def _never_reported(job_id: str, shard: str) -> dict[str, Any]:
+    """A record for a planned job no shard reported, so every report shows the gap."""
+    return {
+        "id": job_id,
+        "script": "",
+        "argv": ["(not run)"],
+        "status": Status.SKIPPED.value,
+        "reason": f"shard {shard} never reported it",
+        "optional": False,
+        "tags": [],
+        "attempts": [],
+        "duration_s": 0.0,
+        "log_path": f"logs/{job_id}.log",
+        "output_dir": "",
+        "metrics": {},
+        "gates": [],
+        "headline": None,
+        "needs": [],
+        "from_run": None,
+        "sweep": None,
+    }

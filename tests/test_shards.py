@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,7 +127,7 @@ def test_plan_shards_matrix(project: Project) -> None:
     assert result.returncode == 0, result.stderr
     shards = json.loads(result.stdout)["include"]
     assert [s["shard"] for s in shards] == ["1/5", "2/5", "3/5", "4/5", "5/5"]  # no empty runner
-    assert shards[0]["jobs"] == "a"
+    assert shards[0]["jobs"] == ["a"]
 
 
 def test_jobs_linked_by_needs_share_a_runner() -> None:
@@ -137,3 +138,142 @@ def test_jobs_linked_by_needs_share_a_runner() -> None:
         holder = next(part for part in parts if "e" in part)
         assert {"a", "b", "c", "e"} <= set(holder)
         assert sorted(j for part in parts for j in part) == ids
+
+
+def github_env(tmp: Path, name: str) -> dict[str, str]:
+    """The files GitHub gives a step, fresh, as `GITHUB_STEP_SUMMARY` and `GITHUB_OUTPUT`."""
+    (tmp / name).mkdir()
+    return {
+        "GITHUB_STEP_SUMMARY": str(tmp / name / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp / name / "output"),
+    }
+
+
+def step_outputs(env: dict[str, str]) -> dict[str, str]:
+    """`name<<DELIM` blocks, read as the runner reads them."""
+    lines = Path(env["GITHUB_OUTPUT"]).read_text().splitlines()
+    outputs, index = {}, 0
+    while index < len(lines):
+        name, _, delimiter = lines[index].partition("<<")
+        end = lines.index(delimiter, index + 1)
+        outputs[name] = "\n".join(lines[index + 1 : end])
+        index = end + 1
+    return outputs
+
+
+def planned(project: Project, count: int, *flags: str) -> dict[str, Any]:
+    result = project.run(*flags, "plan-shards", str(count), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    matrix: dict[str, Any] = json.loads(result.stdout)
+    return matrix
+
+
+def run_shard(project: Project, entry: dict[str, Any], env: dict[str, str] | None = None) -> int:
+    shard_env = {
+        "TRAIN_ORCH_SHARD": entry["shard"],
+        "TRAIN_ORCH_SHARD_JOBS": json.dumps(entry["jobs"]),
+    }
+    result = project.run(
+        "--output-root", f"shards/{entry['label']}", env={**shard_env, **(env or {})}
+    )
+    return result.returncode
+
+
+def test_merge_writes_the_whole_run_to_the_step_summary(project: Project, tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        project.script(f"training/train_{name}.py")
+    matrix = planned(project, 2)
+    shard_envs = [github_env(tmp_path, f"shard{k}") for k in (1, 2)]
+    for entry, env in zip(matrix["include"], shard_envs, strict=True):
+        assert run_shard(project, entry, env) == 0
+        assert not Path(env["GITHUB_STEP_SUMMARY"]).exists()  # the merge job shows the run
+        assert step_outputs(env)["exit-code"] == "0"
+    env = github_env(tmp_path, "merge")
+    result = project.run("merge", "shards", "--expect-plan", json.dumps(matrix), env=env)
+    assert result.returncode == 0, result.stderr
+    shown = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert shown.startswith("## ✅ Training run: 3 succeeded · ")
+    assert "| `c` | ✅ succeeded |" in shown
+    assert project.summary()["options"]["shard"] is None
+    outputs = step_outputs(env)
+    assert outputs["exit-code"] == "0"
+    assert outputs["verdict"].startswith("✅ Training run: 3 succeeded")
+    assert outputs["summary-path"].endswith("_merged.json")
+
+
+def test_each_runner_runs_the_planned_jobs_whatever_its_own_cache_says(project: Project) -> None:
+    for name in ("a", "b", "c", "d"):
+        project.script(f"training/train_{name}.py")
+    # The plan job saw no durations; by the time a runner starts, another run has saved
+    # a cache where `a` is slow. Recomputing the split there would move jobs around.
+    matrix = planned(project, 2)
+    slow_a = {
+        "jobs": [
+            {"id": i, "status": "succeeded", "duration_s": 500.0 if i == "a" else 1.0}
+            for i in "abcd"
+        ]
+    }
+    (project.root / "newer.json").write_text(json.dumps(slow_a))
+    recomputed = [
+        set(planned(project, 2, "--durations", "newer.json")["include"][k]["jobs"]) for k in (0, 1)
+    ]
+    assert recomputed != [set(e["jobs"]) for e in matrix["include"]]  # what --shard K/N risked
+    for entry in matrix["include"]:
+        assert run_shard(project, entry, {"TRAIN_ORCH_DURATIONS": "newer.json"}) == 0
+    result = project.run("merge", "shards", "--expect-plan", json.dumps(matrix))
+    assert result.returncode == 0, result.stderr
+    assert sorted(project.jobs()) == ["a", "b", "c", "d"]
+
+
+def test_merge_lists_a_planned_job_no_shard_ran(project: Project, tmp_path: Path) -> None:
+    for name in ("a", "b", "c", "d"):
+        project.script(f"training/train_{name}.py")
+    matrix = planned(project, 2)
+    first, second = matrix["include"]
+    *ran, missing = second["jobs"]
+    run_shard(project, first)
+    run_shard(project, {**second, "jobs": ran})  # a runner that disagreed with the plan
+    env = github_env(tmp_path, "merge")
+    result = project.run("merge", "shards", "--expect-plan", json.dumps(matrix), env=env)
+    assert result.returncode == 1, result.stderr
+    job = project.jobs()[missing]
+    assert (job["status"], job["reason"]) == ("skipped", "shard 2/2 never reported it")
+    assert f"| `{missing}` | ⏭️ skipped |" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+def test_merge_refuses_jobs_the_plan_gave_no_shard(project: Project) -> None:
+    for name in ("a", "b"):
+        project.script(f"training/train_{name}.py")
+    project.run("--output-root", "shards/all")
+    plan = {"include": [{"shard": "1/1", "label": "1-of-1", "jobs": ["a"]}]}
+    result = project.run("merge", "shards", "--expect-plan", json.dumps(plan))
+    assert result.returncode == 2
+    assert "'b' ran but the plan gave no shard that job" in result.stderr
+
+
+def test_a_runner_that_does_not_know_a_planned_job_stops(project: Project) -> None:
+    project.script("training/train_a.py")
+    result = project.run("--shard-jobs", '["a", "gone"]')
+    assert result.returncode == 2
+    assert "--shard-jobs: 'gone' not among the selected jobs here" in result.stderr
+    assert project.run("--shard-jobs", "a b").returncode == 2  # JSON only: ids may hold spaces
+
+
+@pytest.mark.parametrize(
+    ("flag", "heading"),
+    [("--dry-run", "## 📝 Dry run: 2 jobs (2 would run)"), ("--list", "## 📋 2 jobs found")],
+)
+def test_a_preview_is_the_step_summary(
+    project: Project, tmp_path: Path, flag: str, heading: str
+) -> None:
+    project.script("training/train_a.py")
+    project.script("training/train_b b.py")
+    env = github_env(tmp_path, "preview")
+    result = project.run(flag, env=env)
+    assert result.returncode == 0, result.stderr
+    shown = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert shown.startswith(heading)
+    assert "| `b b` |" in shown
+    assert not (project.root / "summaries").exists()
+    markdown = project.run(flag, "--format", "markdown")
+    assert markdown.stdout == shown

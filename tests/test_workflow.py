@@ -338,6 +338,6 @@ def test_plan_job_emits_the_shard_matrix(runner_path: str, tmp_path: Path) -> No
     assert key == "matrix"
     shards = json.loads(value)["include"]
     assert [s["shard"] for s in shards] == ["1/2", "2/2"]
-    assert sorted(" ".join(s["jobs"] for s in shards).split()) == BUNDLED
-    ensemble = next(s["jobs"].split() for s in shards if "ensemble" in s["jobs"])
+    assert sorted(job for s in shards for job in s["jobs"]) == BUNDLED
+    ensemble = next(s["jobs"] for s in shards if "ensemble" in s["jobs"])
     assert {"random_forest", "mlp_breast_cancer"} <= set(ensemble)  # needs stay together

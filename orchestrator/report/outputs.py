@@ -1,9 +1,11 @@
 """Everything a finished run leaves in summaries/, written the same way for a live run,
-a summary rebuilt from a journal, and shards merged into one."""
+a summary rebuilt from a journal, and shards merged into one; and what GitHub Actions
+reads back: the step summary and the step's outputs."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,36 @@ def write_reports(summary: Mapping[str, Any], summary_dir: Path, run_id: str, ba
     text = markdown.render(summary, base)
     write_atomic(summary_dir / MARKDOWN, text)
     write_atomic(summary_dir / JUNIT, junit.render(summary, base))
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary and not summary["options"].get("shard"):
-        with Path(step_summary).open("a", encoding="utf-8") as handle:
-            handle.write(text)
+    if not summary["options"].get("shard"):
+        append_step_summary(text)
+    set_step_outputs(
+        {
+            "exit-code": str(summary["exit_code"]),
+            "verdict": markdown.verdict(summary).removeprefix("## "),
+            "summary-path": str(path),
+        }
+    )
     return path
+
+
+def append_step_summary(text: str) -> None:
+    """Add to GitHub's step summary, when running in a GitHub Actions step."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def set_step_outputs(values: Mapping[str, str]) -> None:
+    """Write the step's outputs (`steps.<id>.outputs.<name>`) when in a GitHub Actions step.
+
+    Each value goes in GitHub's multi-line form with a random delimiter, so no value (a
+    verdict naming a hostile job id, say) can end it early and forge another output.
+    """
+    target = os.environ.get("GITHUB_OUTPUT")
+    if not target:
+        return
+    with Path(target).open("a", encoding="utf-8") as handle:
+        for name, value in values.items():
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")

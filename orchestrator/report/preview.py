@@ -1,0 +1,61 @@
+"""`--list` and `--dry-run` as Markdown: what a run would do, for a GitHub step summary.
+
+A dispatch that only previews has no run report to show; its step summary is this.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from orchestrator.models import JobSpec, Plan
+from orchestrator.report.console import decision, flag_letters, shown_command
+from orchestrator.report.markdown import cell
+
+if TYPE_CHECKING:
+    from orchestrator.incremental import Decisions
+
+
+def list_markdown(specs: Sequence[JobSpec], config_files: Sequence[str]) -> str:
+    origin = f" · config: {', '.join(config_files)}" if config_files else ""
+    rows = [
+        f"## 📋 {len(specs)} job{'s' * (len(specs) != 1)} found{cell(origin)} · nothing was run",
+        "",
+        "Flags: O=`--output-dir` E=`--epochs` F=`--folds` S=`--seed`",
+        "",
+        "| job | script | flags | tags | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in specs:
+        notes = (spec.error and f"⚠️ {spec.error}: not run") or ("optional" if spec.optional else "")
+        script = spec.script or shlex.join(spec.command or ())
+        flags = "—" if spec.error else flag_letters(spec)
+        cells = (f"`{cell(spec.id)}`", f"`{cell(script)}`", flags, " ".join(spec.tags), notes)
+        rows.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def plan_markdown(plan: Plan, decisions: Decisions) -> str:
+    """The verdict-like line first, then each job's command in start order."""
+    actions = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
+    blocked = sum(1 for job in plan.jobs if job.not_runnable)
+    counts = [f"{n} would {action}" for action, n in actions.items()]
+    counts += [f"{blocked} cannot run"] if blocked else []
+    workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
+    lines = [
+        f"## 📝 Dry run: {len(plan.jobs)} jobs ({', '.join(counts) or 'none'}), {workers} "
+        "· nothing was run",
+        "",
+        "| job | would | why | command |",
+        "|---|---|---|---|",
+    ]
+    for job in plan.jobs:
+        action, reason = (
+            ("not run", job.not_runnable) if job.not_runnable else decision(job.id, decisions)
+        )
+        cells = (f"`{job.id}`", action, reason, f"`{shown_command(job)}`")
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    lines += ["", f"logs → `{plan.log_dir}/<job>.log` · summary → `{plan.summary_dir}/`"]
+    return "\n".join(lines) + "\n"
