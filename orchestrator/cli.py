@@ -124,6 +124,14 @@ def _output_root(help: str) -> _Decorator:
     help="Jobs at once with --parallel [default: CPUs].",
 )
 @_option("--retries", type=click.IntRange(min=0), help="Re-run a failed job up to N more times.")
+@_option(
+    "--gates",
+    type=click.Choice(["enforce", "report"]),
+    default="enforce",
+    show_default=True,
+    help="report: a failed quality gate is shown (gate_failed) but fails neither the run nor "
+    "the jobs that need it, e.g. for a quick run with fewer epochs.",
+)
 @_option("--fail-fast", is_flag=True, help="Stop everything at the first failed required job.")
 @_option(
     "--timeout",
@@ -296,6 +304,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
         allow_partial_success=params["allow_partial_success"],
         allow_empty=params["allow_empty"],
         journal=not params["no_journal"],
+        gates=params["gates"],
         fail_fast=params["fail_fast"],
         timeout=params["timeout"],
         grace=params["grace"],

@@ -218,6 +218,9 @@ class Plan:
     #: CPU tokens shared by running jobs: a job starts only when its `cpus` fit.
     cpus: int
     fail_fast: bool = False
+    #: False: a failed quality gate is reported (`gate_failed`) but fails neither the run nor
+    #: the jobs that need it, e.g. for a dispatch with fewer epochs than the gates assume.
+    enforce_gates: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +284,8 @@ class RunOptions:
     auto_discover: bool = True
     discover_roots: tuple[str, ...] = ()
     allow_partial_success: bool = False
+    #: "enforce" or "report" (see `Plan.enforce_gates`).
+    gates: str = "enforce"
     fail_fast: bool = False
     timeout: float | None = None
     grace: float | None = None

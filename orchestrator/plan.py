@@ -90,6 +90,7 @@ def build_plan(
         max_workers=max(1, workers),
         cpus=cpus,
         fail_fast=options.fail_fast,
+        enforce_gates=options.gates == "enforce",
     )
 
 

@@ -61,7 +61,9 @@ def run_plan(
             sink.emit(RunStarted(plan, started))
             outcome = scheduler.run()
             code = outcome.interrupted_exit or exit_code(
-                outcome.results, allow_partial_success=options.allow_partial_success
+                outcome.results,
+                allow_partial_success=options.allow_partial_success,
+                enforce_gates=plan.enforce_gates,
             )
             ended = time.time()
             info = RunInfo(started, ended, code, outcome.interrupted_by)

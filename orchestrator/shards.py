@@ -120,6 +120,7 @@ def merge_summaries(
     code = exit_code_for(
         [(Status(j["status"]), j["optional"]) for j in jobs.values()],
         allow_partial_success=allow_partial,
+        enforce_gates=first["options"].get("gates", "enforce") == "enforce",
     )
     interrupted = next((s["interrupted_by"] for s in summaries if s["interrupted_by"]), None)
     if interrupted:

@@ -304,6 +304,38 @@ def test_gates_pass_fail_and_missing_metric(project: Project) -> None:
     assert jobs["missing"]["reason"] == "rmse missing from metrics.json (gate rmse <= 60)"
 
 
+def test_gates_only_reported_fail_neither_the_run_nor_what_needs_them(project: Project) -> None:
+    project.script("training/train_weak.py")  # accuracy 0.51
+    project.script("training/train_uses_weak.py")
+    project.config(
+        "configs/jobs.yaml",
+        "jobs:\n  weak: {gates: {accuracy: '> 0.9'}}\n  uses_weak: {needs: [weak]}\n",
+    )
+    enforced = project.run()
+    assert enforced.returncode == 1
+    assert project.jobs()["uses_weak"]["status"] == "skipped"
+    reported = project.run("--gates", "report", "--force")
+    assert reported.returncode == 0, reported.stderr
+    jobs = project.jobs()
+    assert (jobs["weak"]["status"], jobs["weak"]["reason"]) == (
+        "gate_failed",
+        "accuracy 0.51 fails > 0.9",
+    )
+    assert jobs["uses_weak"]["status"] == "succeeded"
+    assert project.summary()["exit_code"] == 0
+    for k, jobs_of_shard in enumerate((["weak"], ["uses_weak"]), start=1):
+        project.run(
+            "--gates",
+            "report",
+            "--force",
+            "--no-deps",
+            "--output-root",
+            f"s{k}",
+            env={"TRAIN_ORCH_SHARD_JOBS": json.dumps(jobs_of_shard)},
+        )
+    assert project.run("merge", "s1", "s2").returncode == 0  # the merge reads the option
+
+
 def test_bad_gate_is_a_config_error(project: Project) -> None:
     project.script("training/train_a.py")
     project.config("configs/jobs.yaml", "jobs:\n  a:\n    gates: {accuracy: at least 0.9}\n")

@@ -505,6 +505,8 @@ class Scheduler:
         self.sink.emit(JobFinished(result))
         if job.id in self._trial_parent:
             self._trial_finished(result)
+        if status is Status.GATE_FAILED and not self.plan.enforce_gates:
+            return  # reported, and otherwise a success: dependents run, nothing halts
         if not status.ok:
             self._skip_dependents(job.id, status)
         if self.plan.fail_fast and status in FAILING and not job.optional:
