@@ -27,11 +27,15 @@ from orchestrator.models import Status
 from orchestrator.report.console import STATUS_STYLE, make_console
 from orchestrator.report.logs import tail_lines
 from orchestrator.report.markdown import (
+    COMPARE_RESERVE,
     HEADLINE_METRICS,
     cell,
+    cut_to,
     gates_text,
     is_failure,
+    lines_size,
     metrics_text,
+    one_line,
     render,
 )
 from orchestrator.report.summary import (
@@ -402,10 +406,27 @@ def _note(j: JobChange) -> str:
     return f"{note} (optional)".strip() if j.optional else note
 
 
-def compare_markdown(c: Comparison) -> str:
+STATUS_HEAD = ("| job | change | base | head | note |", "|---|---|---|---|---|")
+METRIC_HEAD = (
+    "| job | metric | base | head | delta | regression |",
+    "|---|---|---:|---:|---|---|",
+)
+DURATION_HEAD = (
+    f"**Run time changed by more than {DURATION_CHANGE:.0%}**",
+    "",
+    "| job | base | head | change |",
+    "|---|---:|---:|---:|",
+)
+
+
+def compare_markdown(c: Comparison, *, limit: int = COMPARE_RESERVE) -> str:
     """The comparison for a PR comment or GitHub's step summary, headed to sit under a run's
-    own summary: verdict, status changes, metric changes, notable run-time changes."""
-    lines = [
+    own summary: verdict, status changes, metric changes, notable run-time changes.
+
+    At most `limit` bytes, the room the run's own report leaves it in the step summary:
+    rows are left out from the least urgent end (regressions come first) and counted.
+    """
+    head = [
         "### Compared with the previous run",
         "",
         compare_verdict(c),
@@ -413,41 +434,59 @@ def compare_markdown(c: Comparison) -> str:
         f"Base {_run_ref(c.base.started_at, c.base.git_commit)} → "
         f"head {_run_ref(c.head.started_at, c.head.git_commit)}",
     ]
-    status_rows = _status_rows(c)
-    if status_rows:
-        lines += ["", "| job | change | base | head | note |", "|---|---|---|---|---|"]
-        lines += [
-            f"| `{cell(j.job)}` | {KIND_LABEL[j.kind]} | {j.base_status or '—'} | "
-            f"{j.head_status or '—'} | {cell(_note(j))} |"
-            for j in status_rows
-        ]
-    metric_rows = _metric_rows(c)
-    if metric_rows:
-        lines += [
-            "",
-            "| job | metric | base | head | delta | regression |",
-            "|---|---|---:|---:|---|---|",
-        ]
-        lines += [
-            f"| `{cell(m.job)}` | {cell(m.metric)} | {m.base:.4g} | {m.head:.4g} | "
-            f"{_delta_text(m)} | {'**regression**' if regressed else ''} |"
-            for m, regressed in metric_rows
-        ]
-    duration_rows = _duration_rows(c)
-    if duration_rows:
-        lines += [
-            "",
-            f"**Run time changed by more than {DURATION_CHANGE:.0%}**",
-            "",
-            "| job | base | head | change |",
-            "|---|---:|---:|---:|",
-        ]
-        lines += [
-            f"| `{cell(j.job)}` | {duration_text(j.base_duration or 0)} | "
-            f"{duration_text(j.head_duration or 0)} | {(j.duration_ratio or 0) - 1:+.0%} |"
-            for j in duration_rows
-        ]
-    return "\n".join(lines) + "\n"
+    status_table = [
+        f"| `{cell(j.job)}` | {KIND_LABEL[j.kind]} | {j.base_status or '—'} | "
+        f"{j.head_status or '—'} | {cell(_note(j))} |"
+        for j in _status_rows(c)
+    ]
+    metric_table = [
+        f"| `{cell(m.job)}` | {cell(m.metric)} | {m.base:.4g} | {m.head:.4g} | "
+        f"{_delta_text(m)} | {'**regression**' if regressed else ''} |"
+        for m, regressed in _metric_rows(c)
+    ]
+    duration_table = [
+        f"| `{cell(j.job)}` | {duration_text(j.base_duration or 0)} | "
+        f"{duration_text(j.head_duration or 0)} | {(j.duration_ratio or 0) - 1:+.0%} |"
+        for j in _duration_rows(c)
+    ]
+    tables = (
+        (STATUS_HEAD, status_table),
+        (METRIC_HEAD, metric_table),
+        (DURATION_HEAD, duration_table),
+    )
+    return _fit_tables(head, tables, limit)
+
+
+def _fit_tables(
+    head: list[str], tables: Sequence[tuple[Sequence[str], list[str]]], limit: int
+) -> str:
+    """`head`, then each table's rows in order until one does not fit: it and all after it
+    are left out (a later row is never more urgent) and a note counts them."""
+    total = sum(len(rows) for _, rows in tables)
+    room = limit - lines_size([*head, "", _left_out_note(total)])
+    lines, left_out = list(head), 0
+    for table_head, rows in tables:
+        cost, kept = lines_size(["", *table_head]), 0
+        for row in rows:
+            if left_out or cost + lines_size([row]) > room:
+                left_out += 1
+                continue
+            cost += lines_size([row])
+            kept += 1
+        if kept:
+            lines += ["", *table_head, *rows[:kept]]
+            room -= cost
+    if left_out:
+        lines += ["", _left_out_note(left_out)]
+    text = "\n".join(lines) + "\n"
+    return text if len(text.encode()) <= limit else cut_to(text, limit)
+
+
+def _left_out_note(rows: int) -> str:
+    return (
+        f"> {_plural(rows, 'more row')} left out to fit GitHub's step summary; "
+        "`run-all-training compare --format json` lists them all."
+    )
 
 
 def compare_json(c: Comparison) -> dict[str, Any]:
@@ -670,7 +709,8 @@ def trend_markdown(t: Trend) -> str:
         charts.append(xychart(f"{job.job}: run time", "seconds", t.labels, job.durations.values))
         drawn = [chart for chart in charts if chart]
         if drawn:
-            lines += ["", f"#### `{job.job}`"]
+            # On one line: a line break in a job id would end the heading and could open a fence.
+            lines += ["", f"#### `{one_line(job.job)}`"]
             lines += [line for chart in drawn for line in ["", *chart]]
     return "\n".join(lines) + "\n"
 
@@ -698,8 +738,16 @@ def xychart(
 
 
 def _mermaid_text(text: str) -> str:
-    """Quoted, as xychart wants any text with spaces; its strings cannot hold a quote."""
-    return '"' + text.replace('"', "'") + '"'
+    """One quoted xychart string, whatever the text (a job id, a metric name) holds.
+
+    Its strings cannot hold a quote; a line break would end the statement or the Markdown
+    fence around the chart; `%%` starts a directive Mermaid reads even inside a string;
+    an empty string does not parse.
+    """
+    kept = "".join(
+        "'" if c == '"' else "_" if c == "%" else c if c.isprintable() else " " for c in text
+    )
+    return f'"{kept or " "}"'
 
 
 def _mermaid_number(value: float) -> str:
