@@ -81,10 +81,10 @@ def parse_matrix(text: str) -> dict[str, list[str]]:
     try:
         include = json.loads(text)["include"]
         shards = {str(entry["shard"]): list(entry["jobs"]) for entry in include}
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError):
         raise OrchestratorError(
-            f"--expect-plan: not a plan-shards matrix ({exc!r}); "
-            'expected {"include": [{"shard": "1/2", "jobs": [...]}, ...]}'
+            "--expect-plan: not a plan-shards matrix; "
+            'expected {"include": [{"shard": "1/2", "jobs": ["id", ...]}, ...]}'
         ) from None
     if not all(isinstance(i, str) for ids in shards.values() for i in ids):
         raise OrchestratorError("--expect-plan: job ids must be strings")

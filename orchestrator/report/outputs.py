@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.report import junit, markdown
+from orchestrator.report import console, junit, markdown
 from orchestrator.report.summary import write_atomic, write_summary
 
 MARKDOWN = "summary.md"
@@ -42,8 +42,7 @@ def append_step_summary(text: str) -> None:
     """Add to GitHub's step summary, when running in a GitHub Actions step."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
-        with Path(target).open("a", encoding="utf-8") as handle:
-            handle.write(text)
+        _append(target, text, "the step summary")
 
 
 def set_step_outputs(values: Mapping[str, str]) -> None:
@@ -53,9 +52,19 @@ def set_step_outputs(values: Mapping[str, str]) -> None:
     verdict naming a hostile job id, say) can end it early and forge another output.
     """
     target = os.environ.get("GITHUB_OUTPUT")
-    if not target:
-        return
-    with Path(target).open("a", encoding="utf-8") as handle:
-        for name, value in values.items():
-            delimiter = f"ghadelimiter_{uuid.uuid4()}"
-            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    if target:
+        text = "".join(
+            f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+            for name, value in values.items()
+            for delimiter in [f"ghadelimiter_{uuid.uuid4()}"]
+        )
+        _append(target, text, "the step outputs")
+
+
+def _append(path: str, text: str, what: str) -> None:
+    """GitHub's files are a courtesy to the reader: failing to write one loses nothing else."""
+    try:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        console.print_warning(f"could not write {what} ({path}): {exc.strerror}")
