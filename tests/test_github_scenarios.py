@@ -6,7 +6,9 @@ the artifacts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -377,13 +379,16 @@ def test_another_repository_uses_the_action_with_the_readme_snippet(tmp_path: Pa
 
 
 @pytest.fixture(autouse=True)
-def _no_stray_processes() -> Iterator[None]:
-    """A scenario that leaves a training process behind would poison the next one."""
+def _no_stray_processes(tmp_path: Path) -> Iterator[None]:
+    """A scenario must leave no process of its own behind (found by their working dirs, so
+    scenarios running beside it in other workers are left alone)."""
     yield
-    leftovers = subprocess.run(
-        ["pgrep", "-f", "train_slow.py"], capture_output=True, text=True, check=False
-    ).stdout.split()
+    leftovers = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if (proc / "cwd").readlink().is_relative_to(tmp_path):
+                leftovers.append(int(proc.name))
     for pid in leftovers:
-        with_signal = int(pid)
-        subprocess.run(["kill", f"-{signal.SIGKILL.value}", str(with_signal)], check=False)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     assert not leftovers, f"left running: {leftovers}"
