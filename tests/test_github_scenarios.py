@@ -349,6 +349,57 @@ def test_cancelling_stops_the_jobs_gracefully_and_still_uploads_the_summary(
     assert_mermaid_ok(shown)
 
 
+HOST_SCRIPT = """
+import argparse, json, os, pathlib, stat
+import tinydep  # from the repository's own requirements file
+parser = argparse.ArgumentParser()
+parser.add_argument("--output-dir", required=True)
+out = pathlib.Path(parser.parse_args().output_dir)
+out.mkdir(parents=True, exist_ok=True)
+credentials = pathlib.Path.home() / ".kaggle" / "kaggle.json"
+metrics = {
+    "kaggle_mode": stat.S_IMODE(credentials.stat().st_mode),
+    "kaggle_key_matches": float(
+        json.loads(credentials.read_text())["key"] == os.environ["KAGGLE_KEY"]
+    ),
+    "tinydep": tinydep.VALUE,
+}
+(out / "metrics.json").write_text(json.dumps(metrics))
+"""
+
+
+def test_the_host_repositorys_requirements_and_kaggle_credentials(
+    runner: LocalRunner, repo: Path
+) -> None:
+    write(repo / "training/train_kaggle.py", HOST_SCRIPT)
+    write(repo / "vendor/tinydep/tinydep.py", "VALUE = 7\n")
+    write(
+        repo / "vendor/tinydep/pyproject.toml",
+        '[project]\nname = "tinydep"\nversion = "1.0"\n'
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n',
+    )
+    write(repo / "requirements-train.txt", "./vendor/tinydep\n")
+    write(repo / "requirements.txt", "a-gpu-only-package-not-to-install==9.9\n")
+    commit(repo, "a job with requirements and Kaggle data")
+    key = "kaggle-key-8c1f0e"
+    result = runner.run(
+        WORKFLOW,
+        inputs={"only": "kaggle", "requirements": "requirements-train.txt", "verbose": True},
+        secrets={"KAGGLE_USERNAME": "someone", "KAGGLE_KEY": key},
+    )
+    assert result.conclusion == "success", result.errors()
+    (job,) = merged(result)["jobs"]
+    assert job["metrics"] == {"kaggle_mode": 0o600, "kaggle_key_matches": 1.0, "tinydep": 7}
+    train = result.jobs["training / train 1/1"]
+    assert train.python_versions == ("3.10",)  # the oldest Python the package supports
+    assert (
+        "KAGGLE_KEY=***" in (result.artifacts["training-results"] / "logs/kaggle.log").read_text()
+    )
+    for artifact in result.artifacts.values():
+        for path in artifact.rglob("*"):
+            assert not path.is_file() or key.encode() not in path.read_bytes(), path
+
+
 README_SNIPPET = re.compile(r"this is the whole workflow.*?```yaml\n(.*?)```", re.S)
 
 
