@@ -392,9 +392,6 @@ def test_the_host_repositorys_requirements_and_kaggle_credentials(
     assert job["metrics"] == {"kaggle_mode": 0o600, "kaggle_key_matches": 1.0, "tinydep": 7}
     train = result.jobs["training / train 1/1"]
     assert train.python_versions == ("3.10",)  # the oldest Python the package supports
-    assert (
-        "KAGGLE_KEY=***" in (result.artifacts["training-results"] / "logs/kaggle.log").read_text()
-    )
     for artifact in result.artifacts.values():
         for path in artifact.rglob("*"):
             assert not path.is_file() or key.encode() not in path.read_bytes(), path
