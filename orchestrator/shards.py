@@ -105,10 +105,12 @@ def merge_summaries(
         raise OrchestratorError("merge: no summaries found")
     jobs: dict[str, Mapping[str, Any]] = {}
     for summary in summaries:
+        shard = summary["options"].get("shard")
         for job in summary["jobs"]:
             if job["id"] in jobs:
                 raise OrchestratorError(f"merge: job '{job['id']}' appears in two summaries")
-            jobs[job["id"]] = job
+            # Which runner ran it: the timeline draws each runner's workers apart.
+            jobs[job["id"]] = {**job, "shard": shard} if shard else job
     if expected is not None:
         jobs.update(_missing_jobs(jobs, expected))
     first = summaries[0]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import Project
+from mermaid_check import assert_mermaid_ok
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.shards import parse_shard, split
@@ -194,6 +195,8 @@ def test_merge_writes_the_whole_run_to_the_step_summary(project: Project, tmp_pa
     shown = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert shown.startswith("## ✅ Training run: 3 succeeded · ")
     assert "| `c` | ✅ succeeded |" in shown
+    sections = {t["section"] for t in assert_mermaid_ok(shown, count=1)[0]["tasks"]}
+    assert sections == {"shard 1/2 · worker 1", "shard 2/2 · worker 1"}  # runners apart
     assert project.summary()["options"]["shard"] is None
     outputs = step_outputs(env)
     assert outputs["exit-code"] == "0"

@@ -350,17 +350,22 @@ def gantt(summary: Mapping[str, Any]) -> list[str]:
     print correct elapsed times only for viewers in UTC.
     """
     bars = _bars(summary)
-    lanes: list[int] = []  # when each lane becomes free
-    sections: dict[int, list[str]] = {}
+    # Lanes are found per CI runner: a merged run's shards ran on separate machines, and
+    # a lane shared between them would name one worker for two runners' jobs.
+    lanes: dict[str | None, list[int]] = {}  # per shard: when each of its lanes is free
+    sections: dict[tuple[int, str | None, int], list[str]] = {}
     for start, end, job, attempt in bars:
+        shard = job.get("shard")
+        free_at = lanes.setdefault(shard, [])
         # Start times are kept to the millisecond and durations rounded to it, so a job
         # started a tenth of a millisecond after the last one ended (as a sequential run
         # does) can seem to begin up to 1.5 ms before it: that lane is still free.
-        lane = next((i for i, free in enumerate(lanes) if free <= start + 2), len(lanes))
-        if lane == len(lanes):
-            lanes.append(0)
-        lanes[lane] = end
-        sections.setdefault(lane, []).append(_task(job, attempt, start, end))
+        lane = next((i for i, free in enumerate(free_at) if free <= start + 2), len(free_at))
+        if lane == len(free_at):
+            free_at.append(0)
+        free_at[lane] = end
+        key = (_shard_number(shard), shard, lane)
+        sections.setdefault(key, []).append(_task(job, attempt, start, end))
     span = max(end for _, end, _, _ in bars) - bars[0][0] if bars else 0
     lines = [
         "```mermaid",
@@ -370,9 +375,16 @@ def gantt(summary: Mapping[str, Any]) -> list[str]:
         f"    axisFormat {_axis_format(span)}",
         "    todayMarker off",  # today's line would stretch the axis out to the present
     ]
-    for lane, tasks in sorted(sections.items()):
-        lines += [f"    section worker {lane + 1}", *tasks]
+    for (_, shard, lane), tasks in sorted(sections.items(), key=lambda item: item[0][::2]):
+        runner = f"shard {task_name(shard).removeprefix(TASK_PREFIX)} · " if shard else ""
+        lines += [f"    section {runner}worker {lane + 1}", *tasks]
     return [*lines, "```"]
+
+
+def _shard_number(shard: str | None) -> int:
+    """`"2/3"` → 2, so shard 10 is drawn after shard 9; 0 for a run that was not sharded."""
+    head = (shard or "").partition("/")[0]
+    return int(head) if head.isdigit() else 0
 
 
 def _bars(summary: Mapping[str, Any]) -> list[tuple[int, int, Part, Part]]:
