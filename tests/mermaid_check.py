@@ -31,7 +31,8 @@ MERMAID_DIR = Path(__file__).resolve().parent / "mermaid"
 LOCK_FILE = MERMAID_DIR / "package-lock.json"
 #: Which lock file node_modules was installed from; npm ci rewrites node_modules whole.
 STAMP = MERMAID_DIR / "node_modules" / ".installed-from-lock"
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's chromium here; elsewhere any Chromium or Chrome, e.g. GitHub's runners' Chrome.
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 #: A code fence: up to three spaces, three or more backticks or tildes, an info string.
 FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 
