@@ -326,10 +326,10 @@ def _options(params: dict[str, Any]) -> RunOptions:
     )
 
 
-def _id_list(text: str | None, flag: str) -> tuple[str, ...]:
+def _id_list(text: str | None, flag: str) -> tuple[str, ...] | None:
     """A JSON list of job ids: ids may hold spaces and commas, so no other separator is safe."""
     if not text:
-        return ()
+        return None
     try:
         ids = json.loads(text)
     except ValueError as exc:
@@ -386,6 +386,7 @@ def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
 @_option(
     "--expect-plan",
     metavar="JSON",
+    envvar=f"{ENV_PREFIX}_EXPECT_PLAN",
     help="The plan-shards matrix the shards ran: every job it names must have reported "
     "exactly once (a missing one is listed as skipped and fails the merge).",
 )

@@ -7,15 +7,17 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.errors import OrchestratorError
+from orchestrator.models import RunOptions
 from orchestrator.outcome import EXIT_FAILED
 from orchestrator.pipeline import CONFIG_DIR, LATEST, SUMMARY_DIR
 from orchestrator.report import console, history
 from orchestrator.report.journal import read_journal, rebuild_summary
 from orchestrator.report.outputs import write_reports
-from orchestrator.report.summary import new_run_id
+from orchestrator.report.summary import new_run_id, run_header
 from orchestrator.shards import merge_summaries
 
 
@@ -32,21 +34,26 @@ def merge_runs(
     shows the right tails and a reviewer can open the right file.
     """
     own = (output_root / SUMMARY_DIR / LATEST).resolve()  # a previous merge's output
-    found = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob(LATEST)))]
+    # A shard's results/ may hold a latest.json of its own (a checkpoint): not a summary.
+    found = [
+        f
+        for p in paths
+        for f in ([p] if p.is_file() else sorted(p.rglob(f"{SUMMARY_DIR}/{LATEST}")))
+    ]
     files = [f for f in found if f.resolve() != own]
     summaries = []
     for file in files:
-        try:
-            summary = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise OrchestratorError(f"{file}: not a summary ({exc})") from None
+        summary = _shard_summary(file)
         root = file.parent.parent
         for job in summary["jobs"]:
             log = root / job["log_path"]
             if log.is_file() and not (output_root / job["log_path"]).is_file():
                 job["log_path"] = os.path.relpath(log, output_root)
         summaries.append(summary)
-    merged = merge_summaries(summaries, plan)
+    # With a plan, shards that all died before writing anything are still a report: every
+    # planned job listed as never reported.
+    header = {**run_header(RunOptions(), output_root), "backend": {"name": "local"}}
+    merged = merge_summaries(summaries, plan, header=header)
     expect = len(plan) if expect is None and plan is not None else expect
     if expect is not None and len(summaries) != expect:
         console.print_warning(f"expected {expect} shard summaries, found {len(summaries)}")
@@ -55,6 +62,21 @@ def merge_runs(
     run_id = new_run_id(summary_dir, time.time()) + "_merged"
     path = write_reports(merged, summary_dir, run_id, output_root)
     return path, int(merged["exit_code"])
+
+
+def _shard_summary(file: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OrchestratorError(f"{file}: not a summary ({exc})") from None
+    if not (
+        isinstance(summary, dict)
+        and isinstance(summary.get("jobs"), list)
+        and isinstance(summary.get("options"), dict)
+        and all(isinstance(j, dict) and "log_path" in j for j in summary["jobs"])
+    ):
+        raise OrchestratorError(f"{file}: not a run summary (no jobs and options)")
+    return summary
 
 
 def compare_runs(

@@ -292,7 +292,7 @@ class RunOptions:
     cpus: int | None = None
     shard: str | None = None
     #: The exact jobs of this shard, as `plan-shards` decided them once for every runner.
-    shard_jobs: tuple[str, ...] = ()
+    shard_jobs: tuple[str, ...] | None = None
     durations: str | None = None
     no_deps: bool = False
     force: tuple[str, ...] = ()

@@ -57,7 +57,7 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         no_deps=options.no_deps,
         allow_empty=options.allow_empty,
     )
-    if options.shard_jobs:
+    if options.shard_jobs is not None:
         selected = _decided_shard(selected, options.shard_jobs)
     elif options.shard:
         from orchestrator.shards import parse_shard, split
@@ -185,7 +185,7 @@ def plan_shards(options: RunOptions, base: Path, count: int) -> list[dict[str, A
     Each entry carries its job ids: the runners run exactly those (`--shard-jobs`) and
     `merge --expect-plan` checks that every one of them reported, once.
     """
-    selection = load_selection(replace(options, shard=None, shard_jobs=()), base)
+    selection = load_selection(replace(options, shard=None, shard_jobs=None), base)
     ids = [spec.id for spec in selection.jobs]
     durations = previous_durations(base / options.durations) if options.durations else {}
     needs = {spec.id: spec.needs for spec in selection.jobs}

@@ -10,12 +10,13 @@ from __future__ import annotations
 import heapq
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
-from orchestrator.outcome import exit_code_for
+from orchestrator.outcome import EXIT_FAILED, exit_code_for
 from orchestrator.report.summary import RunInfo, assemble, is_trial, parse_iso
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -80,7 +81,10 @@ def parse_matrix(text: str) -> dict[str, list[str]]:
     """plan-shards' JSON matrix → each shard's label and job ids."""
     try:
         include = json.loads(text)["include"]
-        shards = {str(entry["shard"]): list(entry["jobs"]) for entry in include}
+        pairs = [(str(entry["shard"]), entry["jobs"]) for entry in include]
+        shards = dict(pairs)
+        if len(shards) != len(pairs) or not all(isinstance(ids, list) for ids in shards.values()):
+            raise TypeError("each shard once, with a list of job ids")
     except (ValueError, KeyError, TypeError):
         raise OrchestratorError(
             "--expect-plan: not a plan-shards matrix; "
@@ -94,15 +98,22 @@ def parse_matrix(text: str) -> dict[str, list[str]]:
 def merge_summaries(
     summaries: Sequence[Mapping[str, Any]],
     expected: Mapping[str, Sequence[str]] | None = None,
+    *,
+    header: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One summary as if one runner had run every shard's jobs.
 
     With `expected` (shard label → job ids, as planned), a planned job that no shard
     reported is recorded as skipped, which fails the run; a job the plan did not give any
-    shard means the shards did not run the plan, and nothing is merged.
+    shard means the shards did not run the plan, and nothing is merged. `header` stands
+    for the shards' when none reported at all.
     """
     if not summaries:
-        raise OrchestratorError("merge: no summaries found")
+        if expected is None or header is None:
+            raise OrchestratorError("merge: no summaries found")
+        now = time.time()
+        never = list(_missing_jobs({}, expected).values())
+        return assemble(header, never, RunInfo(now, now, EXIT_FAILED))
     jobs: dict[str, Mapping[str, Any]] = {}
     for summary in summaries:
         shard = summary["options"].get("shard")
@@ -117,7 +128,7 @@ def merge_summaries(
     header_keys = ("host", "python", "orchestrator_version", "git_commit", "options", "backend")
     header = {key: first[key] for key in header_keys}
     # The merged run is the whole run, not the first shard: reports treat it as such.
-    header["options"] = {**first["options"], "shard": None, "shard_jobs": []}
+    header["options"] = {**first["options"], "shard": None, "shard_jobs": None}
     allow_partial = bool(first["options"].get("allow_partial_success"))
     code = exit_code_for(
         [(Status(j["status"]), j["optional"]) for j in jobs.values()],

@@ -314,8 +314,10 @@ def test_gates_only_reported_fail_neither_the_run_nor_what_needs_them(project: P
     enforced = project.run()
     assert enforced.returncode == 1
     assert project.jobs()["uses_weak"]["status"] == "skipped"
-    reported = project.run("--gates", "report", "--force")
+    reported = project.run("--gates", "report", "--force", env={"GITHUB_ACTIONS": "true"})
     assert reported.returncode == 0, reported.stderr
+    assert "::warning title=weak::weak gate_failed: accuracy 0.51 fails > 0.9" in reported.stdout
+    assert "::error" not in reported.stdout
     jobs = project.jobs()
     assert (jobs["weak"]["status"], jobs["weak"]["reason"]) == (
         "gate_failed",

@@ -40,6 +40,8 @@ quality = pathlib.Path("quality", name + ".txt")
 accuracy = float(quality.read_text()) if quality.exists() else 0.9
 if name == "broken":
     sys.exit("broken on purpose")
+if name == "killer":  # as the OOM killer or a lost runner would: no summary, no goodbye
+    os.kill(os.getppid(), signal.SIGKILL)
 if name == "slow":
     def checkpoint(*_):
         out.joinpath("checkpoint").write_text("saved")
@@ -58,6 +60,7 @@ jobs:
   gamma: {epochs: 10}
   delta: {epochs: 10, needs: [beta]}
   broken: {enabled: false}
+  killer: {enabled: false}
   slow: {enabled: false}
 """
 
@@ -98,7 +101,7 @@ def orchestrator_tree(target: Path) -> Path:
 def repo(tmp_path: Path) -> Path:
     """A repository holding the orchestrator, its workflows and five tiny training jobs."""
     root = orchestrator_tree(tmp_path / "repo")
-    for name in ("alpha", "beta", "gamma", "delta", "broken", "slow"):
+    for name in ("alpha", "beta", "gamma", "delta", "broken", "killer", "slow"):
         write(root / f"training/train_{name}.py", TRAIN)
     write(root / "configs/jobs.yaml", CONFIG)
     write(root / "configs/smoke.yaml", SMOKE)
@@ -251,6 +254,25 @@ def test_a_failing_required_job_fails_the_run_and_everything_is_still_uploaded(
     assert statuses(merged(result)) == {"alpha": "succeeded", "broken": "failed"}
     assert (result.artifacts["training-results"] / "logs/broken.log").is_file()
     assert result.jobs["training / merge"].outputs["exit-code"] == "1"
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_a_shard_that_dies_without_a_summary_fails_the_merge(
+    runner: LocalRunner, shards: int
+) -> None:
+    result = runner.run(WORKFLOW, inputs={"only": "alpha, killer", "shards": shards})
+    assert result.conclusion == "failure"
+    merge = result.jobs["training / merge"]
+    assert (merge.conclusion, merge.outputs["exit-code"]) == ("failure", "1")
+    summary = merged(result)
+    killer = next(job for job in summary["jobs"] if job["id"] == "killer")
+    assert killer["status"] == "skipped"
+    assert re.fullmatch(r"shard \d/\d never reported it", killer["reason"])
+    # Alone on its runner alpha survives; sharing it, it died unreported with the killer.
+    alpha = "succeeded" if shards == 2 else "skipped"
+    assert statuses(summary) == {"alpha": alpha, "killer": "skipped"}
+    assert merge.summary.startswith("## ❌ Training run: ")
+    assert "| `killer` | ⏭️ skipped |" in merge.summary
 
 
 def degrade(repo: Path, job: str, accuracy: float) -> None:

@@ -270,13 +270,74 @@ def test_a_preview_is_the_step_summary(
     project: Project, tmp_path: Path, flag: str, heading: str
 ) -> None:
     project.script("training/train_a.py")
-    project.script("training/train_b b.py")
+    project.script("training/train_b |b.py")
     env = github_env(tmp_path, "preview")
     result = project.run(flag, env=env)
     assert result.returncode == 0, result.stderr
     shown = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert shown.startswith(heading)
-    assert "| `b b` |" in shown
+    assert "| `b \\|b` |" in shown  # the pipe escaped once: GitHub shows `b |b`
     assert not (project.root / "summaries").exists()
     markdown = project.run(flag, "--format", "markdown")
     assert markdown.stdout == shown
+
+
+def test_merge_reads_only_summaries_not_a_jobs_own_latest_json(project: Project) -> None:
+    project.script("training/train_a.py")
+    project.run("--output-root", "shards/one")
+    checkpoint = project.root / "shards/one/results/a_results/checkpoints/latest.json"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_text('{"step": 100}')
+    result = project.run("merge", "shards")
+    assert result.returncode == 0, result.stderr
+    assert sorted(project.jobs()) == ["a"]
+    (project.root / "shards/one/summaries/latest.json").write_text('{"step": 1}')
+    broken = project.run("merge", "shards")
+    assert broken.returncode == 2
+    assert broken.stderr.endswith("not a run summary (no jobs and options)\n")
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"include": [{"shard": "1/2", "jobs": ["a"]}, {"shard": "1/2", "jobs": ["b"]}]},
+        {"include": [{"shard": "1/1", "jobs": "ab"}]},
+    ],
+    ids=["a label twice", "jobs not a list"],
+)
+def test_a_plan_that_is_not_one_is_refused(project: Project, plan: dict[str, Any]) -> None:
+    project.script("training/train_a.py")
+    project.run("--output-root", "shards/one")
+    result = project.run("merge", "shards", "--expect-plan", json.dumps(plan))
+    assert result.returncode == 2
+    assert "--expect-plan: not a plan-shards matrix" in result.stderr
+
+
+def test_every_shard_dead_is_still_a_report(project: Project, tmp_path: Path) -> None:
+    plan = {"include": [{"shard": "1/2", "jobs": ["a"]}, {"shard": "2/2", "jobs": ["b c"]}]}
+    (project.root / "shards").mkdir(parents=True)
+    env = {**github_env(tmp_path, "merge"), "TRAIN_ORCH_EXPECT_PLAN": json.dumps(plan)}
+    result = project.run("merge", "shards", env=env)
+    assert result.returncode == 1
+    assert {j: (s["status"], s["reason"]) for j, s in project.jobs().items()} == {
+        "a": ("skipped", "shard 1/2 never reported it"),
+        "b c": ("skipped", "shard 2/2 never reported it"),
+    }
+    assert Path(env["GITHUB_STEP_SUMMARY"]).read_text().startswith("## ❌ Training run: 2 skipped")
+
+
+def test_an_empty_job_list_runs_nothing(project: Project) -> None:
+    project.script("training/train_a.py")
+    result = project.run("--shard", "2/2", "--shard-jobs", "[]")
+    assert result.returncode == 0, result.stderr
+    assert project.summary()["jobs"] == []
+
+
+def test_a_reason_quoting_a_job_id_opens_no_html_element(project: Project) -> None:
+    project.script("training/train_x<details>.py", "import sys; sys.exit(1)\n")
+    project.script("training/train_y.py")
+    project.config("configs/jobs.yaml", 'jobs:\n  y: {needs: ["x<details>"]}\n')
+    assert project.run().returncode == 1
+    text = (project.root / "summaries/summary.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `y` |"))
+    assert "upstream 'x&lt;details>' failed" in row

@@ -444,14 +444,20 @@ ANNOTATION_LIMIT = 10
 
 
 def github_annotations(summary: Mapping[str, Any]) -> None:
-    """`::error` for required jobs that did not succeed, `::warning` for optional ones.
+    """`::error` for required jobs that did not succeed, `::warning` for optional ones (and
+    for failed gates that `--gates report` only reports).
 
     Past GitHub's limit per type the rest are folded into one last annotation, so none is
     silently dropped.
     """
     problems = [j for j in summary["jobs"] if j["status"] not in {"succeeded", "skipped"}]
-    for level, optional in (("error", False), ("warning", True)):
-        jobs = [j for j in problems if j["optional"] is optional]
+    reported_only = summary["options"].get("gates") == "report"
+
+    def is_warning(job: Mapping[str, Any]) -> bool:
+        return bool(job["optional"]) or (reported_only and job["status"] == "gate_failed")
+
+    for level, warning in (("error", False), ("warning", True)):
+        jobs = [j for j in problems if is_warning(j) is warning]
         shown = jobs if len(jobs) <= ANNOTATION_LIMIT else jobs[: ANNOTATION_LIMIT - 1]
         for job in shown:
             message = f"{job['id']} {job['status']}: {job['reason'] or ''} (log: {job['log_path']})"

@@ -206,8 +206,8 @@ def _job_rows(jobs: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any]
             f"{ICONS[job['status']]} {job['status']}{optional}",
             str(sum(len(run["attempts"]) for run in runs)),
             duration_text(sum(run["duration_s"] for run in runs)),
-            cell(metrics_text(job)),
-            cell(gates_text(job)),
+            cell(_no_tags(metrics_text(job))),
+            cell(_no_tags(gates_text(job))),
         ]
         rows.append((job, "| " + " | ".join(cells) + " |"))
     return rows
@@ -436,6 +436,11 @@ def task_name(text: str) -> str:
 def cell(text: str) -> str:
     """Text for one table cell: on one line, so it can neither end the row nor open a fence."""
     return one_line(text).replace("|", "\\|")
+
+
+def _no_tags(text: str) -> str:
+    """Text a job controls (a reason quoting a job id) must not open an HTML element."""
+    return text.replace("<", "&lt;")
 
 
 def _html(text: str) -> str:

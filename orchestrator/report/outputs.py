@@ -21,18 +21,20 @@ def write_reports(summary: Mapping[str, Any], summary_dir: Path, run_id: str, ba
     """The JSON summary (+ latest.json), summary.md, junit.xml and GitHub's step summary.
 
     A shard's run leaves the step summary to the merge job, which shows the whole run.
+    latest.json comes last: whoever finds it finds the rest of this run's reports beside it.
     """
-    path = write_summary(summary, summary_dir, run_id)
     text = markdown.render(summary, base)
+    summary_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(summary_dir / MARKDOWN, text)
     write_atomic(summary_dir / JUNIT, junit.render(summary, base))
+    path = write_summary(summary, summary_dir, run_id)
     if not summary["options"].get("shard"):
         append_step_summary(text)
     set_step_outputs(
         {
             "exit-code": str(summary["exit_code"]),
             "verdict": markdown.verdict(summary).removeprefix("## "),
-            "summary-path": str(path),
+            "summary-path": str(path.resolve()),
         }
     )
     return path

@@ -32,7 +32,7 @@ def list_markdown(specs: Sequence[JobSpec], config_files: Sequence[str]) -> str:
         notes = (spec.error and f"⚠️ {spec.error}: not run") or ("optional" if spec.optional else "")
         script = spec.script or shlex.join(spec.command or ())
         flags = "—" if spec.error else flag_letters(spec)
-        cells = (f"`{cell(spec.id)}`", f"`{cell(script)}`", flags, " ".join(spec.tags), notes)
+        cells = (f"`{spec.id}`", f"`{script}`", flags, " ".join(spec.tags), notes)
         rows.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return "\n".join(rows) + "\n"
 
