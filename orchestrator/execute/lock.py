@@ -37,8 +37,11 @@ def run_lock(output_root: Path) -> Iterator[None]:
             "wait for it to finish or choose another --output-root"
         ) from None
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # a full disk: nothing of the run could be written either
+            raise OrchestratorError(f"cannot write to {output_root}: {exc.strerror}") from None
         yield
     finally:
         os.ftruncate(fd, 0)
