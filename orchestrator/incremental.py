@@ -74,12 +74,9 @@ def _decide_job(
     cache: Cache,
 ) -> tuple[Carried | None, str]:
     if previous is not None:
-        record = previous.get(job.id)
-        kept = _from_previous(job, record, rerun_failed_only=options.rerun_failed is not None)
-        if kept is not None:
-            return kept, ""
-        if record is not None:
-            return None, f"was {record['status']} in {record['run']}"
+        decided = _against_previous(job, options, base, previous.get(job.id))
+        if decided is not None:
+            return decided
     if "*" in options.force or job.id in options.force:
         return None, "--force"
     if not job.cache:
@@ -87,6 +84,21 @@ def _decide_job(
     if job.sweep is not None:
         return None, "a sweep resumes its study"
     return _from_cache(job, base, parts, cache)
+
+
+def _against_previous(
+    job: PlannedJob, options: RunOptions, base: Path, record: Mapping[str, Any] | None
+) -> tuple[Carried | None, str] | None:
+    """What --resume/--rerun-failed decide for a job; None when the run has no say."""
+    kept = _from_previous(job, record, rerun_failed_only=options.rerun_failed is not None)
+    if kept is not None and kept.status.ok and not (base / job.output_dir).is_dir():
+        # What it made is gone: reusing it would hand its dependents nothing.
+        return None, f"{kept.reason}, but {job.output_dir} is gone"
+    if kept is not None:
+        return kept, ""
+    if record is not None:
+        return None, f"was {record['status']} in {record['run']}"
+    return None
 
 
 def _from_cache(

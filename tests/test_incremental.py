@@ -194,3 +194,24 @@ def test_deleting_the_state_dir_is_safe(project: Project) -> None:
     shutil.rmtree(project.root / ".train_orch")
     assert project.run().returncode == 0
     assert statuses(project) == {"a": "succeeded"}
+
+
+def test_resume_reruns_a_success_whose_output_dir_is_gone(project: Project) -> None:
+    project.script("training/train_up.py", MODEL)
+    project.script("training/train_down.py", MODEL)
+    project.config("configs/jobs.yaml", "jobs:\n  down: {needs: [up]}\n")
+    (project.root / "fail").write_text("")
+    project.script(
+        "training/train_up.py", MODEL.replace('pathlib.Path("fail")', 'pathlib.Path("nope")')
+    )
+    assert project.run().returncode == 1
+    assert statuses(project) == {"up": "succeeded", "down": "failed"}
+    (project.root / "fail").unlink()
+    shutil.rmtree(project.root / "results/up_results")
+    plan = json.loads(project.run("--resume", "--dry-run", "--format", "json").stdout)
+    reasons = {job["id"]: job["decision"] for job in plan["jobs"]}
+    assert reasons["up"]["action"] == "run"
+    assert reasons["up"]["reason"].endswith(", but results/up_results is gone")
+    result = project.run("--resume")
+    assert result.returncode == 0, result.stdout
+    assert statuses(project) == {"up": "succeeded", "down": "succeeded"}
