@@ -494,7 +494,12 @@ def config_schema(output_format: str) -> None:
 
 
 def main() -> None:
-    """Console-script entry point; click's own usage errors already exit 2."""
+    """Console-script entry point; click's own usage errors already exit 2.
+
+    The streams are made losable first: a closed stdout (`| head -1`, a dead `tee`) would
+    otherwise raise EPIPE into click, which turns it into a silent exit 1 mid-run.
+    """
+    console.keep_running_without_a_console()
     try:
         cli(prog_name="run-all-training")
     except KeyboardInterrupt:  # Ctrl-C before the run started: nothing to clean up

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import secrets
 import shlex
 import sys
@@ -10,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
@@ -50,6 +52,64 @@ STATUS_STYLE = {
     Status.REUSED: ("↺", "cyan"),
     Status.PRUNED: ("✂", "dim"),
 }
+
+
+class LosableStream(io.TextIOWrapper):
+    """stdout or stderr that, once a write fails, stops printing instead of raising.
+
+    Console output is the least important thing a run writes. Without this, `| head -1`,
+    a `tee` that Ctrl-C killed first, or a closed terminal (EPIPE, EIO) raised out of the
+    next print: the orchestrator died silently, its jobs lost their grace, no summary.
+    """
+
+    def __init__(self, stream: io.TextIOWrapper) -> None:
+        stream.flush()  # the old wrapper shares our buffer: nothing of its own may be left
+        super().__init__(
+            stream.buffer,
+            encoding=stream.encoding,
+            errors=stream.errors,
+            line_buffering=stream.line_buffering,
+            write_through=stream.write_through,
+        )
+        self.loss: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if self.loss is None:
+            try:
+                return super().write(text)
+            except OSError as exc:
+                self._lose(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.loss is None:
+            try:
+                super().flush()
+            except OSError as exc:
+                self._lose(exc)
+
+    def _lose(self, exc: OSError) -> None:
+        self.loss = exc
+        # What the buffer still holds is flushed again when Python exits; on the dead
+        # descriptor that is "Exception ignored ... BrokenPipeError" and exit 120, so the
+        # descriptor goes to /dev/null (Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.fileno())
+        os.close(devnull)
+
+
+def keep_running_without_a_console() -> None:
+    """From here on, no print to stdout or stderr can stop the process or change its exit."""
+    sys.stderr = _losable(sys.stderr)
+    sys.stdout = _losable(sys.stdout)
+
+
+def _losable(stream: TextIO | None) -> TextIO:
+    if isinstance(stream, io.TextIOWrapper):
+        return LosableStream(stream)
+    if stream is None:  # started with the descriptor closed (`>&-`): print to nowhere
+        return Path(os.devnull).open("w", encoding="utf-8")
+    return stream  # already replaced (a test's capture): its owner handles it
 
 
 def make_console(stream: IO[str] | None = None) -> Console:
@@ -279,6 +339,7 @@ class ConsoleReporter:
         if isinstance(event, RunFinished):
             self._close()
             final_table(self.console, event)
+            _say_if_stdout_was_lost(event)
             return
         if self.verbosity < 0:
             return
@@ -351,6 +412,20 @@ class ConsoleReporter:
         if self.live is not None:
             self.live.stop()
             self.live = None
+
+
+def _say_if_stdout_was_lost(event: RunFinished) -> None:
+    """The table went nowhere (`| head -1`): stderr, if it still works, says how it ended.
+
+    Only a run says so: `--list | head -1` stopping early is what the user asked for.
+    """
+    stdout = sys.stdout
+    if isinstance(stdout, LosableStream) and stdout.loss is not None:
+        where = f" · summary: {event.summary_path}" if event.summary_path else ""
+        print_warning(
+            f"stdout was lost ({stdout.loss.strerror}); the run went on: "
+            f"exit {event.exit_code}{where}"
+        )
 
 
 class LiveView:
