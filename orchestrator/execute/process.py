@@ -1,8 +1,10 @@
 """Start, watch and stop job processes. The only module that touches subprocess and signals.
 
 Each job runs in a new session, so its process group holds it and everything it spawns;
-stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), and a job
-that exits normally still has any leftover group members killed, so nothing outlives it.
+stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), and the
+grace belongs to the group, not to its leader: a job ends when its group is empty or its
+grace is over. A job that exits normally still has any leftover group members killed, so
+nothing outlives it.
 A descendant that leaves the group (a daemon calls setsid()) is caught on Linux by making
 this process the subreaper of its jobs' orphans: see `_Orphans`.
 The child's stdout and stderr go straight into its log file: no pipe for us to drain, so a
@@ -69,6 +71,15 @@ class _Child:
         self.pidfd: int | None = None
         #: When the child was seen to exit (it is a zombie until we reap it), else None.
         self.exited_at: float | None = None
+        #: The leader's status (as `_Spawned.wait` gives it) once reaped, else None.
+        self.returncode: int | None = None
+        #: While the group outlives its leader within its grace: when to look next whether
+        #: it is empty (monotonic), and how long to wait after that look.
+        self.drain_check_at: float | None = None
+        self.drain_every = DRAIN_CHECK_FIRST
+        #: When the attempt ended, if not when its leader exited: its group emptied or was
+        #: killed after the leader's exit.
+        self.ended_at: float | None = None
         self.stopping = False
         self.timed_out = False
         self.cancelled = False
@@ -83,7 +94,8 @@ class Supervisor:
     """Starts children and watches all of them from one thread, without polling.
 
     Each child's exit makes its pidfd readable in one selector; a timeout and the SIGKILL
-    after a grace period are deadlines of the same loop. On Linux nothing waits in a thread
+    after a grace period are deadlines of the same loop (so are the looks at a stopped
+    job's group that outlives its leader: see `_drains`). On Linux nothing waits in a thread
     of its own, so there are no hand-offs between threads per job: a start, an exit and the
     next start cost what the system calls cost (without pidfds, a thread per child waits
     for its exit and wakes the loop). Other threads and signal handlers only queue a
@@ -202,7 +214,12 @@ class Supervisor:
             if finished or woken or (until is not None and now >= until):
                 return finished
             self._enforce_deadlines(now)
-            due = [t for c in self._children.values() for t in (c.timeout_at, c.kill_at) if t]
+            due = [
+                t
+                for c in self._children.values()
+                for t in (c.timeout_at, c.kill_at, c.drain_check_at)
+                if t
+            ]
             due += [t for t in (until, self._orphan_check_at) if t is not None]
             woken = self._poll(max(0.0, min(due) - now) if due else None)
 
@@ -300,7 +317,7 @@ class Supervisor:
                 self._stopping = "kill"
                 for child in self._children.values():
                     child.cancelled = True
-                    _signal_group(child.pid, signal.SIGKILL)
+                    self._kill_group(child)
 
     def _enforce_deadlines(self, now: float) -> None:
         for child in self._children.values():
@@ -310,11 +327,23 @@ class Supervisor:
                     child.timed_out = True
                     self._begin_stop(child)
             if child.kill_at is not None and now >= child.kill_at:
-                child.kill_at = None
-                _signal_group(child.pid, signal.SIGKILL)
+                self._kill_group(child)
+
+    def _kill_group(self, child: _Child) -> None:
+        """SIGKILL the child's group now; its grace, if any, is over."""
+        child.kill_at = None
+        if child.returncode is None:  # the leader, alive or a zombie, keeps the group id ours
+            _signal_group(child.pid, signal.SIGKILL)
+            return
+        # The leader is reaped and the group drains: the attempt ends now, killed or empty.
+        child.ended_at = time.time()
+        child.drain_check_at = time.monotonic()
+        # Once the group is empty its id is free for another group: look before killing.
+        if not self._group_gone(child.pid):
+            _signal_group(child.pid, signal.SIGKILL)
 
     def _begin_stop(self, child: _Child) -> None:
-        """SIGTERM the group; SIGKILL it if the leader has not exited after its grace."""
+        """SIGTERM the group; SIGKILL it if it is not empty after its grace."""
         if child.stopping or child.exited_at is not None:
             return
         child.stopping = True
@@ -325,20 +354,22 @@ class Supervisor:
         finished, self._finished = self._finished, []
         exited = [(c, c.exited_at) for c in self._children.values() if c.exited_at is not None]
         for child, exited_at in exited:
-            # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
-            # killing the group now reaches leftovers and nothing else.
-            _signal_group(child.pid, signal.SIGKILL)
-            returncode = child.spawned.wait()
-            if child.pidfd is not None:
-                self._selector.unregister(child.pidfd)
-                os.close(child.pidfd)
+            if child.kill_at is not None and self._drains(child):
+                continue
+            if child.returncode is None:
+                # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
+                # killing the group now reaches leftovers and nothing else.
+                _signal_group(child.pid, signal.SIGKILL)
+                self._reap_leader(child)
             del self._children[child.key]
+            returncode = child.returncode
+            assert returncode is not None  # reaped just above, or when the group began to drain
             exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
             outcome = ProcessOutcome(
                 exit_code,
                 sig,
                 child.started,
-                exited_at - child.started,
+                (child.ended_at or exited_at) - child.started,
                 child.timed_out,
                 child.cancelled,
             )
@@ -351,6 +382,55 @@ class Supervisor:
             if self._orphan_check_at is None or self._orphan_check_at > soon:
                 self._orphan_check_at = soon
         return finished
+
+    def _reap_leader(self, child: _Child) -> None:
+        child.returncode = child.spawned.wait()
+        if child.pidfd is not None:  # an exited process's pidfd stays readable: drop it
+            self._selector.unregister(child.pidfd)
+            os.close(child.pidfd)
+            child.pidfd = None
+
+    def _drains(self, child: _Child) -> bool:
+        """True while a stopping child's group outlives its leader within its grace.
+
+        The grace belongs to the whole group: a wrapper (`bash run.sh`) dies of SIGTERM at
+        once, while the trainer it started still saves its checkpoint. So the leader is
+        reaped, and the group is looked at, less and less often, until it is empty (the
+        attempt ends then) or its grace is over (`_kill_group`). Nothing signals the
+        exit of a group member that is not our child, so we look rather than wait.
+        """
+        now = time.monotonic()
+        if child.returncode is None:
+            self._reap_leader(child)
+            child.drain_check_at = now
+        if child.drain_check_at is not None and now < child.drain_check_at:
+            return True
+        if self._group_gone(child.pid):
+            child.kill_at = child.drain_check_at = None
+            child.ended_at = time.time()
+            return False
+        child.drain_check_at = now + child.drain_every
+        child.drain_every = min(2 * child.drain_every, DRAIN_CHECK_MAX)
+        return True
+
+    def _group_gone(self, pgid: int) -> bool:
+        """True once no process is left in the group, its zombies included.
+
+        The members the leader's exit orphaned are our children now (we are their
+        subreaper), and each stays in the group as a zombie until we reap it, so the
+        orphans that exited are reaped first. Not the leaders: their status is their job's.
+        """
+        if self._orphans is not None:
+            leaders = {c.pid for c in self._children.values() if c.returncode is None}
+            with contextlib.suppress(OSError):  # without /proc the group just looks busy
+                self._orphans.reap_exited(leaders)
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # a member we may not signal: the group is not empty
+            pass
+        return False
 
     def _check_orphans(self, now: float) -> None:
         """Kill the orphans of ended jobs (see `_Orphans`), then plan the next check."""
@@ -398,6 +478,11 @@ class _Orphans:
         """Stop being the subreaper: orphans go to init again once the run is over."""
         self._libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
+    def reap_exited(self, jobs: set[int]) -> None:
+        """Reap the orphans that have exited, leaving the jobs (leaders) alone."""
+        for pid in _our_children() - jobs:
+            _reaped(pid)
+
     def kill_ended(self, jobs: set[int], running_tags: set[str]) -> None:
         """Kill the orphans of jobs that have ended; reap those that already exited."""
         for pid in _our_children() - jobs:
@@ -434,6 +519,11 @@ ORPHAN_CHECK_EVERY = 0.5
 ORPHAN_CHECK_AFTER_END = 0.05
 #: How long `close` keeps killing and reaping orphans before it gives up on them.
 CLOSE_WAIT = 2.0
+#: Seconds between looks at a group that outlives its stopped leader: the first wait,
+#: doubled after each look up to the last. A look is a few system calls; a checkpoint
+#: that takes a while is not looked at thousands of times, one that is quick ends soon.
+DRAIN_CHECK_FIRST = 0.005
+DRAIN_CHECK_MAX = 0.1
 
 
 def _our_children() -> set[int]:
@@ -622,15 +712,22 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 @contextlib.contextmanager
 def interrupt_handlers(on_signal: Callable[[int], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `on_signal` for the duration; restore the old handlers.
+    """Route SIGINT, SIGTERM and SIGHUP to `on_signal` for the duration; restore the old
+    handlers.
 
-    Both are treated alike because CI cancels with SIGINT and then SIGTERM, while a shell
-    user presses Ctrl-C: either way, the run should stop cleanly and still report.
+    All are treated alike because CI cancels with SIGINT and then SIGTERM, a shell user
+    presses Ctrl-C, and a closed terminal or dropped ssh session sends SIGHUP: either way,
+    the run should stop its jobs cleanly and still report. Jobs run in sessions of their
+    own, so a hang-up reaches only us; left to its default it would kill us and leave them
+    running. A SIGHUP ignored when we started (`nohup`) stays ignored: that run was meant
+    to outlive its terminal.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        previous[signal.SIGHUP] = signal.getsignal(signal.SIGHUP)
     for sig in previous:
         signal.signal(sig, lambda signum, _frame: on_signal(signum))
     try:
@@ -641,7 +738,7 @@ def interrupt_handlers(on_signal: Callable[[int], None]) -> Iterator[None]:
 
 
 def exit_code_for_signal(signum: int) -> int:
-    """The shell convention: 128 + signal number (130 for SIGINT, 143 for SIGTERM)."""
+    """The shell convention: 128 + signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."""
     return 128 + signum
 
 

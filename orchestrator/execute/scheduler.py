@@ -60,7 +60,7 @@ class RunOutcome:
     results: tuple[JobResult, ...]
     #: The signal that interrupted the run ("SIGINT"), if one did.
     interrupted_by: str | None
-    #: The process exit code that interruption demands (130/143), else None.
+    #: The process exit code that interruption demands (130/143/129), else None.
     interrupted_exit: int | None
 
 
@@ -217,7 +217,7 @@ class Scheduler:
         )
 
     def handling_signals(self) -> contextlib.AbstractContextManager[None]:
-        """Route SIGINT/SIGTERM into the run's inbox until the block ends.
+        """Route SIGINT/SIGTERM/SIGHUP into the run's inbox until the block ends.
 
         The caller keeps the block open while it writes the summary, so a signal that
         arrives then is absorbed instead of killing the orchestrator halfway through.
