@@ -37,15 +37,15 @@ Every option can also be set through an environment variable named TRAIN_ORCH_<O
 value counts as not set. Repeatable options take several values separated by spaces.
 
 \b
-Stopping: Ctrl-C or SIGTERM sends SIGTERM to every running job's process group, waits
---grace seconds, then SIGKILLs what is left; a second signal kills at once. Either way
-the summary is written. GitHub cancels with SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s
+Stopping: Ctrl-C, SIGTERM or SIGHUP (unless started under nohup) sends SIGTERM to every
+running job's process group, waits --grace seconds, then SIGKILLs what is left; a second
+signal kills at once. Either way the summary is written. GitHub cancels with SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s
 after that: the SIGTERM is our second signal, so the summary lands inside those 10 s.
 
 \b
 Exit codes: 0 every required job succeeded · 1 a required job failed, timed out or failed
 its gates (0 with --allow-partial-success if any job succeeded) · 2 bad usage or config,
-nothing ran · 130/143 interrupted by SIGINT/SIGTERM
+nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
 """
 
 
