@@ -39,8 +39,9 @@ value counts as not set. Repeatable options take several values separated by spa
 \b
 Stopping: Ctrl-C, SIGTERM or SIGHUP (unless started under nohup) sends SIGTERM to every
 running job's process group, waits --grace seconds, then SIGKILLs what is left; a second
-signal kills at once. Either way the summary is written. GitHub cancels with SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s
-after that: the SIGTERM is our second signal, so the summary lands inside those 10 s.
+signal kills at once. Either way the summary is written. GitHub cancels with SIGINT,
+SIGTERM 7.5 s later and SIGKILL 2.5 s after that: the SIGTERM is our second signal, so
+the summary lands inside those 10 s.
 
 \b
 Exit codes: 0 every required job succeeded · 1 a required job failed, timed out or failed
