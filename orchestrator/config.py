@@ -385,9 +385,15 @@ def _text(doc: _Doc, keys: KeyPath, value: Value) -> str:
 
 
 def _scalar_text(doc: _Doc, keys: KeyPath, value: Value) -> str:
-    """Scalars as a child process sees them: YAML's `true` becomes "true", not "True"."""
+    """Scalars as a child process sees them: YAML's `true` becomes "true", not "True".
+
+    A NUL cannot be passed in an argument or an environment value (`"a\\0b"` in YAML), and
+    would otherwise fail every attempt at start-up.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and "\0" in value:
+        raise doc.error(keys, f"must not contain a NUL character, got {value!r}")
     if isinstance(value, (str, int, float)):
         return str(value)
     raise doc.error(keys, f"expected a string or number, got {_type_name(value)}")
@@ -411,6 +417,10 @@ def _command(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
         argv = _text_list(doc, keys, value)
     if not argv:
         raise doc.error(keys, "command is empty")
+    if not argv[0].strip():
+        # Would start nothing: every attempt fails with exit 127, after the jobs before it ran.
+        where = keys if isinstance(value, str) else (*keys, "0")
+        raise doc.error(where, f"the program name is empty, got {argv[0]!r}")
     return argv
 
 
@@ -434,9 +444,21 @@ def _args(doc: _Doc, keys: KeyPath, value: Value) -> Value:
 
 
 def _env(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
+    """`{NAME: value}`; a name the OS cannot set (empty, with `=` or NUL) fails here, not at
+    start-up of every attempt."""
     if not isinstance(value, dict):
         raise doc.error(keys, f"expected a mapping of NAME: value, got {_type_name(value)}")
+    for name in map(str, value):
+        problem = _env_name_problem(name)
+        if problem:
+            raise doc.error((*keys, name), f"environment variable name {problem}")
     return {str(k): _scalar_text(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+
+def _env_name_problem(name: str) -> str | None:
+    if not name:
+        return "is empty"
+    return next((f"contains {c!r}" for c in ("=", "\0") if c in name), None)
 
 
 def _flag_names(doc: _Doc, keys: KeyPath, value: Value) -> dict[str, str]:
@@ -543,7 +565,11 @@ COMMON_FIELDS: dict[str, Key] = {
     ),
     "env": Key(
         _env,
-        {"type": "object", "additionalProperties": _SCALAR},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": "^[^=\\x00]+$"},
+            "additionalProperties": _SCALAR,
+        },
         "environment variables added for the job",
     ),
     "tags": Key(_text_list, _TEXT_LIST, "names for --only/--exclude tag:NAME"),
@@ -580,7 +606,17 @@ JOB_FIELDS: dict[str, Key] = {
     ),
     "command": Key(
         _command,
-        {"anyOf": [_TEXT, {"type": "array", "items": _SCALAR, "minItems": 1}]},
+        {
+            "anyOf": [
+                _TEXT,
+                {
+                    "type": "array",
+                    "prefixItems": [{**_SCALAR, "pattern": r"\S"}],
+                    "items": _SCALAR,
+                    "minItems": 1,
+                },
+            ]
+        },
         "any argv instead of a script (a string is split like a shell)",
     ),
     "enabled": Key(

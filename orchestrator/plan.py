@@ -7,32 +7,30 @@ compare plans as plain values.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 
 from orchestrator.discovery import canonical
+from orchestrator.errors import ConfigError
+from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
 from orchestrator.secrets import secret_values
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._@=+,-]")
-
-
-#: Longest file-name stem used for a job; longer ids keep a prefix and a hash of the rest.
-MAX_NAME = 100
-
-
-def safe_name(job_id: str) -> str:
-    """A job id as a file name: no separators, no `..`, no NUL, not too long, so nothing
-    lands outside its dir and every file system accepts it."""
-    name = _UNSAFE.sub("_", job_id)
-    if len(name) > MAX_NAME:
-        digest = hashlib.sha256(job_id.encode()).hexdigest()[:12]
-        name = f"{name[: MAX_NAME - 13]}-{digest}"
-    return f"_{name}" if name.startswith(".") else name
-
+__all__ = [  # safe_name lives in jobs.py (merge refuses ids that share one); sweep.py uses it
+    "DEFAULT_GRACE",
+    "JOB_ID_VAR",
+    "THREAD_VARIABLES",
+    "build_plan",
+    "declared_flag",
+    "flag_for",
+    "needs_variable",
+    "output_dir_of",
+    "refuse_clashes",
+    "safe_name",
+    "start_order",
+]
 
 DEFAULT_GRACE = 10.0
 #: Names each job's processes' job (in their environment): scripts can read it, and the
@@ -64,6 +62,7 @@ def build_plan(
     """
     root = options.output_root
     log_dir = str(PurePath(root, "logs"))
+    refuse_clashes(specs, root)
     cpus = options.cpus or cpu_count
     workers = (options.max_workers or cpu_count) if options.parallel else 1
     inherited = secret_values(inherited_env or {})  # once, not once per job
@@ -92,6 +91,29 @@ def build_plan(
         fail_fast=options.fail_fast,
         enforce_gates=options.gates == "enforce",
     )
+
+
+def refuse_clashes(specs: Sequence[JobSpec], output_root: str) -> None:
+    """Stop before anything runs when two jobs would write the same log and results dir.
+
+    `merge` marked such jobs (the partner may not even be selected: its earlier results
+    would still be read as this job's); jobs given straight to `build_plan` are checked here.
+    """
+    # The last one: the id that came second is the one to blame, as for a duplicate key.
+    for spec in reversed(mark_clashes(specs)):
+        note = spec.error or ""
+        if is_clash(note):
+            path, line, key = defined_at(spec)
+            log = PurePath(output_root, "logs", f"{safe_name(spec.id)}.log")
+            output_dir = output_dir_of(output_root, spec.id)
+            raise ConfigError(
+                path,
+                f"{spec.id!r} shares {log} and {output_dir}/ with "
+                + note.removeprefix(SAME_FILES).lstrip(),
+                line=line,
+                key=key,
+                hint="change one of the values" if key.endswith(".matrix") else "rename one",
+            )
 
 
 def start_order(jobs: Sequence[PlannedJob]) -> list[PlannedJob]:
