@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -40,7 +41,8 @@ class Journal:
         self.path = path
         self.header = header
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        # a+: what was written can be read back if a job deletes the file (see close).
+        self._file: IO[str] = path.open("a+", encoding="utf-8")
         self._broken = False
 
     def emit(self, event: Event) -> None:
@@ -56,7 +58,23 @@ class Journal:
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # the disk may be full: nothing left to save
+            self._restore_if_removed()
             self._file.close()
+
+    def _restore_if_removed(self) -> None:
+        """A job that deleted summaries/ (or the journal) took only the name: the open
+        file still holds every line, so write it back and say so."""
+        if self._broken or os.fstat(self._file.fileno()).st_nlink:
+            return
+        self._file.seek(0)
+        lines = self._file.read()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("x", encoding="utf-8") as restored:
+            restored.write(lines)
+        print(
+            f"warning: journal {self.path} was deleted during the run; written back whole",
+            file=sys.stderr,
+        )
 
 
 def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

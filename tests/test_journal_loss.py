@@ -1,0 +1,31 @@
+"""A job that deletes the run's own record: the journal comes back whole."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Project
+
+WIPER = """
+import argparse, pathlib, shutil
+parser = argparse.ArgumentParser()
+parser.add_argument("--output-dir")
+args = parser.parse_args()
+shutil.rmtree("summaries")  # a careless cleanup step
+pathlib.Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+"""
+
+
+def test_a_job_that_deletes_summaries_loses_no_journal_line(project: Project) -> None:
+    project.script("training/train_a.py")
+    project.script("training/train_b_wiper.py", WIPER)
+    project.script("training/train_c.py")
+    result = project.run()
+    assert result.returncode == 0, result.stderr
+    (journal,) = (project.root / "summaries").glob("journal_*.jsonl")
+    assert f"warning: journal summaries/{journal.name} was deleted during the run" in result.stderr
+    events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+    assert events[0] == "run_started"
+    assert events[-1] == "run_finished"
+    assert events.count("job_finished") == 3
+    assert sorted(project.jobs()) == ["a", "b_wiper", "c"]
