@@ -367,8 +367,12 @@ def gantt(summary: Mapping[str, Any]) -> list[str]:
         key = (_shard_number(shard), shard, lane)
         sections.setdefault(key, []).append(_task(job, attempt, start, end))
     span = max(end for _, end, _, _ in bars) - bars[0][0] if bars else 0
+    sharded = any(shard for _, shard, _ in sections)
+    # Mermaid leaves 75 px for section names: "shard 2/3 · worker 1" would run into the bars.
+    config = ["---", "config:", "  gantt:", "    leftPadding: 170", "---"] if sharded else []
     lines = [
         "```mermaid",
+        *config,
         "gantt",
         "    title When each job ran (clock times in your time zone)",
         "    dateFormat x",
