@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import functools
 import os
 import select
@@ -32,6 +33,11 @@ from typing import Any
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
+#: Why a program cannot start that a retry would meet again: it is missing, not
+#: executable, a directory, not a program. Not EAGAIN, ENOMEM, EMFILE: those pass.
+_FOR_GOOD = frozenset(
+    {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOEXEC}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,9 @@ class ProcessOutcome:
     cancelled: bool = False
     node: str | None = None
     error: str | None = None
+    #: Another attempt would end the same way (a missing program, no execute bit): the
+    #: cause is outside the job, and nothing a few seconds of waiting changes.
+    permanent: bool = False
 
 
 class _Child:
@@ -169,7 +178,14 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 os.write(log, f"=== cannot start {argv[0]}: {reason}\n".encode())
             os.close(log)
-            outcome = ProcessOutcome(CANNOT_START, None, started, time.time() - started)
+            outcome = ProcessOutcome(
+                CANNOT_START,
+                None,
+                started,
+                time.time() - started,
+                error=f"could not start: {argv[0]}: {reason}",
+                permanent=not isinstance(exc, OSError) or exc.errno in _FOR_GOOD,
+            )
             self._finished.append((key, outcome))
             return
         tag = env.get(self._orphans.tag_var) if self._orphans else None

@@ -397,7 +397,7 @@ class Scheduler:
             error=outcome.error,
         )
         self._attempts[job.id].append(attempt)
-        retry_in = self._retry_delay(job, attempt)
+        retry_in = None if outcome.permanent else self._retry_delay(job, attempt)
         self.sink.emit(AttemptEnded(job, attempt, job.retries + 1, retry_in))
         if retry_in is not None:
             due = time.monotonic() + retry_in
