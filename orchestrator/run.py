@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
-from orchestrator.execute.lock import run_lock
+from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Backend, Scheduler, SweepRunner
 from orchestrator.incremental import Decisions, StateRecorder
 from orchestrator.models import Plan, PlannedJob, RunOptions
@@ -36,6 +36,7 @@ def run_plan(
 ) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
     root = base / plan.output_root
+    _refuse_symlinked_dirs(plan, base)
     with run_lock(root):
         summary_dir = Path(plan.summary_dir)
         started = time.time()
@@ -77,6 +78,24 @@ def run_plan(
             if github:
                 console.github_annotations(summary)
         return code
+
+
+def _refuse_symlinked_dirs(plan: Plan, base: Path) -> None:
+    """Refuse a run whose output root has a symlink where a dir we write goes.
+
+    The jobs' logs would land wherever it points, perhaps in another project's tree;
+    `ln -s` by mistake or by a job's last run looks the same from here. The root itself
+    may be a symlink: that is where the user chose to write.
+    """
+    results = str(PurePath(plan.output_root, "results"))
+    state = str(PurePath(plan.output_root, LOCK_FILE).parent)
+    for folder in (plan.log_dir, plan.summary_dir, results, state):
+        path = base / folder
+        if path.is_symlink():
+            raise OrchestratorError(
+                f"{folder} is a symlink (to {path.readlink()}): nothing is written "
+                "outside the output root"
+            )
 
 
 def _write_reports_or_say_why(

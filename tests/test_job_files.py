@@ -6,10 +6,20 @@ to a file outside the output root, and a descriptor limit lower than the workers
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from conftest import Project
+
+#: Replaces the job's own log with a symlink to $OUTSIDE, as a careless job could.
+SWAP_LOG = """
+import os, sys
+log = os.path.join("logs", os.environ["TRAIN_ORCH_JOB_ID"] + ".log")
+os.remove(log)
+os.symlink(os.environ["OUTSIDE"], log)
+sys.exit(int(sys.argv[1]))
+"""
 
 
 def test_a_job_that_cannot_start_says_so_in_every_report(project: Project, tmp_path: Path) -> None:
@@ -52,3 +62,65 @@ def test_a_job_that_cannot_start_says_so_in_every_report(project: Project, tmp_p
         assert reason in result.stdout
         assert reason in step_summary.read_text()
     assert "exit 127" not in markdown
+
+
+def swapping_job(project: Project, retries: int, exit_code: int) -> None:
+    project.script("swap.py", SWAP_LOG)
+    project.config(
+        "configs/jobs.yaml",
+        f"""
+        jobs:
+          swapper: {{command: [{sys.executable}, swap.py, "{exit_code}"], retries: {retries},
+                     retry_delay: 0, cache: false}}
+        """,
+    )
+
+
+def test_a_log_swapped_for_a_symlink_is_not_followed_by_the_next_run(
+    project: Project, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    swapping_job(project, retries=0, exit_code=0)
+    first = project.run(env={"OUTSIDE": str(outside)})
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (project.root / "logs/swapper.log").is_symlink()
+    second = project.run(env={"OUTSIDE": str(outside)})
+    assert outside.read_text() == "precious\n"
+    assert second.returncode == 1
+    job = project.jobs()["swapper"]
+    assert (job["status"], job["reason"]) == (
+        "failed",
+        "log logs/swapper.log is a symlink; not written",
+    )
+
+
+def test_a_retry_does_not_append_to_the_symlink_its_last_attempt_left(
+    project: Project, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    swapping_job(project, retries=2, exit_code=1)
+    result = project.run(env={"OUTSIDE": str(outside)})
+    assert outside.read_text() == "precious\n"
+    assert result.returncode == 1
+    job = project.jobs()["swapper"]
+    assert job["reason"] == "log logs/swapper.log is a symlink; not written"
+    # The symlink is still there for the next attempt: retrying cannot help either.
+    assert [a["status"] for a in job["attempts"]] == ["failed", "failed"]
+
+
+def test_a_symlinked_logs_dir_is_refused_before_anything_runs(
+    project: Project, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    project.config("configs/jobs.yaml", "jobs:\n  echo: {command: [echo, hi]}\n")
+    (project.root / "logs").symlink_to(elsewhere)
+    result = project.run()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: logs is a symlink (to {elsewhere}): nothing is written outside the output root"
+    ]
+    assert list(elsewhere.iterdir()) == []
+    assert not (project.root / "summaries").exists()

@@ -22,13 +22,14 @@ import select
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
@@ -150,18 +151,29 @@ class Supervisor:
         timeout: float | None = None,
         grace: float = 10.0,
         fresh_log: bool = False,
+        root: str | None = None,
     ) -> None:
         """Launch one attempt; its outcome comes out of `wait`, even if it cannot start.
 
         The child's output is appended to `log_path` after `header`; `fresh_log` empties
-        the log first (a job's first attempt).
+        the log first (a job's first attempt). With `root` (the output root), no symlink
+        below it on the way to the log is followed (see `open_beneath`).
         """
         started = time.time()
         # One descriptor for the whole attempt: header, the child's output, then the footer.
         # O_APPEND keeps our lines after whatever the child wrote through its copy.
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
         try:
-            log = os.open(log_path, flags, 0o644)
+            if root is None:
+                log = os.open(log_path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            else:
+                log = open_beneath(root, log_path, flags)
+        except SymlinkInTheWay as exc:
+            # Not retried: the symlink is still there for the next attempt.
+            error = symlink_reason("log", log_path, exc)
+            outcome = ProcessOutcome(None, None, started, 0.0, error=error, permanent=True)
+            self._finished.append((key, outcome))
+            return
         except OSError as exc:
             error = f"cannot open {log_path}: {exc.strerror}"
             self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
@@ -677,6 +689,77 @@ def _no_inherited_fds() -> bool:
             with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
                 os.set_inheritable(fd, False)
     return True
+
+
+class SymlinkInTheWay(OSError):
+    """A path we were to write goes through a symlink below the output root."""
+
+
+def open_beneath(root: str, path: str, flags: int, mode: int = 0o644) -> int:
+    """Open `path` (a path under `root`) following no symlink below `root`.
+
+    A job can replace its log, or the dir it is in, with a symlink to any file its user
+    may write; opening the path as it is would then truncate or append to that file.
+    O_NOFOLLOW guards only the last component, so each directory is opened from the one
+    before it, with O_NOFOLLOW at every step. `root` itself is the user's choice and is
+    followed. Raises SymlinkInTheWay naming the first component that is a symlink.
+    """
+    parent = _walk_beneath(root, path, create=False, last=False)
+    try:
+        return _open_at(parent, PurePath(path).name, flags, mode, path)
+    finally:
+        os.close(parent)
+
+
+def make_dirs_beneath(root: str, path: str) -> None:
+    """`mkdir -p path`, under `root`, following no symlink below `root` (see above)."""
+    os.close(_walk_beneath(root, path, create=True, last=True))
+
+
+def symlink_reason(what: str, path: str, exc: SymlinkInTheWay) -> str:
+    """Why `path` (a log, an output dir) was not written, for a job's reason."""
+    if exc.filename == path:
+        return f"{what} {path} is a symlink; not written"
+    return f"{what} {path} not written: {exc.filename} is a symlink"
+
+
+def _walk_beneath(root: str, path: str, *, create: bool, last: bool) -> int:
+    """A descriptor of the dir `path` names (`last`) or is in, reached from `root` one
+    component at a time; `create` makes the missing ones."""
+    parts = PurePath(os.path.relpath(path, root)).parts
+    if ".." in parts:
+        raise ValueError(f"{path} is not under {root}")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = PurePath(root)
+    for part in parts if last else parts[:-1]:
+        walked /= part
+        try:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
+            step = _open_at(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0, str(walked))
+        finally:
+            os.close(fd)
+        fd = step
+    return fd
+
+
+def _open_at(dir_fd: int, name: str, flags: int, mode: int, shown: str) -> int:
+    """Open `name` in `dir_fd` unless it is a symlink (SymlinkInTheWay, as `shown`)."""
+    try:
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        # ELOOP on Linux, but not everywhere (FreeBSD says EMLINK): look, do not guess.
+        if _is_symlink(dir_fd, name):
+            raise SymlinkInTheWay(errno.ELOOP, "is a symlink", shown) from exc
+        raise
+
+
+def _is_symlink(dir_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _append_footer(fd: int, outcome: ProcessOutcome) -> None:

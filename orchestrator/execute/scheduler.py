@@ -34,9 +34,13 @@ from orchestrator.execute.outputs import read_metrics
 from orchestrator.execute.process import (
     ProcessOutcome,
     Supervisor,
+    SymlinkInTheWay,
     exit_code_for_signal,
     interrupt_handlers,
+    make_dirs_beneath,
+    open_beneath,
     signal_name,
+    symlink_reason,
 )
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
@@ -83,8 +87,9 @@ class Backend(Protocol):
 class LocalBackend:
     """Each attempt a child process group of this process, all watched from this thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, output_root: str) -> None:
         self.supervisor = Supervisor(orphans_tagged_by=JOB_ID_VAR)
+        self.output_root = output_root
 
     def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None:
         self.supervisor.start(
@@ -97,6 +102,7 @@ class LocalBackend:
             timeout=job.timeout,
             grace=job.grace,
             fresh_log=fresh_log,
+            root=self.output_root,
         )
 
     def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]:
@@ -157,7 +163,7 @@ class Scheduler:
         self._pruned: set[str] = set()
         self._last_poll = 0.0
         self._own_backend = backend is None
-        self.backend: Backend = backend or LocalBackend()
+        self.backend: Backend = backend or LocalBackend(plan.output_root)
         #: Signals noted by the handler, handled by the loop (deque.append is atomic).
         self._signalled: collections.deque[int] = collections.deque()
         #: Attempts whose start raised: they end as failures on the loop's next turn.
@@ -351,15 +357,24 @@ class Scheduler:
 
         An existing log is left as it is: the first attempt empties it when it starts, so
         a job that never starts keeps its previous run's log. The stager thread runs this
-        ahead of the loop; both may run it for one job, which is harmless.
+        ahead of the loop; both may run it for one job, which is harmless. No symlink
+        below the output root is followed: a job's last run may have left one.
         """
         if job.id in self._staged:
             return None
+        root = self.plan.output_root
         try:
-            Path(job.output_dir).mkdir(parents=True, exist_ok=True)
-            os.close(os.open(job.log_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+            make_dirs_beneath(root, job.output_dir)
+        except SymlinkInTheWay as exc:
+            return symlink_reason("output dir", job.output_dir, exc)
         except OSError as exc:
-            return f"cannot create {exc.filename}: {exc.strerror or exc}"
+            return f"cannot create {job.output_dir}: {exc.strerror or exc}"
+        try:
+            os.close(open_beneath(root, job.log_path, os.O_WRONLY | os.O_CREAT))
+        except SymlinkInTheWay as exc:
+            return symlink_reason("log", job.log_path, exc)
+        except OSError as exc:
+            return f"cannot create {job.log_path}: {exc.strerror or exc}"
         self._staged.add(job.id)
         return None
 
