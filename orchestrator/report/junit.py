@@ -10,8 +10,9 @@ from typing import Any
 
 from orchestrator.report.logs import tail_lines
 
-#: Characters XML 1.0 cannot hold at all; a log may contain any byte.
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Characters XML 1.0 cannot hold at all (a log may contain any byte), and lone
+#: surrogates, which no UTF-8 file can hold either.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 FAILURE = {"failed", "timed_out", "gate_failed"}
 
 
@@ -57,7 +58,8 @@ def render(summary: Mapping[str, Any], base: Path, tail_count: int = 100) -> str
             ET.SubElement(case, "skipped", {"message": _clean(reason)})
         metrics = " ".join(f"{k}={v:.6g}" for k, v in job["metrics"].items())
         if metrics:
-            ET.SubElement(case, "system-out").text = metrics
+            # Metric names come from a job's file, or from a summary an older version wrote.
+            ET.SubElement(case, "system-out").text = _clean(metrics)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
