@@ -5,7 +5,10 @@ Imported only when a run starts, so `--help`, `--list` and `--dry-run` do not pa
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+import resource
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
@@ -57,6 +60,8 @@ def run_plan(
             console.ConsoleReporter(options.verbosity, github=github),
         ]
         sink = Fanout(*sinks)
+        if backend is None:  # Ray's jobs hold their descriptors on their own nodes
+            plan = _fit_to_descriptors(plan)
         scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
         with scheduler.handling_signals():
             sink.emit(RunStarted(plan, started))
@@ -78,6 +83,40 @@ def run_plan(
             if github:
                 console.github_annotations(summary)
         return code
+
+
+#: Descriptors a running local job holds here: its log and the pidfd that reports its exit.
+FDS_PER_JOB = 2
+#: Descriptors the run may hold at once besides those it holds when it starts: a spawn's
+#: error pipe, the stager's dirs, a metrics file read, a log redacted, a report written.
+FDS_SPARE = 16
+
+
+def _fit_to_descriptors(plan: Plan) -> Plan:
+    """The plan with no more workers than the descriptor limit (`ulimit -n`) can hold.
+
+    Past it every start fails with "Too many open files" (EMFILE) and the jobs fail for
+    a reason that is not theirs; fewer workers are slower, and the warning says why.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return plan
+    fits = max(1, (soft - _open_descriptors() - FDS_SPARE) // FDS_PER_JOB)
+    if plan.max_workers <= fits:
+        return plan
+    console.print_warning(
+        f"--max-workers {plan.max_workers} lowered to {fits}: "
+        f"only {soft} file descriptors (ulimit -n)"
+    )
+    return dataclasses.replace(plan, max_workers=fits)
+
+
+def _open_descriptors() -> int:
+    """How many descriptors this process holds now (Linux /proc, macOS /dev/fd)."""
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        with contextlib.suppress(OSError):
+            return sum(1 for _ in Path(listing).iterdir()) - 1  # the listing's own descriptor
+    return FDS_SPARE  # cannot tell: guess a run's worth
 
 
 def _refuse_symlinked_dirs(plan: Plan, base: Path) -> None:

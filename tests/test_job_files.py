@@ -6,11 +6,15 @@ to a file outside the output root, and a descriptor limit lower than the workers
 
 from __future__ import annotations
 
+import os
+import re
+import resource
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import Project
+from conftest import SHIM, Project
 
 #: Replaces the job's own log with a symlink to $OUTSIDE, as a careless job could.
 SWAP_LOG = """
@@ -124,3 +128,32 @@ def test_a_symlinked_logs_dir_is_refused_before_anything_runs(
     ]
     assert list(elsewhere.iterdir()) == []
     assert not (project.root / "summaries").exists()
+
+
+def limit_descriptors(soft: int) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_workers_are_lowered_to_the_descriptors_there_are(project: Project) -> None:
+    jobs = "".join(f"  j{n}: {{command: [sleep, '0.2']}}\n" for n in range(30))
+    project.config("configs/jobs.yaml", f"jobs:\n{jobs}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
+    result = subprocess.run(
+        [sys.executable, str(SHIM), "--parallel", "--max-workers", "30", "--cpus", "30"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=lambda: limit_descriptors(40),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {job["status"] for job in project.jobs().values()} == {"succeeded"}
+    warnings = [line for line in result.stderr.splitlines() if "lowered" in line]
+    assert len(warnings) == 1, result.stderr
+    assert re.fullmatch(
+        r"warning: --max-workers 30 lowered to \d+: only 40 file descriptors \(ulimit -n\)",
+        warnings[0],
+    )
