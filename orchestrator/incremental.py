@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -173,9 +174,13 @@ def _digest(data: bytes) -> str:
 
 
 def _file_digest(path: Path) -> str:
+    """The content's hash; a path that is not a regular file (a FIFO, a device) has none."""
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "not a file"
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
     except OSError:
@@ -185,15 +190,32 @@ def _file_digest(path: Path) -> str:
 
 # -------------------------------------------------------------------------- manifests
 def manifest(output_dir: Path) -> dict[str, list[Any]]:
-    """Every file a successful job left: size, mtime and content hash."""
+    """Every file a successful job left: size, mtime and content hash.
+
+    A job's output dir is untrusted: a symlink is recorded by where it points, never
+    followed (it may lead to /dev/zero, or out of the root), and a FIFO, socket or device
+    is left out, since reading one may never end.
+    """
     files: dict[str, list[Any]] = {}
     for root, _, names in os.walk(output_dir):
         for name in names:
             path = Path(root, name)
-            stat = path.stat()
-            rel = path.relative_to(output_dir).as_posix()
-            files[rel] = [stat.st_size, stat.st_mtime_ns, _file_digest(path)]
+            entry = _entry(path)
+            if entry is not None:
+                files[path.relative_to(output_dir).as_posix()] = entry
     return files
+
+
+def _entry(path: Path) -> list[Any] | None:
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            return [0, 0, f"symlink:{path.readlink()}"]
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return [info.st_size, info.st_mtime_ns, _file_digest(path)]
 
 
 def _manifest_damage(output_dir: Path, recorded: Mapping[str, list[Any]]) -> str | None:
@@ -201,12 +223,16 @@ def _manifest_damage(output_dir: Path, recorded: Mapping[str, list[Any]]) -> str
     for rel, (size, mtime_ns, digest) in sorted(recorded.items()):
         path = output_dir / rel
         try:
-            stat = path.stat()
+            info = path.lstat()
         except OSError:
             return f"{rel} missing"
-        if stat.st_size != size:
+        if stat.S_ISLNK(info.st_mode) or str(digest).startswith("symlink:"):
+            if _entry(path) != [size, mtime_ns, digest]:
+                return f"{rel} modified"
+            continue
+        if info.st_size != size:
             return f"{rel} modified"
-        if stat.st_mtime_ns != mtime_ns and _file_digest(path) != digest:
+        if info.st_mtime_ns != mtime_ns and _entry(path) != [size, info.st_mtime_ns, digest]:
             return f"{rel} modified"
     return None
 
