@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 
 def tail(path: Path, size: int = 64 * 1024) -> str:
-    """The last `size` bytes as text, starting at a line boundary when cut."""
+    """The last `size` bytes as text, starting at a line boundary when cut.
+
+    A log a job replaced with a symlink is not read: its tail would copy whatever file
+    it points at (a key, /etc/shadow) into reports that are uploaded as artifacts. A
+    FIFO or device in its place is not read either: it may never end.
+    """
     try:
-        with path.open("rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""
             end = handle.seek(0, 2)
             handle.seek(max(0, end - size))
             data = handle.read()

@@ -1,4 +1,4 @@
-"""A job that deletes the run's own record: the journal comes back whole."""
+"""A job that tampers with the run's own files: the journal and the reports stay true."""
 
 from __future__ import annotations
 
@@ -29,3 +29,21 @@ def test_a_job_that_deletes_summaries_loses_no_journal_line(project: Project) ->
     assert events[-1] == "run_finished"
     assert events.count("job_finished") == 3
     assert sorted(project.jobs()) == ["a", "b_wiper", "c"]
+
+
+LEAKER = """
+import os, pathlib, sys
+log = pathlib.Path("logs/leaker.log")
+log.unlink()
+log.symlink_to(pathlib.Path("secret.txt").resolve())
+sys.exit(1)
+"""
+
+
+def test_a_log_turned_into_a_symlink_copies_nothing_into_the_reports(project: Project) -> None:
+    (project.root / "secret.txt").write_text("the-private-key-0c1d\n")
+    project.script("training/train_leaker.py", LEAKER)
+    assert project.run().returncode == 1
+    for report in ("summary.md", "junit.xml", "latest.json"):
+        assert "the-private-key" not in (project.root / "summaries" / report).read_text(), report
+    assert (project.root / "secret.txt").read_text() == "the-private-key-0c1d\n"
