@@ -47,3 +47,31 @@ def test_a_log_turned_into_a_symlink_copies_nothing_into_the_reports(project: Pr
     for report in ("summary.md", "junit.xml", "latest.json"):
         assert "the-private-key" not in (project.root / "summaries" / report).read_text(), report
     assert (project.root / "secret.txt").read_text() == "the-private-key-0c1d\n"
+
+
+ODD_METRICS = """
+import argparse, json, pathlib
+parser = argparse.ArgumentParser()
+parser.add_argument("--output-dir")
+out = pathlib.Path(parser.parse_args().output_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "metrics.json").write_text(json.dumps({"accuracy": 0.93, "converged": True}))
+"""
+
+
+def test_a_note_on_metrics_json_is_shown_where_people_look(project: Project) -> None:
+    project.script("training/train_odd.py", ODD_METRICS)
+    project.script("training/train_gated.py", ODD_METRICS.replace('"accuracy"', '"acc"'))
+    project.config("configs/jobs.yaml", "jobs:\n  gated: {gates: {converged: '>= 1'}}\n")
+    result = project.run()
+    assert result.returncode == 1
+    note = "metrics.json: skipped 1 non-numeric value (converged)"
+    jobs = project.jobs()
+    assert (jobs["odd"]["status"], jobs["odd"]["reason"]) == ("succeeded", note)
+    assert (
+        jobs["gated"]["reason"]
+        == f"converged missing from metrics.json (gate converged >= 1); {note}"
+    )
+    table = (project.root / "summaries/summary.md").read_text()
+    assert f"| accuracy 0.93 ⚠️ {note} |" in table
+    assert f"accuracy 0.93 ⚠ {note}" in result.stdout

@@ -433,7 +433,9 @@ class Scheduler:
         metrics, note = read_metrics(job.output_dir, since=attempt.started_at)
         failures = failed_gates(job.gates, dict(metrics))
         if failures:
-            self._finish(job, Status.GATE_FAILED, metrics=metrics, reason="; ".join(failures))
+            # The note says why a gate's metric is missing (a file ignored, an entry skipped).
+            reason = "; ".join([*failures, *([note] if note else [])])
+            self._finish(job, Status.GATE_FAILED, metrics=metrics, reason=reason)
         else:
             self._finish(job, Status.SUCCEEDED, metrics=metrics, reason=note)
 

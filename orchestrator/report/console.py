@@ -318,7 +318,10 @@ def headline(result: JobResult) -> str:
         text = result.reason or result.status.value
         return f"{text} (optional)" if result.job.optional else text
     ranked = ranked_metrics(metrics, result.job.headline)
-    return " ".join(f"{name} {value:.4g}" for name, value in ranked[:1])
+    text = " ".join(f"{name} {value:.4g}" for name, value in ranked[:1])
+    if result.status is Status.SUCCEEDED and result.reason:  # a note on its metrics.json
+        text += f" ⚠ {result.reason}"
+    return text
 
 
 class ConsoleReporter:

@@ -272,7 +272,10 @@ def metrics_text(job: Mapping[str, Any]) -> str:
     if job["status"] not in {"succeeded", "gate_failed", "cached", "reused"}:
         return job["reason"] or ""
     ranked = ranked_metrics(job["metrics"], job["headline"])
-    return ", ".join(f"{k} {v:.4g}" for k, v in ranked[:HEADLINE_METRICS])
+    text = ", ".join(f"{k} {v:.4g}" for k, v in ranked[:HEADLINE_METRICS])
+    if job["status"] == "succeeded" and job["reason"]:  # a success's reason is a metrics note
+        text += f" ⚠️ {job['reason']}"
+    return text
 
 
 def gates_text(job: Mapping[str, Any]) -> str:
