@@ -22,8 +22,9 @@ from typing import Any
 from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Event, JobFinished, RunFinished
+from orchestrator.execute.watchdog import boot_id, start_time
 from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
-from orchestrator.report.journal import read_journal, rebuild_summary
+from orchestrator.report.journal import open_attempts, read_journal, rebuild_summary
 from orchestrator.report.summary import LATEST, write_atomic
 
 STATE_DIR = ".train_orch"
@@ -44,11 +45,24 @@ class Decisions:
     carried: Mapping[str, Carried] = field(default_factory=dict)
     reasons: Mapping[str, str] = field(default_factory=dict)
     fingerprints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Attempts of the run resumed that may still be running: see `stop_leftovers`.
+    leftovers: tuple[Leftover, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """An attempt the resumed run's journal left open, as that run's journal recorded it."""
+
+    job: str
+    run: str
+    pid: int
+    starttime: int
+    boot_id: str | None
 
 
 def decide(plan: Plan, options: RunOptions, base: Path) -> Decisions:
     cache = load_cache(base / options.output_root / STATE_DIR / CACHE_FILE)
-    previous = _previous_jobs(options, base)
+    previous, leftovers = _previous_jobs(options, base)
     carried: dict[str, Carried] = {}
     reasons: dict[str, str] = {}
     prints: dict[str, dict[str, str]] = {}
@@ -62,7 +76,7 @@ def decide(plan: Plan, options: RunOptions, base: Path) -> Decisions:
             carried[job.id] = kept
         else:
             reasons[job.id] = why
-    return Decisions(carried, reasons, prints)
+    return Decisions(carried, reasons, prints, leftovers)
 
 
 def _decide_job(
@@ -297,23 +311,66 @@ class StateRecorder:
 
 
 # ------------------------------------------------------------------------------ resume
-def _previous_jobs(options: RunOptions, base: Path) -> dict[str, dict[str, Any]] | None:
-    """Job records of the run to resume, each tagged with that run's name."""
+def _previous_jobs(
+    options: RunOptions, base: Path
+) -> tuple[dict[str, dict[str, Any]] | None, tuple[Leftover, ...]]:
+    """Job records of the run to resume, each tagged with that run's name; and the
+    attempts its journal left open."""
     source = options.resume if options.resume is not None else options.rerun_failed
     if source is None:
-        return None
+        return None, ()
     summary_dir = base / options.output_root / "summaries"
     path = _newest_run(summary_dir) if source in {"", "latest"} else Path(source)
+    name = path.stem.removeprefix("journal_").removeprefix("training_summary_")
+    leftovers: tuple[Leftover, ...] = ()
     try:
         if path.suffix == ".jsonl":
-            summary = rebuild_summary(read_journal(path))
+            records = read_journal(path)
+            summary = rebuild_summary(records)
+            leftovers = _leftovers(records, name)
         else:
             summary = json.loads(path.read_text(encoding="utf-8"))
         jobs = summary["jobs"]
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         raise OrchestratorError(f"cannot resume from {path}: {exc}") from None
-    name = path.stem.removeprefix("journal_").removeprefix("training_summary_")
-    return {job["id"]: {**job, "run": name} for job in jobs}
+    return {job["id"]: {**job, "run": name} for job in jobs}, leftovers
+
+
+def _leftovers(records: list[dict[str, Any]], run: str) -> tuple[Leftover, ...]:
+    return tuple(
+        Leftover(str(r["job"]), run, int(r["pid"]), int(r["starttime"]), r.get("boot_id"))
+        for r in open_attempts(records)
+        if isinstance(r.get("pid"), int) and isinstance(r.get("starttime"), int)
+    )
+
+
+def stop_leftovers(leftovers: tuple[Leftover, ...], plan: Plan) -> None:
+    """Stop the resumed run's attempts that are still running, as a cancel would.
+
+    Call it holding the run lock: then no live orchestrator owns them (the lock dies
+    with its holder), so nothing would ever record their result, and the attempt this
+    run starts would write the same output dir alongside them. They get their grace
+    (SIGTERM to the group, SIGKILL after it), time to write a checkpoint that the new
+    attempt can resume from; stopping them is what a Ctrl-C of that run would have done.
+    A pid whose start time (or boot) differs from the journal's is another process now,
+    and is left alone.
+    """
+    from orchestrator.execute.process import stop_groups
+    from orchestrator.plan import DEFAULT_GRACE
+    from orchestrator.report import console
+
+    graces = {job.id: job.grace for job in plan.jobs}
+    live = [
+        old
+        for old in leftovers
+        if start_time(old.pid) == old.starttime and old.boot_id in {None, boot_id()}
+    ]
+    for old in live:
+        console.print_warning(
+            f"job '{old.job}' of run {old.run} is still running (pid {old.pid}): "
+            f"stopping its process group before this run starts"
+        )
+    stop_groups({old.pid: graces.get(old.job, DEFAULT_GRACE) for old in live})
 
 
 def _newest_run(summary_dir: Path) -> Path:

@@ -18,7 +18,8 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
 from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Backend, Scheduler, SweepRunner
-from orchestrator.incremental import Decisions, StateRecorder
+from orchestrator.execute.watchdog import Watchdog, watching
+from orchestrator.incremental import Decisions, StateRecorder, stop_leftovers
 from orchestrator.models import Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
@@ -41,48 +42,75 @@ def run_plan(
     root = base / plan.output_root
     _refuse_symlinked_dirs(plan, base)
     with run_lock(root):
-        summary_dir = Path(plan.summary_dir)
-        started = time.time()
-        secrets = {value for job in plan.jobs for value in job.secrets}
-        header = redact_tree({**run_header(options, base), "backend": dict(backend_info)}, secrets)
-        try:
-            Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
-            summary_dir.mkdir(parents=True, exist_ok=True)
-            run_id = new_run_id(summary_dir, started)
-            path = journal_path(summary_dir, run_id)
-            journal = Journal(path, header) if options.journal else None
-        except OSError as exc:
-            raise OrchestratorError(f"cannot write to {root}: {exc.strerror}") from None
-        sinks: list[EventSink] = [journal] if journal else []
-        github = os.environ.get("GITHUB_ACTIONS") == "true"
-        sinks += [
-            StateRecorder(plan, decisions, base, run_id),
-            console.ConsoleReporter(options.verbosity, github=github),
-        ]
-        sink = Fanout(*sinks)
-        if backend is None:  # Ray's jobs hold their descriptors on their own nodes
-            plan = _fit_to_descriptors(plan)
-        scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
-        with scheduler.handling_signals():
-            sink.emit(RunStarted(plan, started))
-            outcome = scheduler.run()
-            code = outcome.interrupted_exit or exit_code(
-                outcome.results,
-                allow_partial_success=options.allow_partial_success,
-                enforce_gates=plan.enforce_gates,
+        stop_leftovers(decisions.leftovers, plan)
+        # Ray's jobs run on their nodes, under Ray's own supervision.
+        with watching() if backend is None else contextlib.nullcontext() as watchdog:
+            return _run_locked(
+                plan,
+                options,
+                base,
+                decisions,
+                backend=backend,
+                backend_info=backend_info,
+                dog=watchdog,
             )
-            ended = time.time()
-            info = RunInfo(started, ended, code, outcome.interrupted_by)
-            summary = assemble(header, [job_record(r) for r in outcome.results], info)
-            written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
-            code = code if written is not None else max(code, EXIT_FAILED)
-            shown = str(written) if written else None
-            sink.emit(RunFinished(outcome.results, code, started, ended, shown))
-            if journal:
-                journal.close()
-            if github:
-                console.github_annotations(summary)
-        return code
+
+
+def _run_locked(
+    plan: Plan,
+    options: RunOptions,
+    base: Path,
+    decisions: Decisions,
+    *,
+    backend: Backend | None,
+    backend_info: Mapping[str, Any],
+    dog: Watchdog | None,
+) -> int:
+    """The run itself, holding the output root's lock, its jobs watched by `dog`."""
+    root = base / plan.output_root
+    summary_dir = Path(plan.summary_dir)
+    started = time.time()
+    secrets = {value for job in plan.jobs for value in job.secrets}
+    header = redact_tree({**run_header(options, base), "backend": dict(backend_info)}, secrets)
+    try:
+        Path(plan.log_dir).mkdir(parents=True, exist_ok=True)
+        summary_dir.mkdir(parents=True, exist_ok=True)
+        run_id = new_run_id(summary_dir, started)
+        path = journal_path(summary_dir, run_id)
+        pid_of = dog.pid_of if dog else None
+        journal = Journal(path, header, pid_of) if options.journal else None
+    except OSError as exc:
+        raise OrchestratorError(f"cannot write to {root}: {exc.strerror}") from None
+    sinks: list[EventSink] = [journal] if journal else []
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    sinks += [
+        StateRecorder(plan, decisions, base, run_id),
+        console.ConsoleReporter(options.verbosity, github=github),
+    ]
+    sink = Fanout(*sinks)
+    if backend is None:  # Ray's jobs hold their descriptors on their own nodes
+        plan = _fit_to_descriptors(plan)
+    scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
+    with scheduler.handling_signals():
+        sink.emit(RunStarted(plan, started))
+        outcome = scheduler.run()
+        code = outcome.interrupted_exit or exit_code(
+            outcome.results,
+            allow_partial_success=options.allow_partial_success,
+            enforce_gates=plan.enforce_gates,
+        )
+        ended = time.time()
+        info = RunInfo(started, ended, code, outcome.interrupted_by)
+        summary = assemble(header, [job_record(r) for r in outcome.results], info)
+        written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
+        code = code if written is not None else max(code, EXIT_FAILED)
+        shown = str(written) if written else None
+        sink.emit(RunFinished(outcome.results, code, started, ended, shown))
+        if journal:
+            journal.close()
+        if github:
+            console.github_annotations(summary)
+    return code
 
 
 #: Descriptors a running local job holds here: its log and the pidfd that reports its exit.

@@ -12,6 +12,7 @@ check at all.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -109,18 +110,25 @@ class _Checker:
     def check(self, text: str) -> dict[str, Any]:
         # One chart at a time, so neither side ever waits on a full pipe.
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(text) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        try:
+            self.process.stdin.write(json.dumps(text) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:
+            line = ""
         if not line:
             self.errors.seek(0)
-            raise RuntimeError(f"check.mjs stopped: {self.errors.read()[-4000:]}")
+            raise RuntimeError(
+                f"check.mjs stopped (exit {self.process.wait(timeout=30)}): "
+                f"{self.errors.read()[-4000:]}"
+            )
         result: dict[str, Any] = json.loads(line)
         return result
 
     def close(self) -> None:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # it may have stopped already
+            self.process.stdin.close()
         self.process.wait(timeout=30)
         self.process.stdout.close()
         self.errors.close()

@@ -9,6 +9,7 @@ from below (the order of events), never from above: the machine is shared.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -19,8 +20,6 @@ from pathlib import Path
 
 import pytest
 from conftest import SHIM, Project, alive
-
-from orchestrator.execute.process import ProcessOutcome, Supervisor
 
 #: A trainer that announces itself (pid, group), then trains until stopped, for a minute at
 #: most. On SIGTERM it takes a moment to save its checkpoint, as a real one would.
@@ -117,51 +116,69 @@ def start_cli(project: Project, *prefix: str) -> subprocess.Popen[str]:
     )
 
 
+#: Runs one Supervisor in a process of its own: made a subreaper, the pytest worker would
+#: adopt every orphan for the rest of the session, and `close` kills all the children it
+#: finds (the Mermaid checker's node process among them).
+SUPERVISED = """
+import json, os, shlex, signal, sys, time
+from pathlib import Path
+from orchestrator.execute.process import Supervisor
+subreaper, watch = sys.argv[1] == "subreaper", sys.argv[2]
+if watch == "thread" and hasattr(os, "pidfd_open"):
+    del os.pidfd_open
+saver = (
+    "import signal, sys, time\\n"
+    "def save(signum, frame):\\n"
+    "    time.sleep(0.3); open('checkpoint.pt', 'w').write('saved'); sys.exit(0)\\n"
+    "signal.signal(signal.SIGTERM, save)\\n"
+    "open('ready', 'w').close(); time.sleep(60)\\n"
+)
+argv = ["sh", "-c", f"{shlex.quote(sys.executable)} -c {shlex.quote(saver)}; echo done"]
+supervisor = Supervisor(orphans_tagged_by="GRACE_TEST_JOB" if subreaper else None)
+try:
+    supervisor.start("wrapped", argv, cwd=".", env={"GRACE_TEST_JOB": "wrapped"},
+                     log_path="wrapped.log", header="#", grace=5)
+    deadline = time.monotonic() + 30
+    while not Path("ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    supervisor.stop("wrapped")
+    ended = []
+    while not ended:  # the stop request itself wakes the first wait
+        ended = supervisor.wait(30)
+    [(_, outcome)] = ended
+finally:
+    supervisor.close()
+print(json.dumps([outcome.cancelled, outcome.signal, outcome.duration]))
+"""
+
+
 @pytest.mark.parametrize(
     ("subreaper", "watch"),
     [(True, "pidfd"), (True, "thread"), (False, "pidfd")],
     ids=["subreaper+pidfd", "subreaper+thread", "init-reaps+pidfd"],
 )
 def test_the_supervisor_ends_an_attempt_when_its_group_is_empty(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subreaper: bool, watch: str
+    tmp_path: Path, subreaper: bool, watch: str
 ) -> None:
     """Whether the orphans come to us (the CLI) or go to init (a Ray task), and however
     the leader's exit is seen."""
-    if watch == "thread":
-        monkeypatch.delattr(os, "pidfd_open", raising=False)
-    elif not hasattr(os, "pidfd_open"):
+    if watch == "pidfd" and not hasattr(os, "pidfd_open"):
         pytest.skip("this platform has no pidfd_open")
-    saver = (
-        "import signal, sys, time\n"
-        "def save(signum, frame):\n"
-        "    time.sleep(0.3); open('checkpoint.pt', 'w').write('saved'); sys.exit(0)\n"
-        "signal.signal(signal.SIGTERM, save)\n"
-        "open('ready', 'w').close(); time.sleep(60)\n"
+    mode = "subreaper" if subreaper else "init"
+    result = subprocess.run(
+        [sys.executable, "-c", SUPERVISED, mode, watch],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(SHIM).parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    argv = ["sh", "-c", f"{shlex.quote(sys.executable)} -c {shlex.quote(saver)}; echo done"]
-    monkeypatch.chdir(tmp_path)
-    supervisor = Supervisor(orphans_tagged_by="GRACE_TEST_JOB" if subreaper else None)
-    try:
-        supervisor.start(
-            "wrapped",
-            argv,
-            cwd=".",
-            env={"GRACE_TEST_JOB": "wrapped"},
-            log_path="wrapped.log",
-            header="#",
-            grace=5,
-        )
-        wait_for_file(tmp_path / "ready")
-        supervisor.stop("wrapped")
-        ended: list[tuple[str, ProcessOutcome]] = []
-        while not ended:  # the stop request itself wakes the first wait
-            ended = supervisor.wait(30)
-        [(_, outcome)] = ended
-    finally:
-        supervisor.close()
-    assert outcome.cancelled and outcome.signal == signal.SIGTERM  # the shell's own end
+    assert result.returncode == 0, result.stderr
+    cancelled, signum, duration = json.loads(result.stdout)
+    assert cancelled and signum == signal.SIGTERM  # the shell's own end
     assert (tmp_path / "checkpoint.pt").read_text() == "saved"
-    assert outcome.duration >= 0.3  # it ended with the trainer, not with the shell
+    assert duration >= 0.3  # it ended with the trainer, not with the shell
 
 
 def test_a_wrapper_dying_of_sigterm_leaves_its_trainer_the_grace(project: Project) -> None:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, Protocol
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -54,6 +54,29 @@ class ProcessOutcome:
     #: Another attempt would end the same way (a missing program, no execute bit): the
     #: cause is outside the job, and nothing a few seconds of waiting changes.
     permanent: bool = False
+
+
+class GroupListener(Protocol):
+    """Told of each job's process group as it starts and ends (the watchdog's link)."""
+
+    def started(self, key: str, pgid: int, grace: float) -> None: ...
+    def adopted(self, pgid: int, grace: float) -> None: ...
+    def ended(self, pgid: int) -> None: ...
+
+
+#: Who is told of groups starting and ending: one per process, like the subreaper role.
+_listener: GroupListener | None = None
+
+
+@contextlib.contextmanager
+def groups_told_to(listener: GroupListener) -> Iterator[None]:
+    """Tell `listener` of every job group started and ended in this process for the block."""
+    global _listener  # noqa: PLW0603 -- one watchdog per process, set by the run around it
+    _listener = listener
+    try:
+        yield
+    finally:
+        _listener = None
 
 
 class _Child:
@@ -137,6 +160,8 @@ class Supervisor:
         self._orphan_check_at: float | None = None
         self._closed = False
         self._sigchld_was = _default_sigchld()
+        #: The groups of live orphans the listener was told of (see `_check_orphans`).
+        self._orphan_groups: set[int] = set()
 
     # ------------------------------------------------------------ the owning thread
     def start(
@@ -213,7 +238,7 @@ class Supervisor:
             error = f"cannot watch {argv[0]}: {exc}"
             self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
             return
-        self._children[key] = child
+        self._register(child)
         if self._orphans is not None and self._orphan_check_at is None:
             self._orphan_check_at = time.monotonic() + ORPHAN_CHECK_EVERY
         if self._stopping == "kill":
@@ -222,6 +247,11 @@ class Supervisor:
         elif self._stopping == "cancel":
             child.cancelled = True
             self._begin_stop(child)
+
+    def _register(self, child: _Child) -> None:
+        self._children[child.key] = child
+        if _listener is not None:
+            _listener.started(child.key, child.pid, child.grace)
 
     def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessOutcome]]:
         """Attempts that ended, keyed as started: at least one, unless `wake` was called or
@@ -390,6 +420,8 @@ class Supervisor:
                 _signal_group(child.pid, signal.SIGKILL)
                 self._reap_leader(child)
             del self._children[child.key]
+            if _listener is not None:  # the group is empty or killed: nothing left to stop
+                _listener.ended(child.pid)
             returncode = child.returncode
             assert returncode is not None  # reaped just above, or when the group began to drain
             exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
@@ -463,11 +495,34 @@ class Supervisor:
     def _check_orphans(self, now: float) -> None:
         """Kill the orphans of ended jobs (see `_Orphans`), then plan the next check."""
         assert self._orphans is not None
-        running = {c.tag for c in self._children.values() if c.tag is not None}
+        running = {c.tag: c.grace for c in self._children.values() if c.tag is not None}
         jobs = {c.pid for c in self._children.values()}
         with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
-            self._orphans.kill_ended(jobs, running)
+            alive = self._orphans.kill_ended(jobs, set(running))
+            if _listener is not None:
+                self._tell_orphan_groups(_listener, alive, jobs, running)
         self._orphan_check_at = now + ORPHAN_CHECK_EVERY if self._children else None
+
+    def _tell_orphan_groups(
+        self,
+        listener: GroupListener,
+        alive: Mapping[int, str | None],
+        jobs: set[int],
+        graces: Mapping[str, float],
+    ) -> None:
+        """Tell the listener of the groups of live orphans (a daemon leads its own after
+        setsid), with their job's grace, so that they too are stopped if we die."""
+        groups: dict[int, float] = {}
+        for pid, tag in alive.items():
+            with contextlib.suppress(OSError):
+                pgid = os.getpgid(pid)
+                if pgid not in jobs and pgid != os.getpgid(0):
+                    groups[pgid] = graces.get(tag or "", ORPHAN_GRACE)
+        for pgid in groups.keys() - self._orphan_groups:
+            listener.adopted(pgid, groups[pgid])
+        for pgid in self._orphan_groups - groups.keys():
+            listener.ended(pgid)
+        self._orphan_groups = set(groups)
 
 
 class _Orphans:
@@ -511,14 +566,20 @@ class _Orphans:
         for pid in _our_children() - jobs:
             _reaped(pid)
 
-    def kill_ended(self, jobs: set[int], running_tags: set[str]) -> None:
-        """Kill the orphans of jobs that have ended; reap those that already exited."""
+    def kill_ended(self, jobs: set[int], running_tags: set[str]) -> dict[int, str | None]:
+        """Kill the orphans of jobs that have ended; reap those that already exited.
+        The orphans left alive, with the job each names (None: it cleared its environment).
+        """
+        alive: dict[int, str | None] = {}
         for pid in _our_children() - jobs:
             if _reaped(pid):
                 continue
             tag = self._tag(pid)
             if tag is not None and tag not in running_tags:
                 _kill(pid)
+            else:
+                alive[pid] = tag
+        return alive
 
     def kill_all(self) -> None:
         """Kill every orphan and reap it, their own orphans too (they become ours)."""
@@ -542,6 +603,8 @@ class _Orphans:
 PR_SET_CHILD_SUBREAPER = 36
 #: Seconds between looks for orphans while jobs run (and after a job ends).
 ORPHAN_CHECK_EVERY = 0.5
+#: The grace of an orphan whose job is not running (it cleared its environment).
+ORPHAN_GRACE = 10.0
 #: How long after a job ends its orphans may outlive it: a look per ended job costs ~30 us,
 #: which short jobs on busy cores feel; one look per 50 ms does not.
 ORPHAN_CHECK_AFTER_END = 0.05
@@ -556,7 +619,8 @@ DRAIN_CHECK_MAX = 0.1
 
 def _our_children() -> set[int]:
     """Our live and zombie children (Linux /proc): those this thread started, and orphans,
-    which the kernel gives to the main thread. One small read each, once per ended job."""
+    which the kernel gives to the main thread; not our helpers (the watchdog). One small
+    read each, once per ended job."""
     pids: set[int] = set()
     for task in {os.getpid(), threading.get_native_id()}:
         with contextlib.suppress(OSError):
@@ -565,7 +629,7 @@ def _our_children() -> set[int]:
                 pids.update(int(pid) for pid in os.read(fd, 1 << 16).split())
             finally:
                 os.close(fd)
-    return pids
+    return pids - _HELPERS
 
 
 def _reaped(pid: int) -> bool:
@@ -583,6 +647,84 @@ def _kill(pid: int) -> None:
             os.killpg(pid, signal.SIGKILL)
         else:
             os.kill(pid, signal.SIGKILL)
+
+
+#: Pids of our children that are not jobs nor their orphans: see `Helper`.
+_HELPERS: set[int] = set()
+
+
+class Helper:
+    """A process of ours that is not a job (the watchdog), reading what we write to `fd`.
+
+    Its own session, so a terminal's Ctrl-C or hang-up does not reach it; its cwd is /,
+    so it holds no project dir; only stdin, stdout and stderr are passed to it (stdout
+    goes nowhere, stderr stays ours, for its one line should it have to act).
+    """
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self._popen = subprocess.Popen(
+            list(argv),
+            cwd="/",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert self._popen.stdin is not None
+        self.pid = self._popen.pid
+        self.fd = self._popen.stdin.fileno()
+        os.set_blocking(self.fd, False)  # a stuck helper must never stall the run
+        _HELPERS.add(self.pid)
+
+    def finish(self, timeout: float) -> None:
+        """Close its input, wait for it to exit; SIGKILL it after `timeout` seconds."""
+        assert self._popen.stdin is not None
+        with contextlib.suppress(OSError):
+            self._popen.stdin.close()
+        try:
+            self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._popen.kill()
+            self._popen.wait()
+        _HELPERS.discard(self.pid)
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT, SIGTERM and SIGHUP: the watchdog outlives what stops the run (a
+    terminal's Ctrl-C, systemd's SIGTERM to the whole cgroup) to stop what is left."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def stop_groups(graces: Mapping[int, float], *, poll: float = 0.05) -> None:
+    """SIGTERM each group, then SIGKILL each one still there after its own grace.
+
+    Returns once every group is empty or killed. Nothing reports the exit of a process
+    that is not our child, so emptiness is looked at every `poll` seconds.
+    """
+    start = time.monotonic()
+    for pgid in graces:
+        _signal_group(pgid, signal.SIGTERM)
+    pending = dict(graces)
+    while pending:
+        elapsed = time.monotonic() - start
+        for pgid, grace in list(pending.items()):
+            if _group_empty(pgid):
+                del pending[pgid]
+            elif elapsed >= grace:
+                _signal_group(pgid, signal.SIGKILL)
+                del pending[pgid]
+        if pending:
+            time.sleep(poll)
+
+
+def _group_empty(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # a member we may not signal: not empty
+        pass
+    return False
 
 
 class _Spawned:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +26,7 @@ from orchestrator.events import (
     RunFinished,
     RunStarted,
 )
+from orchestrator.execute.watchdog import boot_id, start_time
 from orchestrator.models import Status
 from orchestrator.outcome import exit_code_for
 from orchestrator.report.summary import RunInfo, assemble, attempt_record, job_record
@@ -36,10 +37,23 @@ JOURNAL_VERSION = 1
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
+#: Keys of run_started that are not the run's header (the summary's).
+NOT_HEADER = frozenset({"event", "at", "version", "boot_id"})
+
+
 class Journal:
-    def __init__(self, path: Path, header: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: Mapping[str, Any],
+        pid_of: Callable[[str], int | None] | None = None,
+    ) -> None:
+        """`pid_of`: a job's latest attempt's pid (also its group's id), which its
+        attempt_started record keeps with the pid's start time, for `--resume` to find
+        an attempt that outlived this run (see `open_attempts`)."""
         self.path = path
         self.header = header
+        self.pid_of = pid_of
         path.parent.mkdir(parents=True, exist_ok=True)
         # a+: what was written can be read back if a job deletes the file (see close).
         self._file: IO[str] = path.open("a+", encoding="utf-8")
@@ -49,12 +63,25 @@ class Journal:
         if self._broken:
             return
         try:
-            lines = [_ENCODER.encode(record) for record in _records(event, self.header)]
+            records = _records(event, self.header)
+            lines = [_ENCODER.encode(self._with_process(record)) for record in records]
             self._file.write("\n".join(lines) + "\n")
             self._file.flush()
         except OSError as exc:  # a full disk must not stop the jobs; say so once
             self._broken = True
             print(f"warning: journal {self.path} stopped: {exc.strerror}", file=sys.stderr)
+
+    def _with_process(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self.pid_of is None:
+            return record
+        if record["event"] == "run_started":
+            return {**record, "boot_id": boot_id()}
+        if record["event"] != "attempt_started":
+            return record
+        pid = self.pid_of(record["job"])
+        if pid is not None:
+            record.update(pid=pid, pgid=pid, starttime=start_time(pid))
+        return record
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # the disk may be full: nothing left to save
@@ -148,7 +175,7 @@ def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     `cancelled`. A queued job that never started is `skipped`.
     """
     started = next(r for r in records if r["event"] == "run_started")
-    header = {k: v for k, v in started.items() if k not in {"event", "at", "version"}}
+    header = {k: v for k, v in started.items() if k not in NOT_HEADER}
     jobs: dict[str, dict[str, Any]] = {}
     open_attempts: dict[str, int] = {}
     for record in records:
@@ -180,6 +207,22 @@ def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     halted = next((r["signal"] for r in records if r["event"] == "halted" and r["signal"]), None)
     run = RunInfo(started["at"], records[-1]["at"], code, halted)
     return assemble(header, list(jobs.values()), run)
+
+
+def open_attempts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attempt_started records of attempts that never ended, with the boot they ran in.
+
+    A run that died (SIGKILL, a crash) leaves these; the process may still be running if
+    the watchdog could not stop it. Journals older than the pid fields give none.
+    """
+    started = next((r for r in records if r["event"] == "run_started"), {})
+    open_: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record["event"] == "attempt_started" and "pid" in record:
+            open_[str(record["job"])] = {**record, "boot_id": started.get("boot_id")}
+        elif record["event"] == "attempt_ended":
+            open_.pop(str(record.get("job")), None)
+    return list(open_.values())
 
 
 def _queued_job(record: Mapping[str, Any]) -> dict[str, Any]:

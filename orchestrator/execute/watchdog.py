@@ -1,0 +1,155 @@
+"""Jobs do not outlive their orchestrator, even one killed with SIGKILL (issue 16.4).
+
+Jobs run in sessions of their own, so nothing the kernel does when we die reaches them
+(and PR_SET_PDEATHSIG cannot be set through posix_spawn, and would reach only a leader).
+So a run starts a watchdog: a small process of its own session that reads a pipe from us.
+We write `+<pgid> <grace>` when a job's group starts and `-<pgid>` when it is over, a
+few bytes per job. At a normal end we write `bye` and it exits. If the pipe reaches
+end-of-file without `bye`, we died: it SIGTERMs every group still listed, waits each
+one's grace, SIGKILLs what is left, and exits.
+
+Not covered: a descendant that left its job's group (a `setsid` daemon) is not in any
+listed group; the orchestrator kills such orphans itself when it can (see `_Orphans` in
+process.py), so only those alive when it was killed are left, re-parented to init.
+A watchdog killed with SIGKILL as well (a whole cgroup killed at once) stops nothing,
+but then the jobs were killed with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from orchestrator.execute import process
+
+#: How long a normal end waits for the watchdog to read `bye` and exit.
+EXIT_WAIT = 5.0
+
+
+class Watchdog:
+    """The run's end of the pipe; also remembers each job's latest pid for the journal."""
+
+    def __init__(self, helper: process.Helper) -> None:
+        self._helper = helper
+        self._launched: dict[str, int] = {}
+        self._keys: dict[int, str] = {}
+        self._broken = False
+
+    def started(self, key: str, pgid: int, grace: float) -> None:
+        self._launched[key] = pgid
+        self._keys[pgid] = key
+        self._send(f"+{pgid} {grace!r}\n")
+
+    def adopted(self, pgid: int, grace: float) -> None:
+        """A group of orphans (a daemon's, after setsid), found by the orphan checks."""
+        self._send(f"+{pgid} {grace!r}\n")
+
+    def ended(self, pgid: int) -> None:
+        self._launched.pop(self._keys.pop(pgid, ""), None)
+        self._send(f"-{pgid}\n")
+
+    def pid_of(self, key: str) -> int | None:
+        """The pid (= group id) of the attempt running as `key`, if one is."""
+        return self._launched.get(key)
+
+    def close(self) -> None:
+        """The run is over: the watchdog has nothing to do and exits."""
+        self._send("bye\n")
+        self._helper.finish(EXIT_WAIT)
+
+    def _send(self, line: str) -> None:
+        if self._broken:
+            return
+        try:
+            os.write(self._helper.fd, line.encode())  # under PIPE_BUF: all or nothing
+        except OSError as exc:  # it died, or stopped reading: say so once, run on
+            self._broken = True
+            print(
+                f"warning: watchdog (pid {self._helper.pid}) lost: {exc.strerror or exc}; "
+                "jobs would outlive a killed orchestrator",
+                file=sys.stderr,
+            )
+
+
+@contextlib.contextmanager
+def watching() -> Iterator[Watchdog | None]:
+    """A watchdog for the jobs this process starts in the block; None if none can start."""
+    try:
+        helper = process.Helper(_argv())
+    except OSError as exc:
+        print(
+            f"warning: no watchdog ({exc.strerror}): jobs would outlive a killed orchestrator",
+            file=sys.stderr,
+        )
+        yield None
+        return
+    dog = Watchdog(helper)
+    try:
+        with process.groups_told_to(dog):
+            yield dog
+    finally:
+        dog.close()
+
+
+def _argv() -> list[str]:
+    """`python -I` (no cwd, PYTHONPATH or user site: a project's `signal.py` cannot stand
+    in for the stdlib's), with this package found where it is."""
+    here = str(Path(__file__).resolve().parent.parent.parent)
+    code = f"import sys; sys.path.insert(0, {here!r}); from {__name__} import main; main()"
+    return [sys.executable, "-I", "-c", code]
+
+
+# ----------------------------------------------------------------- the watchdog process
+def main() -> None:
+    """Follow the groups the orchestrator lists; stop them if it dies without `bye`."""
+    process.ignore_stop_signals()
+    groups: dict[int, float] = {}
+    for raw in sys.stdin.buffer:
+        line = raw.decode("ascii", "replace").strip()
+        if line == "bye":
+            return
+        follow(groups, line)
+    if groups:
+        print(
+            f"watchdog: the orchestrator died; stopping {len(groups)} job group(s): "
+            + " ".join(map(str, groups)),
+            file=sys.stderr,
+            flush=True,
+        )
+        process.stop_groups(groups)
+
+
+def follow(groups: dict[int, float], line: str) -> Mapping[int, float]:
+    """Apply one line (`+pgid grace`, `-pgid`) to the live groups; ignore anything else."""
+    with contextlib.suppress(ValueError):
+        if line.startswith("+"):
+            pgid, grace = line[1:].split()
+            groups[int(pgid)] = float(grace)
+        elif line.startswith("-"):
+            groups.pop(int(line[1:]), None)
+    return groups
+
+
+# ------------------------------------------------------------- who a pid is (Linux)
+def start_time(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (/proc/<pid>/stat field 22):
+    with the pid, it names one process of this boot, whatever reuses the pid later.
+    None without /proc, or once the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == b"Z":  # a zombie runs nothing
+        return None
+    return int(fields[19])  # fields[0] is field 3 (the state)
+
+
+def boot_id() -> str | None:
+    """This boot's id: a start time from another boot names nothing now."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
