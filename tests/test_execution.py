@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHIM, Project, alive, load_summary
+from conftest import SHIM, Project, alive, group_alive, load_summary
 
 # Spawns a sleeping grandchild, records both pids, then sleeps: a job to time out.
 SPAWNER = """
@@ -59,22 +59,6 @@ time.sleep(300)
 
 FAILS = "import sys; sys.exit(1)\n"
 QUICK = "print('done')\n"
-
-
-def group_alive(pgid: int) -> bool:
-    """True if any live (non-zombie) process is in the group.
-
-    killpg(pgid, 0) is not enough: an orphaned zombie still counts there until whatever
-    reaps orphans on this machine gets to it, though it runs nothing.
-    """
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def events(project: Project, kind: str) -> list[dict[str, Any]]:

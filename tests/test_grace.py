@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHIM, Project, alive
+from conftest import SHIM, Project, alive, group_alive
 
 #: A trainer that announces itself (pid, group), then trains until stopped, for a minute at
 #: most. On SIGTERM it takes a moment to save its checkpoint, as a real one would.
@@ -76,18 +76,6 @@ def wrapped_job(project: Project, *, timeout: float | None, grace: float, stubbo
     keys += f", timeout: {timeout}" if timeout is not None else ""
     project.config("configs/jobs.yaml", f"jobs:\n  wrapped: {{{keys}}}\n")
     return project.root / "results/wrapped_results"
-
-
-def group_alive(pgid: int) -> bool:
-    """True if any live (non-zombie) process is in the group."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def trainer_pids(out: Path) -> tuple[int, int]:
