@@ -75,3 +75,22 @@ def test_a_note_on_metrics_json_is_shown_where_people_look(project: Project) -> 
     table = (project.root / "summaries/summary.md").read_text()
     assert f"| accuracy 0.93 ⚠️ {note} |" in table
     assert f"accuracy 0.93 ⚠ {note}" in result.stdout
+
+
+SELF_CLEANER = """
+import argparse, pathlib, sys
+parser = argparse.ArgumentParser()
+parser.add_argument("--output-dir")
+parser.parse_args()
+pathlib.Path("logs/cleaner.log").unlink()
+sys.exit(2)
+"""
+
+
+def test_a_job_that_deletes_its_log_is_recorded_as_such(project: Project) -> None:
+    project.script("training/train_cleaner.py", SELF_CLEANER)
+    assert project.run().returncode == 1
+    job = project.jobs()["cleaner"]
+    assert job["reason"] == "exit 2; its log logs/cleaner.log was deleted during the run"
+    text = (project.root / "summaries/summary.md").read_text()
+    assert "(log is empty or missing)" in text

@@ -517,6 +517,11 @@ class Scheduler:
         sweep: dict[str, Any] | None = None,
     ) -> None:
         attempts = tuple(self._attempts[job.id])
+        if attempts and not os.path.lexists(job.log_path):
+            # The job (or something it ran) deleted its log: the record must say so, or
+            # a reader hunts for a file that was never going to be there.
+            gone = f"its log {job.log_path} was deleted during the run"
+            reason = f"{reason}; {gone}" if reason else gone
         result = JobResult(job, status, attempts, metrics, reason, from_run, sweep)
         self._results[job.id] = result
         self.sink.emit(JobFinished(result))
