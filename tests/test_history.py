@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-from conftest import SCHEMA, Project, load_summary
+from conftest import Project, load_summary, summary_document
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.report.history import (
@@ -83,24 +81,7 @@ def job(
 
 def summary(started_at: str, *jobs: dict[str, Any], commit: str | None = None) -> dict[str, Any]:
     """A run summary around `jobs`, checked against the published schema."""
-    data = {
-        "schema_version": 1,
-        "started_at": started_at,
-        "ended_at": started_at,
-        "duration_s": 10.0,
-        "exit_code": 0 if all(j["status"] == "succeeded" for j in jobs) else 1,
-        "interrupted_by": None,
-        "host": "ci",
-        "python": "3.11.7",
-        "orchestrator_version": "0.1.0",
-        "git_commit": commit,
-        "options": {},
-        "backend": {"name": "local"},
-        "counts": dict(Counter(j["status"] for j in jobs)),
-        "jobs": list(jobs),
-    }
-    jsonschema.validate(data, SCHEMA)
-    return data
+    return summary_document(jobs, started_at=started_at, commit=commit)
 
 
 def day(n: int, minute: int = 0) -> str:

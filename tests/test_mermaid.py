@@ -14,9 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-from conftest import GOOD_SCRIPT, SCHEMA, Project
+from conftest import GOOD_SCRIPT, Project, summary_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mermaid_check import (  # the fixtures are used by name, in usefixtures
@@ -136,25 +135,7 @@ def job(
 
 def summary(*jobs: dict[str, Any], check: bool = True) -> dict[str, Any]:
     """A run summary starting at BASE; checked against the schema (costly for 5,000 jobs)."""
-    data = {
-        "schema_version": 1,
-        "started_at": iso(0),
-        "ended_at": iso(0),
-        "duration_s": 10.0,
-        "exit_code": 0 if all(j["status"] == "succeeded" for j in jobs) else 1,
-        "interrupted_by": None,
-        "host": "ci",
-        "python": "3.11.7",
-        "orchestrator_version": "0.1.0",
-        "git_commit": None,
-        "options": {},
-        "backend": {"name": "local"},
-        "counts": dict(Counter(j["status"] for j in jobs)),
-        "jobs": list(jobs),
-    }
-    if check:
-        jsonschema.validate(data, SCHEMA)
-    return data
+    return summary_document(jobs, started_at=iso(0), check=check)
 
 
 def gantt_of(text: str) -> dict[str, Any]:
