@@ -5,8 +5,8 @@ stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), 
 grace belongs to the group, not to its leader: a job ends when its group is empty or its
 grace is over. A job that exits normally still has any leftover group members killed, so
 nothing outlives it.
-A descendant that leaves the group (a daemon calls setsid()) is caught on Linux by making
-this process the subreaper of its jobs' orphans: see `_Orphans`.
+A descendant that leaves the group (a daemon calls setsid()) is caught on Linux by a
+cgroup per attempt, or by the process tree as this process's orphans: see descendants.py.
 The child's stdout and stderr go straight into its log file: no pipe for us to drain, so a
 child that writes gigabytes or invalid UTF-8 can never block the orchestrator.
 """
@@ -31,6 +31,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Protocol
+
+from orchestrator.execute.descendants import (
+    HELPERS,
+    ORPHAN_CHECK_AFTER_END,
+    ORPHAN_CHECK_EVERY,
+    ORPHAN_GRACE,
+    Descendants,
+)
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -59,7 +67,7 @@ class ProcessOutcome:
 class GroupListener(Protocol):
     """Told of each job's process group as it starts and ends (the watchdog's link)."""
 
-    def started(self, key: str, pgid: int, grace: float) -> None: ...
+    def started(self, key: str, pgid: int, grace: float, cgroup: str | None) -> None: ...
     def adopted(self, pgid: int, grace: float) -> None: ...
     def ended(self, pgid: int) -> None: ...
 
@@ -90,10 +98,11 @@ class _Child:
         started: float,
         grace: float,
         *,
-        tag: str | None,
+        attempt: int | None,
     ) -> None:
         self.key = key
-        self.tag = tag
+        #: Its number in `Descendants`, which finds what it leaves behind (Linux).
+        self.attempt = attempt
         self.spawned = spawned
         self.log = log
         self.started = started
@@ -139,7 +148,7 @@ class Supervisor:
     def __init__(self, *, orphans_tagged_by: str | None = None) -> None:
         """`orphans_tagged_by`: the environment variable that names a child's job; with it,
         descendants that leave their job's group are found and killed (Linux only)."""
-        self._orphans = _Orphans.adopt(orphans_tagged_by) if orphans_tagged_by else None
+        self._descendants = Descendants.adopt(orphans_tagged_by) if orphans_tagged_by else None
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = os.pipe()
         for fd in (self._wake_read, self._wake_write):
@@ -209,7 +218,7 @@ class Supervisor:
             if fresh_log and os.fstat(log).st_size:
                 os.ftruncate(log, 0)
             os.write(log, header.encode("utf-8", "replace") + b"\n")
-            spawned = _spawn(argv, cwd, {**self._environ, **env}, log)
+            spawned, attempt = self._spawn_attempt(argv, cwd, {**self._environ, **env}, log)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
             reason = getattr(exc, "strerror", None) or str(exc)
             with contextlib.suppress(OSError):
@@ -225,8 +234,7 @@ class Supervisor:
             )
             self._finished.append((key, outcome))
             return
-        tag = env.get(self._orphans.tag_var) if self._orphans else None
-        child = _Child(key, spawned, log, started, grace, tag=tag)
+        child = _Child(key, spawned, log, started, grace, attempt=attempt)
         if timeout is not None:
             child.timeout_at = time.monotonic() + timeout
         try:
@@ -239,7 +247,7 @@ class Supervisor:
             self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
             return
         self._register(child)
-        if self._orphans is not None and self._orphan_check_at is None:
+        if self._descendants is not None and self._orphan_check_at is None:
             self._orphan_check_at = time.monotonic() + ORPHAN_CHECK_EVERY
         if self._stopping == "kill":
             child.cancelled = True
@@ -248,10 +256,28 @@ class Supervisor:
             child.cancelled = True
             self._begin_stop(child)
 
+    def _spawn_attempt(
+        self, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: int
+    ) -> tuple[_Spawned, int | None]:
+        """Start the leader, in its attempt's cgroup where there is one."""
+        if self._descendants is None:
+            return _spawn(argv, cwd, env, log), None
+        with self._descendants.spawning(env.get(self._descendants.tag_var)) as attempt:
+            try:
+                spawned = _spawn(argv, cwd, env, log)
+            except BaseException:
+                self._descendants.ended(attempt, self._leaders())
+                raise
+        self._descendants.started(attempt, spawned.pid)
+        return spawned, attempt
+
     def _register(self, child: _Child) -> None:
         self._children[child.key] = child
         if _listener is not None:
-            _listener.started(child.key, child.pid, child.grace)
+            cgroup = None
+            if self._descendants is not None and child.attempt is not None:
+                cgroup = self._descendants.cgroup_of(child.attempt)
+            _listener.started(child.key, child.pid, child.grace, cgroup)
 
     def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessOutcome]]:
         """Attempts that ended, keyed as started: at least one, unless `wake` was called or
@@ -302,9 +328,8 @@ class Supervisor:
 
     def close(self) -> None:
         """Release the selector; kill whatever descendant of a job is still around."""
-        if self._orphans is not None:
-            self._orphans.kill_all()
-            self._orphans.release()
+        if self._descendants is not None:
+            self._descendants.close()
         if self._sigchld_was is not None:
             with contextlib.suppress(ValueError):  # closed from another thread
                 signal.signal(signal.SIGCHLD, self._sigchld_was)
@@ -420,6 +445,9 @@ class Supervisor:
                 _signal_group(child.pid, signal.SIGKILL)
                 self._reap_leader(child)
             del self._children[child.key]
+            if self._descendants is not None and child.attempt is not None:
+                with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
+                    self._descendants.ended(child.attempt, self._leaders())
             if _listener is not None:  # the group is empty or killed: nothing left to stop
                 _listener.ended(child.pid)
             returncode = child.returncode
@@ -437,7 +465,7 @@ class Supervisor:
                 _append_footer(child.log, outcome)
             os.close(child.log)
             finished.append((child.key, outcome))
-        if finished and self._orphans is not None:
+        if finished and self._descendants is not None:
             soon = time.monotonic() + ORPHAN_CHECK_AFTER_END
             if self._orphan_check_at is None or self._orphan_check_at > soon:
                 self._orphan_check_at = soon
@@ -480,10 +508,9 @@ class Supervisor:
         subreaper), and each stays in the group as a zombie until we reap it, so the
         orphans that exited are reaped first. Not the leaders: their status is their job's.
         """
-        if self._orphans is not None:
-            leaders = {c.pid for c in self._children.values() if c.returncode is None}
+        if self._descendants is not None:
             with contextlib.suppress(OSError):  # without /proc the group just looks busy
-                self._orphans.reap_exited(leaders)
+                self._descendants.reap_exited(self._leaders())
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
@@ -492,32 +519,30 @@ class Supervisor:
             pass
         return False
 
+    def _leaders(self) -> set[int]:
+        """The jobs' leaders not reaped yet: children of ours that are not orphans."""
+        return {c.pid for c in self._children.values() if c.returncode is None}
+
     def _check_orphans(self, now: float) -> None:
-        """Kill the orphans of ended jobs (see `_Orphans`), then plan the next check."""
-        assert self._orphans is not None
-        running = {c.tag: c.grace for c in self._children.values() if c.tag is not None}
-        jobs = {c.pid for c in self._children.values()}
+        """Kill the orphans of ended attempts (see descendants.py), then plan the next check."""
+        assert self._descendants is not None
         with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
-            alive = self._orphans.kill_ended(jobs, set(running))
+            alive = self._descendants.check(self._leaders())
             if _listener is not None:
-                self._tell_orphan_groups(_listener, alive, jobs, running)
+                self._tell_orphan_groups(_listener, alive)
         self._orphan_check_at = now + ORPHAN_CHECK_EVERY if self._children else None
 
-    def _tell_orphan_groups(
-        self,
-        listener: GroupListener,
-        alive: Mapping[int, str | None],
-        jobs: set[int],
-        graces: Mapping[str, float],
-    ) -> None:
+    def _tell_orphan_groups(self, listener: GroupListener, alive: Mapping[int, int | None]) -> None:
         """Tell the listener of the groups of live orphans (a daemon leads its own after
-        setsid), with their job's grace, so that they too are stopped if we die."""
+        setsid), with their attempt's grace, so that they too are stopped if we die."""
+        graces = {c.attempt: c.grace for c in self._children.values()}
+        jobs = {c.pid for c in self._children.values()}
         groups: dict[int, float] = {}
-        for pid, tag in alive.items():
+        for pid, attempt in alive.items():
             with contextlib.suppress(OSError):
                 pgid = os.getpgid(pid)
                 if pgid not in jobs and pgid != os.getpgid(0):
-                    groups[pgid] = graces.get(tag or "", ORPHAN_GRACE)
+                    groups[pgid] = graces.get(attempt, ORPHAN_GRACE)
         for pgid in groups.keys() - self._orphan_groups:
             listener.adopted(pgid, groups[pgid])
         for pgid in self._orphan_groups - groups.keys():
@@ -525,132 +550,11 @@ class Supervisor:
         self._orphan_groups = set(groups)
 
 
-class _Orphans:
-    """Descendants of jobs that left their job's process group, e.g. setsid() daemons.
-
-    As the subreaper of its descendants (PR_SET_CHILD_SUBREAPER), this process becomes the
-    parent of any of them whose own parent dies, instead of init: every child of ours that
-    is not a job is such an orphan. Its environment names its job (the tag variable, which
-    it inherited); once that job has ended, it is killed like any leftover of the job's
-    group. One that cleared its environment is killed when the supervisor closes.
-    This assumes the process starts no children of its own besides jobs while it is the
-    subreaper (true of the CLI: nothing else spawns during a run).
-    """
-
-    def __init__(self, tag_var: str, libc: Any) -> None:
-        self.tag_var = tag_var
-        self._prefix = f"{tag_var}=".encode()
-        self._libc = libc
-
-    @classmethod
-    def adopt(cls, tag_var: str) -> _Orphans | None:
-        """Become the subreaper of our descendants; None where Linux does not let us."""
-        if not sys.platform.startswith("linux"):
-            return None
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-                return None
-        except (OSError, AttributeError):
-            return None
-        return cls(tag_var, libc)
-
-    def release(self) -> None:
-        """Stop being the subreaper: orphans go to init again once the run is over."""
-        self._libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-
-    def reap_exited(self, jobs: set[int]) -> None:
-        """Reap the orphans that have exited, leaving the jobs (leaders) alone."""
-        for pid in _our_children() - jobs:
-            _reaped(pid)
-
-    def kill_ended(self, jobs: set[int], running_tags: set[str]) -> dict[int, str | None]:
-        """Kill the orphans of jobs that have ended; reap those that already exited.
-        The orphans left alive, with the job each names (None: it cleared its environment).
-        """
-        alive: dict[int, str | None] = {}
-        for pid in _our_children() - jobs:
-            if _reaped(pid):
-                continue
-            tag = self._tag(pid)
-            if tag is not None and tag not in running_tags:
-                _kill(pid)
-            else:
-                alive[pid] = tag
-        return alive
-
-    def kill_all(self) -> None:
-        """Kill every orphan and reap it, their own orphans too (they become ours)."""
-        deadline = time.monotonic() + CLOSE_WAIT
-        while (orphans := _our_children()) and time.monotonic() < deadline:
-            for pid in orphans:
-                if not _reaped(pid):
-                    _kill(pid)
-            time.sleep(0.01)
-
-    def _tag(self, pid: int) -> str | None:
-        try:
-            entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            return None
-        found = next((e for e in entries if e.startswith(self._prefix)), None)
-        return found[len(self._prefix) :].decode(errors="replace") if found else None
-
-
-#: prctl option (linux/prctl.h): orphaned descendants are re-parented to us, not init.
-PR_SET_CHILD_SUBREAPER = 36
-#: Seconds between looks for orphans while jobs run (and after a job ends).
-ORPHAN_CHECK_EVERY = 0.5
-#: The grace of an orphan whose job is not running (it cleared its environment).
-ORPHAN_GRACE = 10.0
-#: How long after a job ends its orphans may outlive it: a look per ended job costs ~30 us,
-#: which short jobs on busy cores feel; one look per 50 ms does not.
-ORPHAN_CHECK_AFTER_END = 0.05
-#: How long `close` keeps killing and reaping orphans before it gives up on them.
-CLOSE_WAIT = 2.0
 #: Seconds between looks at a group that outlives its stopped leader: the first wait,
 #: doubled after each look up to the last. A look is a few system calls; a checkpoint
 #: that takes a while is not looked at thousands of times, one that is quick ends soon.
 DRAIN_CHECK_FIRST = 0.005
 DRAIN_CHECK_MAX = 0.1
-
-
-def _our_children() -> set[int]:
-    """Our live and zombie children (Linux /proc): those this thread started, and orphans,
-    which the kernel gives to the main thread; not our helpers (the watchdog). One small
-    read each, once per ended job."""
-    pids: set[int] = set()
-    for task in {os.getpid(), threading.get_native_id()}:
-        with contextlib.suppress(OSError):
-            fd = os.open(f"/proc/self/task/{task}/children", os.O_RDONLY | os.O_CLOEXEC)
-            try:  # os calls, not pathlib: this runs once per job, pathlib triples its cost
-                pids.update(int(pid) for pid in os.read(fd, 1 << 16).split())
-            finally:
-                os.close(fd)
-    return pids - _HELPERS
-
-
-def _reaped(pid: int) -> bool:
-    """Reap the child if it has exited; True if it is gone."""
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] == pid
-    except ChildProcessError:
-        return True
-
-
-def _kill(pid: int) -> None:
-    """SIGKILL the orphan and, when it leads one, its group (a daemon's own helpers)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-
-
-#: Pids of our children that are not jobs nor their orphans: see `Helper`.
-_HELPERS: set[int] = set()
 
 
 class Helper:
@@ -673,7 +577,7 @@ class Helper:
         self.pid = self._popen.pid
         self.fd = self._popen.stdin.fileno()
         os.set_blocking(self.fd, False)  # a stuck helper must never stall the run
-        _HELPERS.add(self.pid)
+        HELPERS.add(self.pid)
 
     def finish(self, timeout: float) -> None:
         """Close its input, wait for it to exit; SIGKILL it after `timeout` seconds."""
@@ -685,7 +589,7 @@ class Helper:
         except subprocess.TimeoutExpired:
             self._popen.kill()
             self._popen.wait()
-        _HELPERS.discard(self.pid)
+        HELPERS.discard(self.pid)
 
 
 def ignore_stop_signals() -> None:

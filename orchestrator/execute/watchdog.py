@@ -3,16 +3,18 @@
 Jobs run in sessions of their own, so nothing the kernel does when we die reaches them
 (and PR_SET_PDEATHSIG cannot be set through posix_spawn, and would reach only a leader).
 So a run starts a watchdog: a small process of its own session that reads a pipe from us.
-We write `+<pgid> <grace>` when a job's group starts and `-<pgid>` when it is over, a
-few bytes per job. At a normal end we write `bye` and it exits. If the pipe reaches
-end-of-file without `bye`, we died: it SIGTERMs every group still listed, waits each
-one's grace, SIGKILLs what is left, and exits.
+We write `+<pgid> <grace> [<cgroup>]` when a job's group starts and `-<pgid>` when it is
+over, a few bytes per job. At a normal end we write `bye` and it exits. If the pipe
+reaches end-of-file without `bye`, we died: it SIGTERMs every group still listed, waits
+each one's grace, SIGKILLs what is left, then kills each listed attempt's cgroup, and
+exits.
 
-Not covered: a descendant that left its job's group (a `setsid` daemon) is not in any
-listed group; the orchestrator kills such orphans itself when it can (see `_Orphans` in
-process.py), so only those alive when it was killed are left, re-parented to init.
-A watchdog killed with SIGKILL as well (a whole cgroup killed at once) stops nothing,
-but then the jobs were killed with it.
+A descendant that left its job's group (a `setsid` daemon) is in the attempt's cgroup
+where there is one (see descendants.py), so it dies too. Without cgroups, the orphan
+checks tell us of the groups of such daemons as they find them (`+<pgid> <grace>`); one
+started less than a check's interval before the orchestrator was killed is left,
+re-parented to init. A watchdog killed with SIGKILL as well (a whole cgroup killed at
+once) stops nothing, but then the jobs were killed with it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.execute import process
+from orchestrator.execute.descendants import kill_cgroup
 
 #: How long a normal end waits for the watchdog to read `bye` and exit.
 EXIT_WAIT = 5.0
@@ -38,10 +42,10 @@ class Watchdog:
         self._keys: dict[int, str] = {}
         self._broken = False
 
-    def started(self, key: str, pgid: int, grace: float) -> None:
+    def started(self, key: str, pgid: int, grace: float, cgroup: str | None) -> None:
         self._launched[key] = pgid
         self._keys[pgid] = key
-        self._send(f"+{pgid} {grace!r}\n")
+        self._send(f"+{pgid} {grace!r} {cgroup}\n" if cgroup else f"+{pgid} {grace!r}\n")
 
     def adopted(self, pgid: int, grace: float) -> None:
         """A group of orphans (a daemon's, after setsid), found by the orphan checks."""
@@ -106,9 +110,9 @@ def _argv() -> list[str]:
 def main() -> None:
     """Follow the groups the orchestrator lists; stop them if it dies without `bye`."""
     process.ignore_stop_signals()
-    groups: dict[int, float] = {}
+    groups: dict[int, Listed] = {}
     for raw in sys.stdin.buffer:
-        line = raw.decode("ascii", "replace").strip()
+        line = raw.decode("utf-8", "replace").rstrip("\n")
         if line == "bye":
             return
         follow(groups, line)
@@ -119,37 +123,27 @@ def main() -> None:
             file=sys.stderr,
             flush=True,
         )
-        process.stop_groups(groups)
+        process.stop_groups({pgid: listed.grace for pgid, listed in groups.items()})
+        for listed in groups.values():
+            if listed.cgroup:
+                kill_cgroup(listed.cgroup)
 
 
-def follow(groups: dict[int, float], line: str) -> Mapping[int, float]:
-    """Apply one line (`+pgid grace`, `-pgid`) to the live groups; ignore anything else."""
+@dataclass(frozen=True)
+class Listed:
+    """A group the orchestrator listed: its grace, and its attempt's cgroup if any."""
+
+    grace: float
+    cgroup: str | None = None
+
+
+def follow(groups: dict[int, Listed], line: str) -> Mapping[int, Listed]:
+    """Apply one line (`+pgid grace [cgroup]`, `-pgid`) to the live groups; ignore
+    anything else."""
     with contextlib.suppress(ValueError):
         if line.startswith("+"):
-            pgid, grace = line[1:].split()
-            groups[int(pgid)] = float(grace)
+            pgid, grace, *cgroup = line[1:].split(" ", 2)
+            groups[int(pgid)] = Listed(float(grace), cgroup[0] if cgroup else None)
         elif line.startswith("-"):
             groups.pop(int(line[1:]), None)
     return groups
-
-
-# ------------------------------------------------------------- who a pid is (Linux)
-def start_time(pid: int) -> int | None:
-    """When the process started, in clock ticks since boot (/proc/<pid>/stat field 22):
-    with the pid, it names one process of this boot, whatever reuses the pid later.
-    None without /proc, or once the process is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == b"Z":  # a zombie runs nothing
-        return None
-    return int(fields[19])  # fields[0] is field 3 (the state)
-
-
-def boot_id() -> str | None:
-    """This boot's id: a start time from another boot names nothing now."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
