@@ -135,7 +135,7 @@ class Descendants:
             return
         found.ended = _now_ticks() + 1
         if found.cgroup is not None and self._cgroups is not None:
-            self._cgroups.kill(found.cgroup)
+            self._cgroups.end(found.cgroup)
         else:
             self.check(leaders)
 
@@ -162,19 +162,15 @@ class Descendants:
                 owners_alive |= owners
             else:
                 kill_tree(pid)
-        if self._cgroups is not None:
-            self._cgroups.remove_dead()
         for number in [n for n, a in self._attempts.items() if a.ended is not None]:
-            if number not in owners_alive and not self._cgroups_holds(number):
+            if number not in owners_alive:
                 del self._attempts[number]
         return alive
 
     def close(self) -> None:
         """Kill every descendant still alive and reap it; stop being the subreaper."""
         if self._cgroups is not None:
-            for attempt in self._attempts.values():
-                if attempt.cgroup is not None:
-                    self._cgroups.kill(attempt.cgroup)
+            self._cgroups.end_all()
         deadline = time.monotonic() + CLOSE_WAIT
         while (orphans := our_children()) and time.monotonic() < deadline:
             for pid in orphans:
@@ -188,10 +184,6 @@ class Descendants:
     def _cgroups_left(self, cgroup: Path) -> bool:
         assert self._cgroups is not None
         return self._cgroups.leave(cgroup)
-
-    def _cgroups_holds(self, attempt: int) -> bool:
-        found = self._attempts[attempt].cgroup
-        return found is not None and self._cgroups is not None and found.exists()
 
     def _walk(self, running: set[int]) -> None:
         """Note which running attempt each descendant in its leader's tree belongs to."""
@@ -242,13 +234,20 @@ class Descendants:
 
 
 class _Cgroups:
-    """This run's cgroup v2 directory, below our own cgroup, and one child per attempt."""
+    """This run's cgroup v2 directory, below our own cgroup, with a cgroup per running
+    attempt in it. One emptied after its attempt is used again: making and removing a
+    cgroup costs about as much as the moves into and out of it, on every job."""
 
     def __init__(self, home: Path, run: Path) -> None:
         self._home = home
         self._run = run
-        self._dying: set[Path] = set()
         self._me = str(os.getpid()).encode()
+        #: The cgroups of running attempts, with the attempt each holds.
+        self._holding: dict[Path, int] = {}
+        #: Killed with their attempt's end; free again once the kernel has emptied them.
+        self._emptying: list[Path] = []
+        self._free: list[Path] = []
+        self._made = 0
 
     @classmethod
     def make(cls) -> _Cgroups | None:
@@ -258,15 +257,14 @@ class _Cgroups:
         if home is None:
             return None
         _remove_stale(home)
-        run = home / f"train-orch.{os.getpid()}"
+        run = home / f"{RUN_PREFIX}{os.getpid()}"
         try:
             run.mkdir()
         except OSError:
             return None
         made = cls(home, run)
-        probe = run / "probe"
         try:
-            probe.mkdir()
+            probe = made._new()
             if not (probe / "cgroup.kill").exists():
                 raise OSError(errno.ENOTSUP, "no cgroup.kill")
             made._move_self(probe)
@@ -274,71 +272,80 @@ class _Cgroups:
         except OSError:
             with contextlib.suppress(OSError):
                 made._move_self(home)
-            with contextlib.suppress(OSError):
-                probe.rmdir()
-                run.rmdir()
+            made.close()
             return None
-        probe.rmdir()
+        made._free.append(probe)
         return made
 
     def enter(self, attempt: int) -> Path | None:
-        """Make the attempt's cgroup and move this process into it; None if that fails
-        (the attempt then relies on the process tree)."""
-        cgroup = self._run / f"attempt-{attempt}"
+        """Move this process into a cgroup for the attempt; None if that fails (the
+        attempt then relies on the process tree)."""
         try:
-            cgroup.mkdir()
+            cgroup = self._reusable() or self._new()
             self._move_self(cgroup)
         except OSError:
-            with contextlib.suppress(OSError):
-                cgroup.rmdir()
             return None
+        self._holding[cgroup] = attempt
         return cgroup
 
     def leave(self, cgroup: Path) -> bool:
         """Move this process back home; False if it could not leave (then the cgroup is
-        not the attempt's alone, and is never killed)."""
+        not the attempt's alone: it is never killed, nor used again)."""
         try:
             self._move_self(self._home)
         except OSError:
+            del self._holding[cgroup]
             return False
-        self._dying.add(cgroup)  # removed once empty, after its attempt ends
         return True
 
-    def kill(self, cgroup: Path) -> None:
+    def end(self, cgroup: Path) -> None:
+        """The attempt in `cgroup` is over: kill whatever is left in it."""
+        if self._holding.pop(cgroup, None) is None:
+            return
         with contextlib.suppress(OSError):
             (cgroup / "cgroup.kill").write_bytes(b"1")
+        self._emptying.append(cgroup)
 
     def attempt_of(self, pid: int) -> int | None:
-        """The attempt whose cgroup holds `pid`, if one of ours does."""
+        """The running attempt whose cgroup holds `pid`, if one of ours does."""
         try:
             text = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             return None
-        for line in text.splitlines():
-            if line.startswith("0::") and Path(line[3:]).name.startswith("attempt-"):
-                with contextlib.suppress(ValueError):
-                    return int(Path(line[3:]).name.removeprefix("attempt-"))
-        return None
+        line = next((m for m in text.splitlines() if m.startswith("0::")), "")
+        return self._holding.get(Path(self._home, *Path(line[3:]).parts[-2:]))
 
-    def remove_dead(self) -> None:
-        """Remove the cgroups of ended attempts once empty (rmdir fails while populated)."""
-        for cgroup in list(self._dying):
-            try:
-                cgroup.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue
-            self._dying.discard(cgroup)
+    def end_all(self) -> None:
+        for cgroup in list(self._holding):
+            self.end(cgroup)
 
     def close(self) -> None:
+        """Kill what is left in every cgroup of ours, and remove them all once empty."""
+        self.end_all()
         deadline = time.monotonic() + CLOSE_WAIT
-        while self._dying and time.monotonic() < deadline:
-            self.remove_dead()
-            if self._dying:
+        while self._emptying and time.monotonic() < deadline:
+            self._reusable()
+            if self._emptying:
                 time.sleep(0.01)
+        for cgroup in self._free:
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()
         with contextlib.suppress(OSError):
             self._run.rmdir()
+
+    def _reusable(self) -> Path | None:
+        """A free cgroup, after moving those the kernel has emptied to the free list."""
+        for cgroup in list(self._emptying):
+            if not _populated(cgroup):
+                self._emptying.remove(cgroup)
+                self._free.append(cgroup)
+        return self._free.pop() if self._free else None
+
+    def _new(self) -> Path:
+        self._made += 1
+        cgroup = self._run / f"{SLOT_PREFIX}{self._made}"
+        cgroup.mkdir()
+        return cgroup
 
     def _move_self(self, cgroup: Path) -> None:
         fd = os.open(cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
@@ -346,6 +353,21 @@ class _Cgroups:
             os.write(fd, self._me)
         finally:
             os.close(fd)
+
+
+#: Names of our cgroups: a run's directory, `train-orch.<pid>`, and the attempts' in it.
+RUN_PREFIX = "train-orch."
+SLOT_PREFIX = "slot-"
+
+
+def _populated(cgroup: Path) -> bool:
+    """Whether a process is left in the cgroup (`populated 1` in cgroup.events)."""
+    try:
+        return b"populated 1" in (cgroup / "cgroup.events").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
 
 
 def own_v2_cgroup() -> Path | None:
@@ -371,8 +393,8 @@ def own_v2_cgroup() -> Path | None:
 def kill_cgroup(path: str) -> None:
     """Kill everything in the cgroup `path` and remove it (the watchdog, after our death)."""
     cgroup = Path(path)
-    if not cgroup.name.startswith("attempt-"):  # only ever a cgroup we made
-        return
+    if not (cgroup.name.startswith(SLOT_PREFIX) and cgroup.parent.name.startswith(RUN_PREFIX)):
+        return  # only ever a cgroup we made
     with contextlib.suppress(OSError):
         (cgroup / "cgroup.kill").write_bytes(b"1")
     deadline = time.monotonic() + CLOSE_WAIT
@@ -395,10 +417,10 @@ def _remove_stale(home: Path) -> None:
     Empty ones only: what still runs in one is a killed run's attempt, which `--resume`
     stops with its grace (incremental.stop_leftovers), not us at once without it."""
     with contextlib.suppress(OSError):
-        for run in home.glob("train-orch.*"):
-            owner = run.name.removeprefix("train-orch.")
+        for run in home.glob(f"{RUN_PREFIX}*"):
+            owner = run.name.removeprefix(RUN_PREFIX)
             if owner.isdigit() and not _alive(int(owner)):
-                for attempt in run.glob("attempt-*"):
+                for attempt in run.glob(f"{SLOT_PREFIX}*"):
                     with contextlib.suppress(OSError):
                         attempt.rmdir()
                 with contextlib.suppress(OSError):
