@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import SHIM, Project
 
-from orchestrator.execute.descendants import own_v2_cgroup
+from orchestrator.execute.descendants import own_v2_cgroup, v2_mount
 
 
 def _cgroups_here() -> bool:
@@ -96,8 +96,15 @@ def _kill(pid_file: Path) -> None:
 
 
 def _check_containment(project: Project, containment: dict[str, str]) -> None:
-    in_cgroup = "/train-orch." in (project.root / "cgroup.txt").read_text()
-    assert in_cgroup == (not containment)
+    """The job ran in a cgroup of the run's exactly when one was to be used, and the
+    run's cgroups are gone with it."""
+    line = (project.root / "cgroup.txt").read_text().splitlines()[-1]
+    assert ("/train-orch." in line) == (not containment)
+    if not containment:
+        mount = v2_mount()
+        assert mount is not None
+        slot = mount / line.removeprefix("0::/")
+        assert not slot.parent.exists(), f"{slot.parent} outlived its run"
 
 
 def test_a_hidden_daemon_of_attempt_1_is_gone_when_attempt_2_starts(

@@ -324,7 +324,7 @@ class _Cgroups:
         self.end_all()
         deadline = time.monotonic() + CLOSE_WAIT
         while self._emptying and time.monotonic() < deadline:
-            self._reusable()
+            self._collect_emptied()
             if self._emptying:
                 time.sleep(0.01)
         for cgroup in self._free:
@@ -334,12 +334,15 @@ class _Cgroups:
             self._run.rmdir()
 
     def _reusable(self) -> Path | None:
-        """A free cgroup, after moving those the kernel has emptied to the free list."""
+        """A free cgroup, if one is or the kernel has emptied one since."""
+        self._collect_emptied()
+        return self._free.pop() if self._free else None
+
+    def _collect_emptied(self) -> None:
         for cgroup in list(self._emptying):
             if not _populated(cgroup):
                 self._emptying.remove(cgroup)
                 self._free.append(cgroup)
-        return self._free.pop() if self._free else None
 
     def _new(self) -> Path:
         self._made += 1
@@ -372,22 +375,29 @@ def _populated(cgroup: Path) -> bool:
 
 def own_v2_cgroup() -> Path | None:
     """This process's cgroup in the v2 hierarchy, as a directory; None without one."""
+    mount = v2_mount()
     try:
-        mounts = Path("/proc/self/mountinfo").read_text()
         memberships = Path("/proc/self/cgroup").read_text()
     except OSError:
         return None
-    mount = None
+    path = next((m[3:] for m in memberships.splitlines() if m.startswith("0::")), None)
+    if mount is None or path is None or not path.startswith("/"):
+        return None
+    return Path(mount, path.lstrip("/"))
+
+
+def v2_mount() -> Path | None:
+    """Where the cgroup v2 hierarchy (as our cgroup namespace sees it) is mounted."""
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return None
     for line in mounts.splitlines():
         before, _, after = line.partition(" - ")
         fields = before.split()
         if after.split()[:1] == ["cgroup2"] and len(fields) > 4 and fields[3] == "/":
-            mount = _unescape(fields[4])
-            break
-    path = next((m[3:] for m in memberships.splitlines() if m.startswith("0::")), None)
-    if mount is None or path is None or not path.startswith("/"):
-        return None
-    return Path(mount + path.rstrip("/")) if path != "/" else Path(mount)
+            return Path(_unescape(fields[4]))
+    return None
 
 
 def kill_cgroup(path: str) -> None:
