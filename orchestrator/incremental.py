@@ -355,7 +355,7 @@ def stop_leftovers(leftovers: tuple[Leftover, ...], plan: Plan) -> None:
     A pid whose start time (or boot) differs from the journal's is another process now,
     and is left alone.
     """
-    from orchestrator.execute.process import stop_groups
+    from orchestrator.execute.signals import stop_groups
     from orchestrator.plan import DEFAULT_GRACE
     from orchestrator.report import console
 

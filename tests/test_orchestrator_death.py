@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from conftest import SHIM, Project, alive
 
-from orchestrator.execute.process import ORPHAN_CHECK_EVERY
+from orchestrator.execute.descendants import ORPHAN_CHECK_EVERY
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc to find the processes"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import alive
 
-from orchestrator.execute import process
+from orchestrator.execute import spawn as spawning
 from orchestrator.execute.process import CANNOT_START, ProcessOutcome, Supervisor
 
 
@@ -23,14 +23,14 @@ from orchestrator.execute.process import CANNOT_START, ProcessOutcome, Superviso
 def supervisor(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Supervisor]:
-    watch, spawn = request.param.split("+")
+    watch, how = request.param.split("+")
     if watch == "thread":
         monkeypatch.delattr(os, "pidfd_open", raising=False)
     elif not hasattr(os, "pidfd_open"):
         pytest.skip("this platform has no pidfd_open")
-    if spawn == "popen":
-        monkeypatch.setattr(process, "_DIRECT_SPAWN", False)
-    elif not process._DIRECT_SPAWN:
+    if how == "popen":
+        monkeypatch.setattr(spawning, "DIRECT_SPAWN", False)
+    elif not spawning.DIRECT_SPAWN:
         pytest.skip("posix_spawn is not used on this platform")
     monkeypatch.chdir(tmp_path)  # jobs run in ".", as the CLI runs them
     watcher = Supervisor()
@@ -186,7 +186,7 @@ def test_jobs_do_not_inherit_descriptors_we_inherited(
     """A pipe end left open in a job would keep whoever started us from seeing EOF."""
     read_end, write_end = os.pipe()
     os.set_inheritable(write_end, True)  # as a descriptor handed down by our own parent
-    process._no_inherited_fds.cache_clear()  # once per process, and this one is new to it
+    spawning.no_inherited_fds.cache_clear()  # once per process, and this one is new to it
     try:
         start(supervisor, tmp_path, "fds", f"import os; os.fstat({write_end})")
         outcome = only(supervisor)
@@ -270,13 +270,13 @@ def test_without_proc_jobs_still_start(
     supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In a sandbox with no /proc our descriptors cannot be listed: Popen starts the job."""
-    monkeypatch.setattr(process, "_FD_DIR", tmp_path / "no-proc")
-    process._no_inherited_fds.cache_clear()
+    monkeypatch.setattr(spawning, "_FD_DIR", tmp_path / "no-proc")
+    spawning.no_inherited_fds.cache_clear()
     try:
         start(supervisor, tmp_path, "sandboxed", "raise SystemExit(4)")
         assert only(supervisor).exit_code == 4
     finally:
-        process._no_inherited_fds.cache_clear()
+        spawning.no_inherited_fds.cache_clear()
 
 
 @pytest.mark.parametrize("direct_spawn", [True, False], ids=["posix_spawn", "popen"])
@@ -284,7 +284,7 @@ def test_exit_status_is_kept_when_we_were_started_with_sigchld_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_spawn: bool
 ) -> None:
     """SIG_IGN survives exec, and with it the kernel reaps children itself."""
-    monkeypatch.setattr(process, "_DIRECT_SPAWN", direct_spawn and process._DIRECT_SPAWN)
+    monkeypatch.setattr(spawning, "DIRECT_SPAWN", direct_spawn and spawning.DIRECT_SPAWN)
     monkeypatch.chdir(tmp_path)
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:

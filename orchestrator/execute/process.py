@@ -1,4 +1,4 @@
-"""Start, watch and stop job processes. The only module that touches subprocess and signals.
+"""Watch and stop job processes: the supervisor of every attempt's process group.
 
 Each job runs in a new session, so its process group holds it and everything it spawns;
 stopping a job signals the whole group (SIGTERM, a grace period, then SIGKILL), and the
@@ -16,29 +16,26 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
-import functools
 import os
 import select
 import selectors
-import shutil
 import signal
-import stat
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import Any, Protocol
+from typing import Protocol
 
+from orchestrator.execute.beneath import SymlinkInTheWay, open_beneath, symlink_reason
 from orchestrator.execute.descendants import (
-    HELPERS,
     ORPHAN_CHECK_AFTER_END,
     ORPHAN_CHECK_EVERY,
     ORPHAN_GRACE,
     Descendants,
 )
+from orchestrator.execute.signals import signal_group, signal_name
+from orchestrator.execute.spawn import Spawned, default_sigchld, spawn
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -93,7 +90,7 @@ class _Child:
     def __init__(
         self,
         key: str,
-        spawned: _Spawned,
+        spawned: Spawned,
         log: int,
         started: float,
         grace: float,
@@ -113,7 +110,7 @@ class _Child:
         self.pidfd: int | None = None
         #: When the child was seen to exit (it is a zombie until we reap it), else None.
         self.exited_at: float | None = None
-        #: The leader's status (as `_Spawned.wait` gives it) once reaped, else None.
+        #: The leader's status (as `Spawned.wait` gives it) once reaped, else None.
         self.returncode: int | None = None
         #: While the group outlives its leader within its grace: when to look next whether
         #: it is empty (monotonic), and how long to wait after that look.
@@ -168,7 +165,7 @@ class Supervisor:
         #: orphaned a moment after its job and to reap orphans that exit.
         self._orphan_check_at: float | None = None
         self._closed = False
-        self._sigchld_was = _default_sigchld()
+        self._sigchld_was = default_sigchld()
         #: The groups of live orphans the listener was told of (see `_check_orphans`).
         self._orphan_groups: set[int] = set()
 
@@ -240,7 +237,7 @@ class Supervisor:
         try:
             self._watch_exit(child)
         except Exception as exc:  # e.g. no thread to spare: the child cannot be watched
-            _signal_group(spawned.pid, signal.SIGKILL)
+            signal_group(spawned.pid, signal.SIGKILL)
             spawned.wait()
             os.close(log)
             error = f"cannot watch {argv[0]}: {exc}"
@@ -251,20 +248,20 @@ class Supervisor:
             self._orphan_check_at = time.monotonic() + ORPHAN_CHECK_EVERY
         if self._stopping == "kill":
             child.cancelled = True
-            _signal_group(child.pid, signal.SIGKILL)
+            signal_group(child.pid, signal.SIGKILL)
         elif self._stopping == "cancel":
             child.cancelled = True
             self._begin_stop(child)
 
     def _spawn_attempt(
         self, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: int
-    ) -> tuple[_Spawned, int | None]:
+    ) -> tuple[Spawned, int | None]:
         """Start the leader, in its attempt's cgroup where there is one."""
         if self._descendants is None:
-            return _spawn(argv, cwd, env, log), None
+            return spawn(argv, cwd, env, log), None
         with self._descendants.spawning(env.get(self._descendants.tag_var)) as attempt:
             try:
-                spawned = _spawn(argv, cwd, env, log)
+                spawned = spawn(argv, cwd, env, log)
             except BaseException:
                 self._descendants.ended(attempt, self._leaders())
                 raise
@@ -416,21 +413,21 @@ class Supervisor:
         """SIGKILL the child's group now; its grace, if any, is over."""
         child.kill_at = None
         if child.returncode is None:  # the leader, alive or a zombie, keeps the group id ours
-            _signal_group(child.pid, signal.SIGKILL)
+            signal_group(child.pid, signal.SIGKILL)
             return
         # The leader is reaped and the group drains: the attempt ends now, killed or empty.
         child.ended_at = time.time()
         child.drain_check_at = time.monotonic()
         # Once the group is empty its id is free for another group: look before killing.
         if not self._group_gone(child.pid):
-            _signal_group(child.pid, signal.SIGKILL)
+            signal_group(child.pid, signal.SIGKILL)
 
     def _begin_stop(self, child: _Child) -> None:
         """SIGTERM the group; SIGKILL it if it is not empty after its grace."""
         if child.stopping or child.exited_at is not None:
             return
         child.stopping = True
-        _signal_group(child.pid, signal.SIGTERM)
+        signal_group(child.pid, signal.SIGTERM)
         child.kill_at = time.monotonic() + child.grace
 
     def _reap(self) -> list[tuple[str, ProcessOutcome]]:
@@ -442,7 +439,7 @@ class Supervisor:
             if child.returncode is None:
                 # The leader is a zombie, so its pid (= the group id) cannot be reused yet:
                 # killing the group now reaches leftovers and nothing else.
-                _signal_group(child.pid, signal.SIGKILL)
+                signal_group(child.pid, signal.SIGKILL)
                 self._reap_leader(child)
             del self._children[child.key]
             if self._descendants is not None and child.attempt is not None:
@@ -557,257 +554,6 @@ DRAIN_CHECK_FIRST = 0.005
 DRAIN_CHECK_MAX = 0.1
 
 
-class Helper:
-    """A process of ours that is not a job (the watchdog), reading what we write to `fd`.
-
-    Its own session, so a terminal's Ctrl-C or hang-up does not reach it; its cwd is /,
-    so it holds no project dir; only stdin, stdout and stderr are passed to it (stdout
-    goes nowhere, stderr stays ours, for its one line should it have to act).
-    """
-
-    def __init__(self, argv: Sequence[str]) -> None:
-        self._popen = subprocess.Popen(
-            list(argv),
-            cwd="/",
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        assert self._popen.stdin is not None
-        self.pid = self._popen.pid
-        self.fd = self._popen.stdin.fileno()
-        os.set_blocking(self.fd, False)  # a stuck helper must never stall the run
-        HELPERS.add(self.pid)
-
-    def finish(self, timeout: float) -> None:
-        """Close its input, wait for it to exit; SIGKILL it after `timeout` seconds."""
-        assert self._popen.stdin is not None
-        with contextlib.suppress(OSError):
-            self._popen.stdin.close()
-        try:
-            self._popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._popen.kill()
-            self._popen.wait()
-        HELPERS.discard(self.pid)
-
-
-def ignore_stop_signals() -> None:
-    """Ignore SIGINT, SIGTERM and SIGHUP: the watchdog outlives what stops the run (a
-    terminal's Ctrl-C, systemd's SIGTERM to the whole cgroup) to stop what is left."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-
-
-def stop_groups(graces: Mapping[int, float], *, poll: float = 0.05) -> None:
-    """SIGTERM each group, then SIGKILL each one still there after its own grace.
-
-    Returns once every group is empty or killed. Nothing reports the exit of a process
-    that is not our child, so emptiness is looked at every `poll` seconds.
-    """
-    start = time.monotonic()
-    for pgid in graces:
-        _signal_group(pgid, signal.SIGTERM)
-    pending = dict(graces)
-    while pending:
-        elapsed = time.monotonic() - start
-        for pgid, grace in list(pending.items()):
-            if _group_empty(pgid):
-                del pending[pgid]
-            elif elapsed >= grace:
-                _signal_group(pgid, signal.SIGKILL)
-                del pending[pgid]
-        if pending:
-            time.sleep(poll)
-
-
-def _group_empty(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # a member we may not signal: not empty
-        pass
-    return False
-
-
-class _Spawned:
-    """A started child: its pid, and how to reap it (the Popen object owns its status)."""
-
-    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
-        self.pid = pid
-        self._popen = popen
-
-    def wait(self) -> int:
-        """Reap the child: its exit code, or -N when signal N killed it."""
-        if self._popen is not None:
-            return self._popen.wait()
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-
-
-def _default_sigchld() -> Any:
-    """Set SIGCHLD back to its default if it was ignored; return what it was, if changed.
-
-    A parent can start us with SIGCHLD ignored, and that survives exec. Then the kernel
-    reaps our children itself: their exit status is lost, and so is the zombie that keeps
-    a job's process group id ours until we have killed what is left in the group.
-    """
-    try:
-        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
-            return signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    except (ValueError, AttributeError):  # not the main thread; no SIGCHLD (Windows)
-        pass
-    return None
-
-
-def _spawn(argv: Sequence[str], cwd: str, env: Mapping[str, str], log: int) -> _Spawned:
-    """Start `argv` in a new session, stdin from /dev/null, stdout and stderr into `log`.
-
-    posix_spawn where it can do all Popen would: a local job runs in our own directory,
-    its executable is found, and we could hide our inherited descriptors. It costs the
-    parent ~40 us of CPU against Popen's ~110, and on a machine whose cores the jobs keep
-    busy, that is time taken from the jobs. Popen starts the rest (a Ray worker's job
-    directory, a command not on the PATH, no /proc, no POSIX_SPAWN_SETSID), and any job
-    that posix_spawn could not start, so every failure reads the way Popen words it and
-    Popen's search of the PATH (the next candidate when one cannot be run) still holds.
-    Two differences are made up for: the signals Python ignores go back to their defaults,
-    and the descriptors we inherited are made non-inheritable (see `_no_inherited_fds`),
-    since posix_spawn does not close them. Everything Python opens is non-inheritable
-    already (PEP 446). One difference remains: glibc leaves its two internal signals (32
-    and 33) ignored in the child, which only other C libraries could notice.
-    """
-    path: str | None = argv[0]
-    if "/" not in argv[0]:  # as Popen looks for it: on the PATH the child will have
-        path = shutil.which(argv[0], path=os.pathsep.join(os.get_exec_path(env)))
-    if cwd in (".", "") and path is not None and _DIRECT_SPAWN and _no_inherited_fds():
-        try:
-            pid = os.posix_spawn(
-                path,
-                list(argv),
-                env,
-                file_actions=[
-                    # stdout and stderr first: the log may itself be descriptor 0
-                    (os.POSIX_SPAWN_DUP2, log, 1),
-                    (os.POSIX_SPAWN_DUP2, log, 2),
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                ],
-                setsigdef=_IGNORED_BY_PYTHON,
-                setsid=True,
-            )
-        except (OSError, NotImplementedError):  # Popen tries again, and words the failure
-            pass
-        else:
-            return _Spawned(pid)
-    popen = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return _Spawned(popen.pid, popen)
-
-
-_DIRECT_SPAWN = sys.platform.startswith("linux") and hasattr(os, "posix_spawn")
-#: Python ignores these, and ignored signals stay ignored across exec; Popen resets them.
-_IGNORED_BY_PYTHON = tuple(
-    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
-)
-
-
-#: Where this process's open descriptors are listed (Linux).
-_FD_DIR = Path("/proc/self/fd")
-
-
-@functools.cache
-def _no_inherited_fds() -> bool:
-    """Make the descriptors this process inherited non-inheritable, as Popen's close_fds
-    keeps them from jobs: a pipe end held open by a job can keep whoever started us from
-    ever seeing end-of-file. Once per process; False where /proc cannot list them."""
-    try:
-        names = [entry.name for entry in _FD_DIR.iterdir()]
-    except OSError:
-        return False
-    for fd in map(int, names):
-        if fd > 2:
-            with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
-                os.set_inheritable(fd, False)
-    return True
-
-
-class SymlinkInTheWay(OSError):
-    """A path we were to write goes through a symlink below the output root."""
-
-
-def open_beneath(root: str, path: str, flags: int, mode: int = 0o644) -> int:
-    """Open `path` (a path under `root`) following no symlink below `root`.
-
-    A job can replace its log, or the dir it is in, with a symlink to any file its user
-    may write; opening the path as it is would then truncate or append to that file.
-    O_NOFOLLOW guards only the last component, so each directory is opened from the one
-    before it, with O_NOFOLLOW at every step. `root` itself is the user's choice and is
-    followed. Raises SymlinkInTheWay naming the first component that is a symlink.
-    """
-    parent = _walk_beneath(root, path, create=False, last=False)
-    try:
-        return _open_at(parent, PurePath(path).name, flags, mode, path)
-    finally:
-        os.close(parent)
-
-
-def make_dirs_beneath(root: str, path: str) -> None:
-    """`mkdir -p path`, under `root`, following no symlink below `root` (see above)."""
-    os.close(_walk_beneath(root, path, create=True, last=True))
-
-
-def symlink_reason(what: str, path: str, exc: SymlinkInTheWay) -> str:
-    """Why `path` (a log, an output dir) was not written, for a job's reason."""
-    if exc.filename == path:
-        return f"{what} {path} is a symlink; not written"
-    return f"{what} {path} not written: {exc.filename} is a symlink"
-
-
-def _walk_beneath(root: str, path: str, *, create: bool, last: bool) -> int:
-    """A descriptor of the dir `path` names (`last`) or is in, reached from `root` one
-    component at a time; `create` makes the missing ones."""
-    parts = PurePath(os.path.relpath(path, root)).parts
-    if ".." in parts:
-        raise ValueError(f"{path} is not under {root}")
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    walked = PurePath(root)
-    for part in parts if last else parts[:-1]:
-        walked /= part
-        try:
-            if create:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, dir_fd=fd)
-            step = _open_at(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0, str(walked))
-        finally:
-            os.close(fd)
-        fd = step
-    return fd
-
-
-def _open_at(dir_fd: int, name: str, flags: int, mode: int, shown: str) -> int:
-    """Open `name` in `dir_fd` unless it is a symlink (SymlinkInTheWay, as `shown`)."""
-    try:
-        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
-    except OSError as exc:
-        # ELOOP on Linux, but not everywhere (FreeBSD says EMLINK): look, do not guess.
-        if _is_symlink(dir_fd, name):
-            raise SymlinkInTheWay(errno.ELOOP, "is a symlink", shown) from exc
-        raise
-
-
-def _is_symlink(dir_fd: int, name: str) -> bool:
-    try:
-        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
-    except OSError:
-        return False
-
-
 def _append_footer(fd: int, outcome: ProcessOutcome) -> None:
     """Close the attempt in the log, on a line of its own even if the child left none."""
     if outcome.timed_out:
@@ -848,47 +594,3 @@ def _wait_without_reaping(pid: int) -> None:
         return
     with contextlib.suppress(ChildProcessError):
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-@contextlib.contextmanager
-def interrupt_handlers(on_signal: Callable[[int], None]) -> Iterator[None]:
-    """Route SIGINT, SIGTERM and SIGHUP to `on_signal` for the duration; restore the old
-    handlers.
-
-    All are treated alike because CI cancels with SIGINT and then SIGTERM, a shell user
-    presses Ctrl-C, and a closed terminal or dropped ssh session sends SIGHUP: either way,
-    the run should stop its jobs cleanly and still report. Jobs run in sessions of their
-    own, so a hang-up reaches only us; left to its default it would kill us and leave them
-    running. A SIGHUP ignored when we started (`nohup`) stays ignored: that run was meant
-    to outlive its terminal.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-        previous[signal.SIGHUP] = signal.getsignal(signal.SIGHUP)
-    for sig in previous:
-        signal.signal(sig, lambda signum, _frame: on_signal(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def exit_code_for_signal(signum: int) -> int:
-    """The shell convention: 128 + signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."""
-    return 128 + signum
-
-
-def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"

@@ -30,18 +30,15 @@ from orchestrator.events import (
     Halted,
     JobFinished,
 )
-from orchestrator.execute.outputs import read_metrics
-from orchestrator.execute.process import (
-    ProcessOutcome,
-    Supervisor,
+from orchestrator.execute.beneath import (
     SymlinkInTheWay,
-    exit_code_for_signal,
-    interrupt_handlers,
     make_dirs_beneath,
     open_beneath,
-    signal_name,
     symlink_reason,
 )
+from orchestrator.execute.outputs import read_metrics
+from orchestrator.execute.process import ProcessOutcome, Supervisor
+from orchestrator.execute.signals import exit_code_for_signal, interrupt_handlers, signal_name
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
 from orchestrator.plan import JOB_ID_VAR

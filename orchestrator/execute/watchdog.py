@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.execute import process
+from orchestrator.execute import process, signals, spawn
 from orchestrator.execute.descendants import kill_cgroup
 
 #: How long a normal end waits for the watchdog to read `bye` and exit.
@@ -36,7 +36,7 @@ EXIT_WAIT = 5.0
 class Watchdog:
     """The run's end of the pipe; also remembers each job's latest pid for the journal."""
 
-    def __init__(self, helper: process.Helper) -> None:
+    def __init__(self, helper: spawn.Helper) -> None:
         self._helper = helper
         self._launched: dict[str, int] = {}
         self._keys: dict[int, str] = {}
@@ -82,7 +82,7 @@ class Watchdog:
 def watching() -> Iterator[Watchdog | None]:
     """A watchdog for the jobs this process starts in the block; None if none can start."""
     try:
-        helper = process.Helper(_argv())
+        helper = spawn.Helper(_argv())
     except OSError as exc:
         print(
             f"warning: no watchdog ({exc.strerror}): jobs would outlive a killed orchestrator",
@@ -109,7 +109,7 @@ def _argv() -> list[str]:
 # ----------------------------------------------------------------- the watchdog process
 def main() -> None:
     """Follow the groups the orchestrator lists; stop them if it dies without `bye`."""
-    process.ignore_stop_signals()
+    signals.ignore_stop_signals()
     groups: dict[int, Listed] = {}
     for raw in sys.stdin.buffer:
         line = raw.decode("utf-8", "replace").rstrip("\n")
@@ -123,7 +123,7 @@ def main() -> None:
             file=sys.stderr,
             flush=True,
         )
-        process.stop_groups({pgid: listed.grace for pgid, listed in groups.items()})
+        signals.stop_groups({pgid: listed.grace for pgid, listed in groups.items()})
         for listed in groups.values():
             if listed.cgroup:
                 kill_cgroup(listed.cgroup)
