@@ -498,10 +498,14 @@ def main() -> None:
     """Console-script entry point; click's own usage errors already exit 2.
 
     The streams are made losable first: a closed stdout (`| head -1`, a dead `tee`) would
-    otherwise raise EPIPE into click, which turns it into a silent exit 1 mid-run.
+    otherwise raise EPIPE into click, which turns it into a silent exit 1 mid-run. So is
+    Ctrl-C: click would turn it into "Aborted!" and exit 1, where a shell expects 130.
     """
+    from orchestrator.execute import signals
+
     console.keep_running_without_a_console()
+    signals.interrupts_raise()
     try:
         cli(prog_name="run-all-training")
-    except KeyboardInterrupt:  # Ctrl-C before the run started: nothing to clean up
-        sys.exit(130)
+    except signals.Interrupted as stop:  # Ctrl-C outside a run: nothing to clean up
+        sys.exit(signals.exit_code_for_signal(stop.signum))

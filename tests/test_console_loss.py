@@ -129,3 +129,41 @@ def test_warning_to_a_closed_stderr_does_not_stop_the_run(project: Project) -> N
     os.close(write)
     assert proc.wait(timeout=60) == 0
     assert statuses(project) == {"a": "succeeded", "a@scripts": "succeeded"}
+
+
+def test_ctrl_c_before_the_run_starts_ends_with_130_and_no_noise(project: Project) -> None:
+    """Interrupted while it reads its config (a FIFO nobody writes: `--config <(...)`
+    whose producer hangs), the CLI ends as a shell expects, not with click's "Aborted!"
+    and exit 1, nor a traceback."""
+    fifo = project.root / "configs/jobs.yaml"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
+    cli = subprocess.Popen(
+        [sys.executable, str(SHIM), "--list"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    writer = None
+    try:
+        # Opening a FIFO's write end without blocking works once a reader has it open:
+        # then the CLI is in its config, waiting for text that does not come.
+        deadline = time.monotonic() + 60
+        while writer is None and time.monotonic() < deadline:
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.02)
+        assert writer is not None, "the CLI never opened its config"
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=30)
+    finally:
+        cli.kill()
+        if writer is not None:
+            os.close(writer)
+    assert cli.returncode == 130, err
+    assert "Aborted" not in err
+    assert "Traceback" not in err

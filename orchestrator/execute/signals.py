@@ -81,6 +81,27 @@ def interrupt_handlers(on_signal: Callable[[int], None]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class Interrupted(BaseException):
+    """Ctrl-C outside a run (`interrupts_raise`); a BaseException, as KeyboardInterrupt is,
+    so that no `except Exception` takes it for an error of its own."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def interrupts_raise() -> None:
+    """Make Ctrl-C raise `Interrupted` rather than KeyboardInterrupt, which click turns
+    into "Aborted!" and exit 1; the CLI ends with 130 instead, as a shell would. A run
+    routes SIGINT its own way meanwhile (`interrupt_handlers`), and puts this back."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
 def exit_code_for_signal(signum: int) -> int:
     """The shell convention: 128 + signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."""
     return 128 + signum
