@@ -22,7 +22,7 @@ from typing import Any
 from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Event, JobFinished, RunFinished
-from orchestrator.execute.descendants import boot_id, start_time
+from orchestrator.execute.procfs import boot_id, start_time
 from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
 from orchestrator.report.journal import open_attempts, read_journal, rebuild_summary
 from orchestrator.report.summary import LATEST, write_atomic

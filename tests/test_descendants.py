@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import SHIM, Project
 
-from orchestrator.execute.descendants import own_v2_cgroup, v2_mount
+from orchestrator.execute.cgroups import own_v2_cgroup, v2_mount
 
 
 def _cgroups_here() -> bool:

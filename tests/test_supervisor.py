@@ -16,7 +16,8 @@ import pytest
 from conftest import alive
 
 from orchestrator.execute import spawn as spawning
-from orchestrator.execute.process import CANNOT_START, ProcessOutcome, Supervisor
+from orchestrator.execute.ending import CANNOT_START, ProcessEnd
+from orchestrator.execute.process import Supervisor
 
 
 @pytest.fixture(params=["pidfd+posix_spawn", "pidfd+popen", "thread+posix_spawn"])
@@ -63,14 +64,14 @@ def start(
     return log
 
 
-def collect(supervisor: Supervisor, count: int) -> list[tuple[str, ProcessOutcome]]:
-    ended: list[tuple[str, ProcessOutcome]] = []
+def collect(supervisor: Supervisor, count: int) -> list[tuple[str, ProcessEnd]]:
+    ended: list[tuple[str, ProcessEnd]] = []
     while len(ended) < count:
         ended += supervisor.wait(30)
     return ended
 
 
-def only(supervisor: Supervisor) -> ProcessOutcome:
+def only(supervisor: Supervisor) -> ProcessEnd:
     """The outcome of the one child started."""
     [(_, outcome)] = collect(supervisor, 1)
     return outcome
@@ -221,7 +222,7 @@ def executable(folder: Path, name: str, text: str) -> None:
 
 def run_on_path(
     supervisor: Supervisor, tmp_path: Path, command: str, *folders: Path
-) -> tuple[ProcessOutcome, str]:
+) -> tuple[ProcessEnd, str]:
     """Start `command` by name, with `folders` first on the job's own PATH."""
     path = os.pathsep.join([*map(str, folders), os.environ.get("PATH", os.defpath)])
     log = tmp_path / f"{command}.log"

@@ -23,16 +23,17 @@ Not Linux: neither is available, and only a job's process group is stopped.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from orchestrator.execute import groups
+from orchestrator.execute.cgroups import CLOSE_WAIT, JobCgroups
+from orchestrator.execute.procfs import children_of, kill_tree, our_children, reaped, start_time
 
 #: Set to `off` to use the process tree even where a cgroup could be made (tests, or a
 #: host whose cgroup tooling must not see ours).
@@ -46,13 +47,8 @@ ORPHAN_GRACE = 10.0
 #: How long after a job ends its orphans may outlive it without a cgroup: a look per
 #: ended job costs a /proc read per child, which short jobs on busy cores feel.
 ORPHAN_CHECK_AFTER_END = 0.05
-#: How long `close` keeps killing and reaping orphans before it gives up on them.
-CLOSE_WAIT = 2.0
 #: Clock ticks of /proc start times; one tick of slack either side of an attempt's span.
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-#: Pids of our children that are neither jobs nor their orphans (the watchdog).
-HELPERS: set[int] = set()
 
 
 @dataclass
@@ -68,7 +64,7 @@ class _Attempt:
 class Descendants:
     """The descendants of this process's job attempts: whose each is, and their end."""
 
-    def __init__(self, libc: Any, tag_var: str, cgroups: _Cgroups | None) -> None:
+    def __init__(self, libc: Any, tag_var: str, cgroups: JobCgroups | None) -> None:
         self._libc = libc
         self.tag_var = tag_var
         self._prefix = f"{tag_var}=".encode()
@@ -77,6 +73,8 @@ class Descendants:
         #: Where each descendant was last seen: pid -> (its start time, the attempt).
         self._seen: dict[int, tuple[int, int]] = {}
         self._serial = 0
+        #: The groups of live orphans the group listener was told of (see `look`).
+        self._orphan_groups: set[int] = set()
 
     @classmethod
     def adopt(cls, tag_var: str) -> Descendants | None:
@@ -92,7 +90,7 @@ class Descendants:
         except (OSError, AttributeError):
             return None
         wanted = os.environ.get(CGROUP_VAR, "").lower() not in {"off", "0", "no", "false"}
-        return cls(libc, tag_var, _Cgroups.make() if wanted else None)
+        return cls(libc, tag_var, JobCgroups.make() if wanted else None)
 
     @property
     def kind(self) -> str:
@@ -143,7 +141,7 @@ class Descendants:
     def reap_exited(self, leaders: set[int]) -> None:
         """Reap the orphans that have exited, leaving the leaders (jobs) alone."""
         for pid in our_children() - leaders:
-            _reaped(pid)
+            reaped(pid)
 
     def check(self, leaders: set[int]) -> dict[int, int | None]:
         """Kill the orphans no running attempt may own; reap those that exited; forget
@@ -154,7 +152,7 @@ class Descendants:
         alive: dict[int, int | None] = {}
         owners_alive: set[int] = set()
         for pid in our_children() - leaders:
-            if _reaped(pid):
+            if reaped(pid):
                 continue
             owners = self._owners(pid)
             if owners & running:
@@ -167,6 +165,26 @@ class Descendants:
                 del self._attempts[number]
         return alive
 
+    def look(self, leaders: set[int], graces: Mapping[int | None, float], jobs: set[int]) -> None:
+        """`check`, then tell the group listener (the watchdog) of the groups of live
+        orphans (a daemon leads its own after setsid), with their attempt's grace, so that
+        they too are stopped if we die. `jobs`: the running attempts' groups."""
+        alive = self.check(leaders)
+        told = groups.listener()
+        if told is None:
+            return
+        found: dict[int, float] = {}
+        for pid, attempt in alive.items():
+            with contextlib.suppress(OSError):
+                pgid = os.getpgid(pid)
+                if pgid not in jobs and pgid != os.getpgid(0):
+                    found[pgid] = graces.get(attempt, ORPHAN_GRACE)
+        for pgid in found.keys() - self._orphan_groups:
+            told.adopted(pgid, found[pgid])
+        for pgid in self._orphan_groups - found.keys():
+            told.ended(pgid)
+        self._orphan_groups = set(found)
+
     def close(self) -> None:
         """Kill every descendant still alive and reap it; stop being the subreaper."""
         if self._cgroups is not None:
@@ -174,7 +192,7 @@ class Descendants:
         deadline = time.monotonic() + CLOSE_WAIT
         while (orphans := our_children()) and time.monotonic() < deadline:
             for pid in orphans:
-                if not _reaped(pid):
+                if not reaped(pid):
                     kill_tree(pid)
             time.sleep(0.01)
         if self._cgroups is not None:
@@ -233,293 +251,5 @@ class Descendants:
         return found[len(self._prefix) :].decode(errors="replace") if found else None
 
 
-class _Cgroups:
-    """This run's cgroup v2 directory, below our own cgroup, with a cgroup per running
-    attempt in it. One emptied after its attempt is used again: making and removing a
-    cgroup costs about as much as the moves into and out of it, on every job."""
-
-    def __init__(self, home: Path, run: Path) -> None:
-        self._home = home
-        self._run = run
-        self._me = str(os.getpid()).encode()
-        #: The cgroups of running attempts, with the attempt each holds.
-        self._holding: dict[Path, int] = {}
-        #: Killed with their attempt's end; free again once the kernel has emptied them.
-        self._emptying: list[Path] = []
-        self._free: list[Path] = []
-        self._made = 0
-
-    @classmethod
-    def make(cls) -> _Cgroups | None:
-        """Our run's cgroup directory, or None where the v2 hierarchy is not ours to write
-        (no v2 mount, a cgroup owned by root or by systemd, a kernel before cgroup.kill)."""
-        home = own_v2_cgroup()
-        if home is None:
-            return None
-        _remove_stale(home)
-        run = home / f"{RUN_PREFIX}{os.getpid()}"
-        try:
-            run.mkdir()
-        except OSError:
-            return None
-        made = cls(home, run)
-        try:
-            probe = made._new()
-            if not (probe / "cgroup.kill").exists():
-                raise OSError(errno.ENOTSUP, "no cgroup.kill")
-            made._move_self(probe)
-            made._move_self(home)
-        except OSError:
-            with contextlib.suppress(OSError):
-                made._move_self(home)
-            made.close()
-            return None
-        made._free.append(probe)
-        return made
-
-    def enter(self, attempt: int) -> Path | None:
-        """Move this process into a cgroup for the attempt; None if that fails (the
-        attempt then relies on the process tree)."""
-        try:
-            cgroup = self._reusable() or self._new()
-            self._move_self(cgroup)
-        except OSError:
-            return None
-        self._holding[cgroup] = attempt
-        return cgroup
-
-    def leave(self, cgroup: Path) -> bool:
-        """Move this process back home; False if it could not leave (then the cgroup is
-        not the attempt's alone: it is never killed, nor used again)."""
-        try:
-            self._move_self(self._home)
-        except OSError:
-            del self._holding[cgroup]
-            return False
-        return True
-
-    def end(self, cgroup: Path) -> None:
-        """The attempt in `cgroup` is over: kill whatever is left in it."""
-        if self._holding.pop(cgroup, None) is None:
-            return
-        with contextlib.suppress(OSError):
-            (cgroup / "cgroup.kill").write_bytes(b"1")
-        self._emptying.append(cgroup)
-
-    def attempt_of(self, pid: int) -> int | None:
-        """The running attempt whose cgroup holds `pid`, if one of ours does."""
-        try:
-            text = Path(f"/proc/{pid}/cgroup").read_text()
-        except OSError:
-            return None
-        line = next((m for m in text.splitlines() if m.startswith("0::")), "")
-        return self._holding.get(Path(self._home, *Path(line[3:]).parts[-2:]))
-
-    def end_all(self) -> None:
-        for cgroup in list(self._holding):
-            self.end(cgroup)
-
-    def close(self) -> None:
-        """Kill what is left in every cgroup of ours, and remove them all once empty."""
-        self.end_all()
-        deadline = time.monotonic() + CLOSE_WAIT
-        while self._emptying and time.monotonic() < deadline:
-            self._collect_emptied()
-            if self._emptying:
-                time.sleep(0.01)
-        for cgroup in self._free:
-            with contextlib.suppress(OSError):
-                cgroup.rmdir()
-        with contextlib.suppress(OSError):
-            self._run.rmdir()
-
-    def _reusable(self) -> Path | None:
-        """A free cgroup, if one is or the kernel has emptied one since."""
-        self._collect_emptied()
-        return self._free.pop() if self._free else None
-
-    def _collect_emptied(self) -> None:
-        for cgroup in list(self._emptying):
-            if not _populated(cgroup):
-                self._emptying.remove(cgroup)
-                self._free.append(cgroup)
-
-    def _new(self) -> Path:
-        self._made += 1
-        cgroup = self._run / f"{SLOT_PREFIX}{self._made}"
-        cgroup.mkdir()
-        return cgroup
-
-    def _move_self(self, cgroup: Path) -> None:
-        fd = os.open(cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, self._me)
-        finally:
-            os.close(fd)
-
-
-#: Names of our cgroups: a run's directory, `train-orch.<pid>`, and the attempts' in it.
-RUN_PREFIX = "train-orch."
-SLOT_PREFIX = "slot-"
-
-
-def _populated(cgroup: Path) -> bool:
-    """Whether a process is left in the cgroup (`populated 1` in cgroup.events)."""
-    try:
-        return b"populated 1" in (cgroup / "cgroup.events").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-
-
-def own_v2_cgroup() -> Path | None:
-    """This process's cgroup in the v2 hierarchy, as a directory; None without one."""
-    mount = v2_mount()
-    try:
-        memberships = Path("/proc/self/cgroup").read_text()
-    except OSError:
-        return None
-    path = next((m[3:] for m in memberships.splitlines() if m.startswith("0::")), None)
-    if mount is None or path is None or not path.startswith("/"):
-        return None
-    return Path(mount, path.lstrip("/"))
-
-
-def v2_mount() -> Path | None:
-    """Where the cgroup v2 hierarchy (as our cgroup namespace sees it) is mounted."""
-    try:
-        mounts = Path("/proc/self/mountinfo").read_text()
-    except OSError:
-        return None
-    for line in mounts.splitlines():
-        before, _, after = line.partition(" - ")
-        fields = before.split()
-        if after.split()[:1] == ["cgroup2"] and len(fields) > 4 and fields[3] == "/":
-            return Path(_unescape(fields[4]))
-    return None
-
-
-def kill_cgroup(path: str) -> None:
-    """Kill everything in the cgroup `path` and remove it (the watchdog, after our death)."""
-    cgroup = Path(path)
-    if not (cgroup.name.startswith(SLOT_PREFIX) and cgroup.parent.name.startswith(RUN_PREFIX)):
-        return  # only ever a cgroup we made
-    with contextlib.suppress(OSError):
-        (cgroup / "cgroup.kill").write_bytes(b"1")
-    deadline = time.monotonic() + CLOSE_WAIT
-    while time.monotonic() < deadline:
-        try:
-            cgroup.rmdir()
-        except FileNotFoundError:
-            break
-        except OSError:
-            time.sleep(0.01)
-            continue
-        break
-    with contextlib.suppress(OSError):
-        cgroup.parent.rmdir()  # the run's own, once its last attempt is gone
-
-
-def _remove_stale(home: Path) -> None:
-    """Remove the empty cgroups of orchestrators that died (SIGKILL) with their watchdog.
-
-    Empty ones only: what still runs in one is a killed run's attempt, which `--resume`
-    stops with its grace (incremental.stop_leftovers), not us at once without it."""
-    with contextlib.suppress(OSError):
-        for run in home.glob(f"{RUN_PREFIX}*"):
-            owner = run.name.removeprefix(RUN_PREFIX)
-            if owner.isdigit() and not _alive(int(owner)):
-                for attempt in run.glob(f"{SLOT_PREFIX}*"):
-                    with contextlib.suppress(OSError):
-                        attempt.rmdir()
-                with contextlib.suppress(OSError):
-                    run.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash in octal (\\040 ...)."""
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        field = field.replace(code, char)
-    return field
-
-
 def _now_ticks() -> int:
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * _TICKS)
-
-
-# ------------------------------------------------------------- who a pid is (Linux)
-def our_children() -> set[int]:
-    """Our live and zombie children (Linux /proc): those this thread started, and orphans,
-    which the kernel gives to the main thread; not our helpers (the watchdog)."""
-    pids: set[int] = set()
-    for task in {os.getpid(), threading.get_native_id()}:
-        pids |= _task_children(os.getpid(), task)
-    return pids - HELPERS
-
-
-def children_of(pid: int) -> set[int]:
-    """The children of every thread of `pid` (a trainer forks from worker threads too)."""
-    found: set[int] = set()
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found |= _task_children(pid, int(task.name))
-    return found
-
-
-def _task_children(pid: int, task: int) -> set[int]:
-    with contextlib.suppress(OSError):
-        fd = os.open(f"/proc/{pid}/task/{task}/children", os.O_RDONLY | os.O_CLOEXEC)
-        try:  # os calls, not pathlib: this runs once per ended job, pathlib triples its cost
-            return {int(child) for child in os.read(fd, 1 << 16).split()}
-        finally:
-            os.close(fd)
-    return set()
-
-
-def start_time(pid: int) -> int | None:
-    """When the process started, in clock ticks since boot (/proc/<pid>/stat field 22):
-    with the pid, it names one process of this boot, whatever reuses the pid later.
-    None without /proc, or once the process is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == b"Z":  # a zombie runs nothing
-        return None
-    return int(fields[19])  # fields[0] is field 3 (the state)
-
-
-def boot_id() -> str | None:
-    """This boot's id: a start time from another boot names nothing now."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
-def _reaped(pid: int) -> bool:
-    """Reap the child if it has exited; True if it is gone."""
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] == pid
-    except ChildProcessError:
-        return True
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL the orphan and, when it leads one, its group (a daemon's own helpers)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)

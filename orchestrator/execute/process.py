@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import errno
 import os
 import select
 import selectors
@@ -23,65 +22,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping, Sequence
 
-from orchestrator.execute.beneath import SymlinkInTheWay, open_beneath, symlink_reason
+from orchestrator.execute import groups
+from orchestrator.execute.attempt_log import append_footer, open_log
+from orchestrator.execute.beneath import SymlinkInTheWay, symlink_reason
 from orchestrator.execute.descendants import (
     ORPHAN_CHECK_AFTER_END,
     ORPHAN_CHECK_EVERY,
-    ORPHAN_GRACE,
     Descendants,
 )
-from orchestrator.execute.signals import signal_group, signal_name
+from orchestrator.execute.ending import CANNOT_START, FOR_GOOD, ProcessEnd, describe
+from orchestrator.execute.signals import signal_group
 from orchestrator.execute.spawn import Spawned, default_sigchld, spawn
-
-#: Exit status a shell reports for a command it cannot start; we use it the same way.
-CANNOT_START = 127
-#: Why a program cannot start that a retry would meet again: it is missing, not
-#: executable, a directory, not a program. Not EAGAIN, ENOMEM, EMFILE: those pass.
-_FOR_GOOD = frozenset(
-    {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOEXEC}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessOutcome:
-    exit_code: int | None
-    signal: int | None
-    started_at: float
-    duration: float
-    timed_out: bool = False
-    cancelled: bool = False
-    node: str | None = None
-    error: str | None = None
-    #: Another attempt would end the same way (a missing program, no execute bit): the
-    #: cause is outside the job, and nothing a few seconds of waiting changes.
-    permanent: bool = False
-
-
-class GroupListener(Protocol):
-    """Told of each job's process group as it starts and ends (the watchdog's link)."""
-
-    def started(self, key: str, pgid: int, grace: float, cgroup: str | None) -> None: ...
-    def adopted(self, pgid: int, grace: float) -> None: ...
-    def ended(self, pgid: int) -> None: ...
-
-
-#: Who is told of groups starting and ending: one per process, like the subreaper role.
-_listener: GroupListener | None = None
-
-
-@contextlib.contextmanager
-def groups_told_to(listener: GroupListener) -> Iterator[None]:
-    """Tell `listener` of every job group started and ended in this process for the block."""
-    global _listener  # noqa: PLW0603 -- one watchdog per process, set by the run around it
-    _listener = listener
-    try:
-        yield
-    finally:
-        _listener = None
 
 
 class _Child:
@@ -152,7 +105,7 @@ class Supervisor:
             os.set_blocking(fd, False)
         self._selector.register(self._wake_read, selectors.EVENT_READ)
         self._children: dict[str, _Child] = {}
-        self._finished: list[tuple[str, ProcessOutcome]] = []
+        self._finished: list[tuple[str, ProcessEnd]] = []
         self._requests: collections.deque[tuple[str, str]] = collections.deque()
         #: Set once the run is being stopped: a child started after that is stopped at once.
         self._stopping: str | None = None
@@ -166,8 +119,6 @@ class Supervisor:
         self._orphan_check_at: float | None = None
         self._closed = False
         self._sigchld_was = default_sigchld()
-        #: The groups of live orphans the listener was told of (see `_check_orphans`).
-        self._orphan_groups: set[int] = set()
 
     # ------------------------------------------------------------ the owning thread
     def start(
@@ -191,43 +142,32 @@ class Supervisor:
         below it on the way to the log is followed (see `open_beneath`).
         """
         started = time.time()
-        # One descriptor for the whole attempt: header, the child's output, then the footer.
-        # O_APPEND keeps our lines after whatever the child wrote through its copy.
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
         try:
-            if root is None:
-                log = os.open(log_path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-            else:
-                log = open_beneath(root, log_path, flags)
+            log = open_log(log_path, root, fresh=fresh_log, header=header)
         except SymlinkInTheWay as exc:
             # Not retried: the symlink is still there for the next attempt.
             error = symlink_reason("log", log_path, exc)
-            outcome = ProcessOutcome(None, None, started, 0.0, error=error, permanent=True)
+            outcome = ProcessEnd(None, None, started, 0.0, error=error, permanent=True)
             self._finished.append((key, outcome))
             return
         except OSError as exc:
             error = f"cannot open {log_path}: {exc.strerror}"
-            self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
+            self._finished.append((key, ProcessEnd(None, None, started, 0.0, error=error)))
             return
         try:
-            # Not O_TRUNC: truncating even an empty file makes ext4 flush it at close
-            # (auto_da_alloc), ~30 us a job for the logs of a fresh output root.
-            if fresh_log and os.fstat(log).st_size:
-                os.ftruncate(log, 0)
-            os.write(log, header.encode("utf-8", "replace") + b"\n")
             spawned, attempt = self._spawn_attempt(argv, cwd, {**self._environ, **env}, log)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
             reason = getattr(exc, "strerror", None) or str(exc)
             with contextlib.suppress(OSError):
                 os.write(log, f"=== cannot start {argv[0]}: {reason}\n".encode())
             os.close(log)
-            outcome = ProcessOutcome(
+            outcome = ProcessEnd(
                 CANNOT_START,
                 None,
                 started,
                 time.time() - started,
                 error=f"could not start: {argv[0]}: {reason}",
-                permanent=not isinstance(exc, OSError) or exc.errno in _FOR_GOOD,
+                permanent=not isinstance(exc, OSError) or exc.errno in FOR_GOOD,
             )
             self._finished.append((key, outcome))
             return
@@ -241,7 +181,7 @@ class Supervisor:
             spawned.wait()
             os.close(log)
             error = f"cannot watch {argv[0]}: {exc}"
-            self._finished.append((key, ProcessOutcome(None, None, started, 0.0, error=error)))
+            self._finished.append((key, ProcessEnd(None, None, started, 0.0, error=error)))
             return
         self._register(child)
         if self._descendants is not None and self._orphan_check_at is None:
@@ -270,13 +210,14 @@ class Supervisor:
 
     def _register(self, child: _Child) -> None:
         self._children[child.key] = child
-        if _listener is not None:
+        told = groups.listener()
+        if told is not None:
             cgroup = None
             if self._descendants is not None and child.attempt is not None:
                 cgroup = self._descendants.cgroup_of(child.attempt)
-            _listener.started(child.key, child.pid, child.grace, cgroup)
+            told.started(child.key, child.pid, child.grace, cgroup)
 
-    def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessOutcome]]:
+    def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessEnd]]:
         """Attempts that ended, keyed as started: at least one, unless `wake` was called or
         `timeout` passed first. Enforces timeouts and grace periods while it waits.
 
@@ -316,7 +257,7 @@ class Supervisor:
                 selected.data.exited_at = time.time()
         return woken
 
-    def wait_for(self, key: str) -> ProcessOutcome:
+    def wait_for(self, key: str) -> ProcessEnd:
         """Block until the attempt started as `key` ends (a Ray task runs just one)."""
         while True:
             for done, outcome in self.wait():
@@ -430,7 +371,7 @@ class Supervisor:
         signal_group(child.pid, signal.SIGTERM)
         child.kill_at = time.monotonic() + child.grace
 
-    def _reap(self) -> list[tuple[str, ProcessOutcome]]:
+    def _reap(self) -> list[tuple[str, ProcessEnd]]:
         finished, self._finished = self._finished, []
         exited = [(c, c.exited_at) for c in self._children.values() if c.exited_at is not None]
         for child, exited_at in exited:
@@ -445,12 +386,13 @@ class Supervisor:
             if self._descendants is not None and child.attempt is not None:
                 with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
                     self._descendants.ended(child.attempt, self._leaders())
-            if _listener is not None:  # the group is empty or killed: nothing left to stop
-                _listener.ended(child.pid)
+            told = groups.listener()
+            if told is not None:  # the group is empty or killed: nothing left to stop
+                told.ended(child.pid)
             returncode = child.returncode
             assert returncode is not None  # reaped just above, or when the group began to drain
             exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
-            outcome = ProcessOutcome(
+            outcome = ProcessEnd(
                 exit_code,
                 sig,
                 child.started,
@@ -459,7 +401,7 @@ class Supervisor:
                 child.cancelled,
             )
             with contextlib.suppress(OSError):  # a full disk must not lose the outcome
-                _append_footer(child.log, outcome)
+                append_footer(child.log, describe(outcome), outcome.duration)
             os.close(child.log)
             finished.append((child.key, outcome))
         if finished and self._descendants is not None:
@@ -523,28 +465,12 @@ class Supervisor:
     def _check_orphans(self, now: float) -> None:
         """Kill the orphans of ended attempts (see descendants.py), then plan the next check."""
         assert self._descendants is not None
-        with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
-            alive = self._descendants.check(self._leaders())
-            if _listener is not None:
-                self._tell_orphan_groups(_listener, alive)
-        self._orphan_check_at = now + ORPHAN_CHECK_EVERY if self._children else None
-
-    def _tell_orphan_groups(self, listener: GroupListener, alive: Mapping[int, int | None]) -> None:
-        """Tell the listener of the groups of live orphans (a daemon leads its own after
-        setsid), with their attempt's grace, so that they too are stopped if we die."""
         graces = {c.attempt: c.grace for c in self._children.values()}
-        jobs = {c.pid for c in self._children.values()}
-        groups: dict[int, float] = {}
-        for pid, attempt in alive.items():
-            with contextlib.suppress(OSError):
-                pgid = os.getpgid(pid)
-                if pgid not in jobs and pgid != os.getpgid(0):
-                    groups[pgid] = graces.get(attempt, ORPHAN_GRACE)
-        for pgid in groups.keys() - self._orphan_groups:
-            listener.adopted(pgid, groups[pgid])
-        for pgid in self._orphan_groups - groups.keys():
-            listener.ended(pgid)
-        self._orphan_groups = set(groups)
+        with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
+            self._descendants.look(
+                self._leaders(), graces, {c.pid for c in self._children.values()}
+            )
+        self._orphan_check_at = now + ORPHAN_CHECK_EVERY if self._children else None
 
 
 #: Seconds between looks at a group that outlives its stopped leader: the first wait,
@@ -552,23 +478,6 @@ class Supervisor:
 #: that takes a while is not looked at thousands of times, one that is quick ends soon.
 DRAIN_CHECK_FIRST = 0.005
 DRAIN_CHECK_MAX = 0.1
-
-
-def _append_footer(fd: int, outcome: ProcessOutcome) -> None:
-    """Close the attempt in the log, on a line of its own even if the child left none."""
-    if outcome.timed_out:
-        how = "timed out"
-    elif outcome.cancelled:
-        how = "cancelled"
-    elif outcome.signal is not None:
-        how = f"killed by {signal_name(outcome.signal)}"
-    else:
-        how = f"exit {outcome.exit_code}"
-    footer = f"=== {how} after {outcome.duration:.2f}s\n".encode()
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-        footer = b"\n" + footer
-    os.write(fd, footer)  # the fd is O_APPEND: this lands after everything the child wrote
 
 
 def _wait_without_reaping(pid: int) -> None:

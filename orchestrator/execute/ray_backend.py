@@ -26,7 +26,8 @@ from typing import Any
 
 import orchestrator
 from orchestrator.errors import OrchestratorError
-from orchestrator.execute.process import ProcessOutcome, Supervisor
+from orchestrator.execute.ending import ProcessEnd
+from orchestrator.execute.process import Supervisor
 from orchestrator.models import PlannedJob
 
 INSTALL = 'pip install "training-orchestrator[ray]"'
@@ -81,7 +82,7 @@ class RayBackend:
         self._lock = threading.Lock()
         self._refs: dict[str, Any] = {}
         self._stopping = False
-        self._inbox: queue.SimpleQueue[tuple[str, ProcessOutcome] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[str, ProcessEnd] | None] = queue.SimpleQueue()
 
     @property
     def cpus(self) -> int:
@@ -91,7 +92,7 @@ class RayBackend:
         """Submit the task; a thread waits on it (ray.get) and posts the outcome."""
         threading.Thread(target=self._attempt, args=(job, header, fresh_log), daemon=True).start()
 
-    def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]:
+    def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]:
         try:
             posted = [self._inbox.get(timeout=timeout)]
         except queue.Empty:
@@ -110,10 +111,10 @@ class RayBackend:
             outcome = self._run(job, header, fresh_log=fresh_log)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            outcome = ProcessOutcome(None, None, started, time.time() - started, error=error)
+            outcome = ProcessEnd(None, None, started, time.time() - started, error=error)
         self._inbox.put((job.id, outcome))
 
-    def _run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessOutcome:
+    def _run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessEnd:
         if fresh_log:  # shipped chunks are appended to it
             Path(job.log_path).write_bytes(b"")
         request = {
@@ -140,21 +141,21 @@ class RayBackend:
         try:
             result = self.ray.get(ref)
         except self.ray.exceptions.TaskCancelledError:
-            return ProcessOutcome(None, None, submitted, time.time() - submitted, cancelled=True)
+            return ProcessEnd(None, None, submitted, time.time() - submitted, cancelled=True)
         except (
             self.ray.exceptions.WorkerCrashedError,
             self.ray.exceptions.NodeDiedError,
             self.ray.exceptions.RaySystemError,
             self.ray.exceptions.ObjectLostError,
         ):
-            return ProcessOutcome(None, None, submitted, time.time() - submitted, error=NODE_LOST)
+            return ProcessEnd(None, None, submitted, time.time() - submitted, error=NODE_LOST)
         finally:
             with self._lock:
                 self._refs.pop(job.id, None)
         packed = result.pop("outputs", None)
         if packed is not None:
             _unpack(packed, Path(job.output_dir))
-        return ProcessOutcome(**result)
+        return ProcessEnd(**result)
 
     def stop(self, key: str) -> None:
         with self._lock:
@@ -193,7 +194,7 @@ def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
     fd, local_log = tempfile.mkstemp(prefix="train-orch-", suffix=".log")
     os.close(fd)
     supervisor = Supervisor()
-    done: dict[str, ProcessOutcome] = {}
+    done: dict[str, ProcessEnd] = {}
     finished = threading.Event()
 
     def attempt() -> None:

@@ -36,8 +36,9 @@ from orchestrator.execute.beneath import (
     open_beneath,
     symlink_reason,
 )
+from orchestrator.execute.ending import ProcessEnd
 from orchestrator.execute.outputs import read_metrics
-from orchestrator.execute.process import ProcessOutcome, Supervisor
+from orchestrator.execute.process import Supervisor
 from orchestrator.execute.signals import exit_code_for_signal, interrupt_handlers, signal_name
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
@@ -53,7 +54,7 @@ FAILING = frozenset({Status.FAILED, Status.TIMED_OUT, Status.GATE_FAILED})
 class _Done:
     job: PlannedJob
     number: int
-    outcome: ProcessOutcome
+    outcome: ProcessEnd
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class Backend(Protocol):
     """
 
     def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None: ...
-    def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]: ...
+    def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]: ...
     def wake(self) -> None: ...
     def stop(self, key: str) -> None: ...
     def cancel_all(self) -> None: ...
@@ -102,7 +103,7 @@ class LocalBackend:
             root=self.output_root,
         )
 
-    def wait(self, timeout: float | None) -> list[tuple[str, ProcessOutcome]]:
+    def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]:
         return self.supervisor.wait(timeout)
 
     def wake(self) -> None:
@@ -164,7 +165,7 @@ class Scheduler:
         #: Signals noted by the handler, handled by the loop (deque.append is atomic).
         self._signalled: collections.deque[int] = collections.deque()
         #: Attempts whose start raised: they end as failures on the loop's next turn.
-        self._unstarted: list[tuple[str, ProcessOutcome]] = []
+        self._unstarted: list[tuple[str, ProcessEnd]] = []
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
         self._pending: list[PlannedJob] = []
@@ -262,7 +263,7 @@ class Scheduler:
                 self.sink.emit(event)
             self._poll_progress()  # after the ended are recorded: none of them is pruned
 
-    def _record_cannot_change_choice(self, job: PlannedJob, outcome: ProcessOutcome) -> bool:
+    def _record_cannot_change_choice(self, job: PlannedJob, outcome: ProcessEnd) -> bool:
         """True when recording this attempt cannot change which jobs start next.
 
         Recording (metrics, gates, events, journal) takes a few tenths of a millisecond,
@@ -344,7 +345,7 @@ class Scheduler:
             self.backend.start(job, header, fresh_log=number == 1)
         except Exception as exc:  # a backend bug must not leave the loop waiting forever
             error = f"{type(exc).__name__}: {exc}"
-            self._unstarted.append((job.id, ProcessOutcome(None, None, now, 0.0, error=error)))
+            self._unstarted.append((job.id, ProcessEnd(None, None, now, 0.0, error=error)))
         # Told once the child runs: the event's journal line and console output need not
         # delay it.
         (tell or self.sink.emit)(AttemptStarted(job, number, total, now))
@@ -540,7 +541,7 @@ class Scheduler:
                 self._finish(dependent, Status.SKIPPED, reason=why)
 
 
-def _attempt_status(outcome: ProcessOutcome) -> Status:
+def _attempt_status(outcome: ProcessEnd) -> Status:
     if outcome.cancelled:
         return Status.CANCELLED
     if outcome.timed_out:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.execute.descendants import HELPERS
+from orchestrator.execute.procfs import HELPERS
 
 
 class Helper:

@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.execute import process, signals, spawn
-from orchestrator.execute.descendants import kill_cgroup
+from orchestrator.execute import groups, signals, spawn
+from orchestrator.execute.cgroups import kill_cgroup
 
 #: How long a normal end waits for the watchdog to read `bye` and exit.
 EXIT_WAIT = 5.0
@@ -92,7 +92,7 @@ def watching() -> Iterator[Watchdog | None]:
         return
     dog = Watchdog(helper)
     try:
-        with process.groups_told_to(dog):
+        with groups.groups_told_to(dog):
             yield dog
     finally:
         dog.close()

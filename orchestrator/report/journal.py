@@ -26,7 +26,7 @@ from orchestrator.events import (
     RunFinished,
     RunStarted,
 )
-from orchestrator.execute.descendants import boot_id, start_time
+from orchestrator.execute.procfs import boot_id, start_time
 from orchestrator.models import Status
 from orchestrator.outcome import exit_code_for
 from orchestrator.report.summary import RunInfo, assemble, attempt_record, job_record

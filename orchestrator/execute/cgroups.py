@@ -1,0 +1,238 @@
+"""A cgroup v2 per job attempt: the kernel's record of everything the attempt started.
+
+Made below this process's own cgroup when the v2 hierarchy lets us write there (no
+controller is needed: `cgroup.kill` and `cgroup.events` are core files, so a hybrid
+host's controller-less v2 mount serves). See descendants.py for how they are used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+from pathlib import Path
+
+#: How long closing keeps waiting for killed cgroups to empty before it gives up on them.
+CLOSE_WAIT = 2.0
+
+
+class JobCgroups:
+    """This run's cgroup v2 directory, below our own cgroup, with a cgroup per running
+    attempt in it. One emptied after its attempt is used again: making and removing a
+    cgroup costs about as much as the moves into and out of it, on every job."""
+
+    def __init__(self, home: Path, run: Path) -> None:
+        self._home = home
+        self._run = run
+        self._me = str(os.getpid()).encode()
+        #: The cgroups of running attempts, with the attempt each holds.
+        self._holding: dict[Path, int] = {}
+        #: Killed with their attempt's end; free again once the kernel has emptied them.
+        self._emptying: list[Path] = []
+        self._free: list[Path] = []
+        self._made = 0
+
+    @classmethod
+    def make(cls) -> JobCgroups | None:
+        """Our run's cgroup directory, or None where the v2 hierarchy is not ours to write
+        (no v2 mount, a cgroup owned by root or by systemd, a kernel before cgroup.kill)."""
+        home = own_v2_cgroup()
+        if home is None:
+            return None
+        _remove_stale(home)
+        run = home / f"{RUN_PREFIX}{os.getpid()}"
+        try:
+            run.mkdir()
+        except OSError:
+            return None
+        made = cls(home, run)
+        try:
+            probe = made._new()
+            if not (probe / "cgroup.kill").exists():
+                raise OSError(errno.ENOTSUP, "no cgroup.kill")
+            made._move_self(probe)
+            made._move_self(home)
+        except OSError:
+            with contextlib.suppress(OSError):
+                made._move_self(home)
+            made.close()
+            return None
+        made._free.append(probe)
+        return made
+
+    def enter(self, attempt: int) -> Path | None:
+        """Move this process into a cgroup for the attempt; None if that fails (the
+        attempt then relies on the process tree)."""
+        try:
+            cgroup = self._reusable() or self._new()
+            self._move_self(cgroup)
+        except OSError:
+            return None
+        self._holding[cgroup] = attempt
+        return cgroup
+
+    def leave(self, cgroup: Path) -> bool:
+        """Move this process back home; False if it could not leave (then the cgroup is
+        not the attempt's alone: it is never killed, nor used again)."""
+        try:
+            self._move_self(self._home)
+        except OSError:
+            del self._holding[cgroup]
+            return False
+        return True
+
+    def end(self, cgroup: Path) -> None:
+        """The attempt in `cgroup` is over: kill whatever is left in it."""
+        if self._holding.pop(cgroup, None) is None:
+            return
+        with contextlib.suppress(OSError):
+            (cgroup / "cgroup.kill").write_bytes(b"1")
+        self._emptying.append(cgroup)
+
+    def attempt_of(self, pid: int) -> int | None:
+        """The running attempt whose cgroup holds `pid`, if one of ours does."""
+        try:
+            text = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            return None
+        line = next((m for m in text.splitlines() if m.startswith("0::")), "")
+        return self._holding.get(Path(self._home, *Path(line[3:]).parts[-2:]))
+
+    def end_all(self) -> None:
+        for cgroup in list(self._holding):
+            self.end(cgroup)
+
+    def close(self) -> None:
+        """Kill what is left in every cgroup of ours, and remove them all once empty."""
+        self.end_all()
+        deadline = time.monotonic() + CLOSE_WAIT
+        while self._emptying and time.monotonic() < deadline:
+            self._collect_emptied()
+            if self._emptying:
+                time.sleep(0.01)
+        for cgroup in self._free:
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()
+        with contextlib.suppress(OSError):
+            self._run.rmdir()
+
+    def _reusable(self) -> Path | None:
+        """A free cgroup, if one is or the kernel has emptied one since."""
+        self._collect_emptied()
+        return self._free.pop() if self._free else None
+
+    def _collect_emptied(self) -> None:
+        for cgroup in list(self._emptying):
+            if not _populated(cgroup):
+                self._emptying.remove(cgroup)
+                self._free.append(cgroup)
+
+    def _new(self) -> Path:
+        self._made += 1
+        cgroup = self._run / f"{SLOT_PREFIX}{self._made}"
+        cgroup.mkdir()
+        return cgroup
+
+    def _move_self(self, cgroup: Path) -> None:
+        fd = os.open(cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, self._me)
+        finally:
+            os.close(fd)
+
+
+#: Names of our cgroups: a run's directory, `train-orch.<pid>`, and the attempts' in it.
+RUN_PREFIX = "train-orch."
+SLOT_PREFIX = "slot-"
+
+
+def _populated(cgroup: Path) -> bool:
+    """Whether a process is left in the cgroup (`populated 1` in cgroup.events)."""
+    try:
+        return b"populated 1" in (cgroup / "cgroup.events").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def own_v2_cgroup() -> Path | None:
+    """This process's cgroup in the v2 hierarchy, as a directory; None without one."""
+    mount = v2_mount()
+    try:
+        memberships = Path("/proc/self/cgroup").read_text()
+    except OSError:
+        return None
+    path = next((m[3:] for m in memberships.splitlines() if m.startswith("0::")), None)
+    if mount is None or path is None or not path.startswith("/"):
+        return None
+    return Path(mount, path.lstrip("/"))
+
+
+def v2_mount() -> Path | None:
+    """Where the cgroup v2 hierarchy (as our cgroup namespace sees it) is mounted."""
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return None
+    for line in mounts.splitlines():
+        before, _, after = line.partition(" - ")
+        fields = before.split()
+        if after.split()[:1] == ["cgroup2"] and len(fields) > 4 and fields[3] == "/":
+            return Path(_unescape(fields[4]))
+    return None
+
+
+def kill_cgroup(path: str) -> None:
+    """Kill everything in the cgroup `path` and remove it (the watchdog, after our death)."""
+    cgroup = Path(path)
+    if not (cgroup.name.startswith(SLOT_PREFIX) and cgroup.parent.name.startswith(RUN_PREFIX)):
+        return  # only ever a cgroup we made
+    with contextlib.suppress(OSError):
+        (cgroup / "cgroup.kill").write_bytes(b"1")
+    deadline = time.monotonic() + CLOSE_WAIT
+    while time.monotonic() < deadline:
+        try:
+            cgroup.rmdir()
+        except FileNotFoundError:
+            break
+        except OSError:
+            time.sleep(0.01)
+            continue
+        break
+    with contextlib.suppress(OSError):
+        cgroup.parent.rmdir()  # the run's own, once its last attempt is gone
+
+
+def _remove_stale(home: Path) -> None:
+    """Remove the empty cgroups of orchestrators that died (SIGKILL) with their watchdog.
+
+    Empty ones only: what still runs in one is a killed run's attempt, which `--resume`
+    stops with its grace (incremental.stop_leftovers), not us at once without it."""
+    with contextlib.suppress(OSError):
+        for run in home.glob(f"{RUN_PREFIX}*"):
+            owner = run.name.removeprefix(RUN_PREFIX)
+            if owner.isdigit() and not _alive(int(owner)):
+                for attempt in run.glob(f"{SLOT_PREFIX}*"):
+                    with contextlib.suppress(OSError):
+                        attempt.rmdir()
+                with contextlib.suppress(OSError):
+                    run.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in octal (\\040 ...)."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
