@@ -7,6 +7,7 @@ GitHub workflow passes its form inputs through `env:` and never splices them int
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from orchestrator import __version__, config, pipeline
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, SelectionError
 from orchestrator.jobs import parse_selectors
 from orchestrator.models import RunOptions
 from orchestrator.report import console
@@ -50,6 +52,12 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
 """
 
 
+#: How a CI form or workflow spells a boolean; read the same wherever a count or an id
+#: list can also be a plain yes or no (`-v`, `--force`).
+TRUE_WORDS = frozenset({"true", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "no", "off"})
+
+
 class _Verbosity(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
     """`-vv` counts; from the environment a CI boolean ("true"/"false") works too."""
 
@@ -59,9 +67,9 @@ class _Verbosity(click.ParamType):  # type: ignore[type-arg]  # generic only fro
         if isinstance(value, int):
             return value
         text = str(value).strip().lower()
-        if text in {"true", "yes", "on"}:
+        if text in TRUE_WORDS:
             return 1
-        if text in {"false", "no", "off", ""}:
+        if text in FALSE_WORDS or not text:
             return 0
         try:
             return int(text)
@@ -69,11 +77,91 @@ class _Verbosity(click.ParamType):  # type: ignore[type-arg]  # generic only fro
             self.fail(f"{value!r} is neither a count nor true/false", param, ctx)
 
 
+class _Selectors(click.types.StringParamType):
+    """Job selectors (`--only`, `--exclude`, `--force`), whose own syntax splits them.
+
+    Their environment variable is passed whole rather than split at spaces: a quoted id
+    with a space (`TRAIN_ORCH_ONLY="'train eval' xgboost"`) must reach the parser intact.
+    """
+
+    name = "selectors"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [rv]
+
+
+class _BadValue(click.ClickException):
+    """A bad option value: one line, exit 2, like every other input error of ours."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        console.print_error(OrchestratorError(self.message))
+
+
+class _Option(click.Option):
+    """An option that blames a bad value on where it came from.
+
+    Click names the option even when the value came from its variable, and names the
+    variable as well when the value was typed; a CI user then hunts for the wrong one.
+    """
+
+    def source(self, ctx: click.Context) -> str:
+        """The variable that gave this option its value, else the option as typed."""
+        typed = max(self.opts, key=len)
+        if self.name and ctx.get_parameter_source(self.name) is ParameterSource.ENVIRONMENT:
+            return next((name for name in self._envvars(ctx) if os.environ.get(name)), typed)
+        return typed
+
+    def _envvars(self, ctx: click.Context) -> list[str]:
+        names = [self.envvar] if isinstance(self.envvar, str) else list(self.envvar or ())
+        if ctx.auto_envvar_prefix and self.name:  # as click derives it
+            names.append(f"{ctx.auto_envvar_prefix}_{self.name.upper()}")
+        return names
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        return f"'{self.source(ctx)}'" if ctx else super().get_error_hint(ctx)
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.BadParameter as error:  # from its type or its callback
+            error.ctx, error.param = ctx, self
+            raise _BadValue(error.format_message()) from None
+
+
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def _option(*decls: str, **kwargs: Any) -> _Decorator:
-    return click.option(*decls, show_envvar=True, **kwargs)
+    return click.option(*decls, cls=_Option, show_envvar=True, **kwargs)
+
+
+def _selectors(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The values, once their quotes are known to close (the jobs are not known yet)."""
+    assert isinstance(param, _Option)
+    try:
+        parse_selectors(values, param.source(ctx))
+    except SelectionError as error:
+        raise _BadValue(str(error)) from None
+    return values
+
+
+def _forced(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--force`'s values, where a bare yes or no means all or none.
+
+    As the flags read them, so a workflow's boolean input passed as `TRAIN_ORCH_FORCE`
+    forces everything or nothing, never a job named `true`; that one is `--force "'true'"`.
+    """
+    words = [value.strip().lower() for value in values]
+    kept = tuple(
+        "*" if word in TRUE_WORDS else value
+        for value, word in zip(values, words, strict=True)
+        if word not in FALSE_WORDS
+    )
+    return _selectors(ctx, param, kept)
 
 
 def _format(*choices: str, help: str, **kwargs: Any) -> _Decorator:
@@ -109,12 +197,17 @@ def _output_root(help: str) -> _Decorator:
 @_option(
     "--only",
     multiple=True,
+    type=_Selectors(),
+    callback=_selectors,
     metavar="SEL",
-    help="Run only these jobs: ids, globs ('xgb*') or tag:NAME; comma-separated or repeated.",
+    help="Run only these jobs: ids, globs ('xgb*') or tag:NAME; comma-separated or repeated. "
+    "A quoted id is exact: --only \"'train eval'\".",
 )
 @_option(
     "--exclude",
     multiple=True,
+    type=_Selectors(),
+    callback=_selectors,
     metavar="SEL",
     help="Skip these jobs (same forms; wins over --only).",
 )
@@ -168,7 +261,10 @@ def _output_root(help: str) -> _Decorator:
     help="Apply configs/NAME.yaml, a profile (e.g. smoke: few epochs, for CI).",
 )
 @_option(
-    "--extra-args", metavar="STRING", help="Arguments appended to every job (split like a shell)."
+    "--extra-args",
+    callback=lambda _ctx, _param, text: _shell_words(text),
+    metavar="STRING",
+    help="Arguments appended to every job (split like a shell).",
 )
 @_option("--dry-run", is_flag=True, help="Print the exact commands; run and write nothing.")
 @_option(
@@ -215,8 +311,10 @@ def _output_root(help: str) -> _Decorator:
     multiple=True,
     is_flag=False,
     flag_value="*",
-    metavar="[ID]",
-    help="Rerun jobs even if unchanged: all, or the ids given (repeat or comma-separate).",
+    type=_Selectors(),
+    callback=_forced,
+    metavar="[SEL]",
+    help="Rerun jobs even if unchanged: all (also --force true), or those selected (as --only).",
 )
 @_option(
     "--resume",
@@ -257,6 +355,7 @@ def _output_root(help: str) -> _Decorator:
 @_option("--shard", metavar="K/N", help="Run only part K of N of the selected jobs (CI sharding).")
 @_option(
     "--shard-jobs",
+    callback=lambda _ctx, _param, text: _id_list(text),
     metavar="JSON",
     help="Run exactly these of the selected jobs (a JSON list of ids, as plan-shards gives "
     "each shard); --shard is then only its label.",
@@ -283,10 +382,6 @@ def cli(ctx: click.Context, /, **params: Any) -> None:
 
 
 def _options(params: dict[str, Any]) -> RunOptions:
-    try:
-        extra = tuple(shlex.split(params["extra_args"] or ""))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--extra-args") from None
     return RunOptions(
         epochs=params["epochs"],
         folds=params["folds"],
@@ -297,7 +392,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
         retries=params["retries"],
         configs=params["configs"],
         profiles=params["profiles"],
-        extra_args=extra,
+        extra_args=params["extra_args"],
         dry_run=params["dry_run"],
         list_only=params["list_only"],
         auto_discover=not params["no_auto_discover"],
@@ -311,7 +406,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
         grace=params["grace"],
         cpus=params["cpus"],
         no_deps=params["no_deps"],
-        force=parse_selectors(params["force"]),
+        force=params["force"],
         resume=params["resume"],
         rerun_failed=params["rerun_failed"],
         optuna_storage=params["optuna_storage"],
@@ -319,7 +414,7 @@ def _options(params: dict[str, Any]) -> RunOptions:
         ray_address=params["ray_address"],
         ray_ship_outputs=params["ray_ship_outputs"],
         shard=params["shard"],
-        shard_jobs=_id_list(params["shard_jobs"], "--shard-jobs"),
+        shard_jobs=params["shard_jobs"],
         durations=params["durations"],
         verbosity=-1 if params["quiet"] else params["verbose"],
         output_root=params["output_root"],
@@ -327,16 +422,23 @@ def _options(params: dict[str, Any]) -> RunOptions:
     )
 
 
-def _id_list(text: str | None, flag: str) -> tuple[str, ...] | None:
+def _shell_words(text: str | None) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text or ""))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _id_list(text: str | None) -> tuple[str, ...] | None:
     """A JSON list of job ids: ids may hold spaces and commas, so no other separator is safe."""
     if not text:
         return None
     try:
         ids = json.loads(text)
     except ValueError as exc:
-        raise click.BadParameter(f"not JSON ({exc})", param_hint=flag) from None
+        raise click.BadParameter(f"not JSON ({exc})") from None
     if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-        raise click.BadParameter("expected a JSON list of job ids", param_hint=flag)
+        raise click.BadParameter("expected a JSON list of job ids")
     return tuple(ids)
 
 

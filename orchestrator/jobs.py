@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -256,16 +255,59 @@ def _apply(
     return replace(spec, **changes)  # type: ignore[arg-type]
 
 
-#: A selector: anything up to a comma or space, except inside `[...]` (matrix ids).
-_SELECTOR = re.compile(r"(?:\[[^\]]*\]|[^,\s\[])+")
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """One item of `--only`, `--exclude` or `--force`.
 
-
-def parse_selectors(values: Sequence[str]) -> tuple[str, ...]:
-    """`--only "a,b" --only c d` → ("a", "b", "c", "d"): CI forms pass one string.
-
-    Commas inside brackets stay: `forest[seed=0,depth=4]` is one matrix job's id.
+    An exact one was quoted: it names one id, with no glob (`*`, `?`) or `tag:` meaning,
+    so ids holding spaces, commas or those characters can all be selected.
     """
-    return tuple(token for value in values for token in _SELECTOR.findall(value))
+
+    text: str
+    exact: bool = False
+
+
+#: Quotes that make a selector exact; a quoted piece ends at the quote it started with.
+_QUOTES = "'\""
+
+
+def parse_selectors(values: Sequence[str], flag: str = "--only") -> tuple[Selector, ...]:
+    """`--only "a,b" --only c d` → a, b, c, d: CI forms pass one string.
+
+    Commas inside brackets stay: `forest[seed=0,depth=4]` is one matrix job's id. Quotes
+    work as in a shell (without backslashes): `'train eval'` is one exact id, and pieces
+    join, so `'it'"'"'s'` is `it's`.
+    """
+    return tuple(selector for value in values for selector in _split(value, flag))
+
+
+def _split(value: str, flag: str) -> Iterator[Selector]:
+    text: list[str] = []
+    exact = started = False
+    index = 0
+    while index < len(value):
+        char = value[index]
+        end = index  # the last character this step consumes
+        if char in _QUOTES:
+            end = value.find(char, index + 1)
+            if end < 0:
+                raise SelectionError(f"{flag} {value}: no closing {char}")
+            text.append(value[index + 1 : end])
+            exact = started = True
+        elif char == "," or char.isspace():
+            if started:
+                yield Selector("".join(text), exact)
+            text, exact, started = [], False, False
+        elif char == "[" and "]" in value[index:]:  # a matrix id's `[k=v,...]`
+            end = value.index("]", index)
+            text.append(value[index : end + 1])
+            started = True
+        else:
+            text.append(char)
+            started = True
+        index = end + 1
+    if started:
+        yield Selector("".join(text), exact)
 
 
 def select(
@@ -283,7 +325,8 @@ def select(
     hour of training, nor a typo in `--only` end as a green run that ran nothing.
     """
     check_graph(specs)
-    only_sel, exclude_sel = parse_selectors(only), parse_selectors(exclude)
+    only_sel = parse_selectors(only, "--only")
+    exclude_sel = parse_selectors(exclude, "--exclude")
     chosen: set[str] = set()
     for selector in only_sel:
         chosen |= _matching(specs, selector, "--only")
@@ -367,26 +410,50 @@ def _needs_error(spec: JobSpec, message: str) -> ConfigError:
     return ConfigError(path or "config", message, line=line, key=f"jobs.{spec.id}.needs")
 
 
-def _matching(specs: Sequence[JobSpec], selector: str, flag: str) -> set[str]:
+def forced(specs: Sequence[JobSpec], force: Sequence[str]) -> tuple[str, ...]:
+    """The ids `--force` names, in job order; `("*",)` when it names them all.
+
+    Its selectors are `--only`'s, and one that names no job is as much an error: a typo
+    there would otherwise leave the job cached and the run green.
+    """
+    selectors = parse_selectors(force, "--force")
+    if Selector("*") in selectors:
+        return ("*",)
+    ids: set[str] = set()
+    for selector in selectors:
+        ids |= _matching(specs, selector, "--force")
+    return tuple(spec.id for spec in specs if spec.id in ids)
+
+
+def _matching(specs: Sequence[JobSpec], selector: Selector, flag: str) -> set[str]:
     """Ids a selector names: an exact id (even a disabled job), a glob, or `tag:NAME`."""
-    if selector.startswith("tag:"):
-        tag = selector[len("tag:") :]
+    text = selector.text
+    if selector.exact:
+        matched = {s.id for s in specs if s.id == text}
+        known = [s.id for s in specs]
+    elif text.startswith("tag:"):
+        tag = text[len("tag:") :]
         matched = {s.id for s in specs if s.enabled and tag in s.tags}
         known = sorted({f"tag:{t}" for s in specs for t in s.tags})
-    elif any(ch in selector for ch in "*?"):
+    elif any(ch in text for ch in "*?"):
         # Brackets are literal (matrix ids), so `forest[*]` means every forest combination.
-        pattern = "".join({"[": "[[]", "]": "[]]"}.get(ch, ch) for ch in selector)
+        pattern = "".join({"[": "[[]", "]": "[]]"}.get(ch, ch) for ch in text)
         matched = {s.id for s in specs if s.enabled and fnmatch.fnmatchcase(s.id, pattern)}
         known = [s.id for s in specs]
     else:
-        matched = {s.id for s in specs if s.id == selector}
+        matched = {s.id for s in specs if s.id == text}
         known = [s.id for s in specs]
     if not matched:
-        hint = did_you_mean(selector, known)
+        hint = did_you_mean(text, known)
         listing = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
         raise SelectionError(
-            f"{flag} {selector}: no such job"
+            f"{flag} {quoted(text) if selector.exact else text}: no such job"
             + (f"; {hint}" if hint else "")
             + f" (known: {listing})"
         )
     return matched
+
+
+def quoted(job_id: str) -> str:
+    """A job id as a selector that names exactly it, whatever characters it holds."""
+    return "'" + job_id.replace("'", "'\"'\"'") + "'"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.errors import OrchestratorError
-from orchestrator.jobs import merge, select
+from orchestrator.jobs import forced, merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console
@@ -37,6 +37,8 @@ class Selection:
     jobs: tuple[JobSpec, ...]
     config_files: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: The ids `--force` named (see `jobs.forced`).
+    forced: tuple[str, ...] = ()
 
 
 def load_selection(options: RunOptions, base: Path) -> Selection:
@@ -57,6 +59,7 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         no_deps=options.no_deps,
         allow_empty=options.allow_empty,
     )
+    force = forced(specs, options.force)
     if options.shard_jobs is not None:
         selected = _decided_shard(selected, options.shard_jobs)
     elif options.shard:
@@ -67,7 +70,7 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         needs = {s.id: s.needs for s in selected}
         part = set(split([s.id for s in selected], count, durations, needs)[index - 1])
         selected = tuple(s for s in selected if s.id in part)
-    return Selection(selected, config.files, tuple(warnings))
+    return Selection(selected, config.files, tuple(warnings), force)
 
 
 def _decided_shard(selected: tuple[JobSpec, ...], ids: tuple[str, ...]) -> tuple[JobSpec, ...]:
@@ -118,6 +121,7 @@ def previous_durations(summary: Path) -> dict[str, float]:
 
 def main(options: RunOptions, base: Path) -> int:
     selection = load_selection(options, base)
+    options = replace(options, force=selection.forced)
     for warning in selection.warnings:
         console.print_warning(warning)
     if options.list_only:
