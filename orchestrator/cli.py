@@ -21,6 +21,7 @@ from orchestrator import __version__, config, pipeline
 from orchestrator.errors import OrchestratorError, SelectionError
 from orchestrator.jobs import parse_selectors
 from orchestrator.models import RunOptions
+from orchestrator.project import Project, locate
 from orchestrator.report import console
 
 ENV_PREFIX = "TRAIN_ORCH"
@@ -177,8 +178,8 @@ def _format(*choices: str, help: str, **kwargs: Any) -> _Decorator:
     )
 
 
-def _output_root(help: str) -> _Decorator:
-    return _option("--output-root", default=".", show_default=True, metavar="DIR", help=help)
+def _output_root(help: str, default: str | None = ".", shown: str | bool = True) -> _Decorator:
+    return _option("--output-root", default=default, show_default=shown, metavar="DIR", help=help)
 
 
 @click.group(
@@ -297,7 +298,7 @@ def _output_root(help: str) -> _Decorator:
     "-v", "--verbose", count=True, type=_Verbosity(), help="Show commands and env; repeat for more."
 )
 @_option("-q", "--quiet", is_flag=True, help="Print only the final table and errors.")
-@_output_root("Where results/, logs/ and summaries/ go.")
+@_output_root("Where results/, logs/ and summaries/ go.", default=None, shown="the project root")
 @_format(
     "table",
     "json",
@@ -369,19 +370,32 @@ def _output_root(help: str) -> _Decorator:
 @click.pass_context
 def cli(ctx: click.Context, /, **params: Any) -> None:
     """Discover, plan, run and report every train_*.py in this project."""
-    options = _options(params)
+    project = locate(Path.cwd())
+    options = _options(params, project)
     if ctx.invoked_subcommand is not None:
-        ctx.obj = options  # subcommands select jobs with the same flags
+        # Subcommands select jobs with the same flags. Only the main command moves to the
+        # root: a subcommand's own paths are parsed after this, from where they were typed.
+        ctx.obj = (options, project)
         return
+    _say_root(project, options)
     try:
-        code = pipeline.main(options, Path.cwd())
+        os.chdir(project.root)  # the jobs run there, and the plan's paths are from there
+        code = pipeline.main(options, project.root)
     except OrchestratorError as error:
         console.print_error(error)
         code = error.exit_code
     ctx.exit(code)
 
 
-def _options(params: dict[str, Any]) -> RunOptions:
+def _say_root(project: Project, options: RunOptions) -> None:
+    """One line when the project root is not where the command was started."""
+    if project.root != project.here and options.verbosity >= 0:
+        click.echo(f"project root: {project.root} (nearest with {project.marker})", err=True)
+
+
+def _options(params: dict[str, Any], project: Project) -> RunOptions:
+    """The options; paths the user typed are turned from theirs into the project root's."""
+    typed = project.typed
     return RunOptions(
         epochs=params["epochs"],
         folds=params["folds"],
@@ -390,13 +404,13 @@ def _options(params: dict[str, Any]) -> RunOptions:
         parallel=params["parallel"],
         max_workers=params["max_workers"],
         retries=params["retries"],
-        configs=params["configs"],
+        configs=tuple(map(typed, params["configs"])),
         profiles=params["profiles"],
         extra_args=params["extra_args"],
         dry_run=params["dry_run"],
         list_only=params["list_only"],
         auto_discover=not params["no_auto_discover"],
-        discover_roots=params["discover_roots"],
+        discover_roots=tuple(map(typed, params["discover_roots"])),
         allow_partial_success=params["allow_partial_success"],
         allow_empty=params["allow_empty"],
         journal=not params["no_journal"],
@@ -407,19 +421,24 @@ def _options(params: dict[str, Any]) -> RunOptions:
         cpus=params["cpus"],
         no_deps=params["no_deps"],
         force=params["force"],
-        resume=params["resume"],
-        rerun_failed=params["rerun_failed"],
+        resume=_run_named(params["resume"], typed),
+        rerun_failed=_run_named(params["rerun_failed"], typed),
         optuna_storage=params["optuna_storage"],
         backend=params["backend"],
         ray_address=params["ray_address"],
         ray_ship_outputs=params["ray_ship_outputs"],
         shard=params["shard"],
         shard_jobs=params["shard_jobs"],
-        durations=params["durations"],
+        durations=params["durations"] and typed(params["durations"]),
         verbosity=-1 if params["quiet"] else params["verbose"],
-        output_root=params["output_root"],
+        output_root=typed(params["output_root"]) if params["output_root"] else ".",
         output_format=params["output_format"],
     )
+
+
+def _run_named(source: str | None, typed: Callable[[str], str]) -> str | None:
+    """`--resume`'s run: the latest of the output root, or a file typed from here."""
+    return typed(source) if source and source != "latest" else source
 
 
 def _shell_words(text: str | None) -> tuple[str, ...]:
@@ -463,13 +482,15 @@ def summarize(journal: Path, output_root: str) -> None:
 @click.argument("count", type=click.IntRange(min=1))
 @_format("table", "json", help="json: a GitHub matrix for fromJSON().")
 @click.pass_obj
-def plan_shards(options: RunOptions, count: int, output_format: str) -> None:
+def plan_shards(selection: tuple[RunOptions, Project], count: int, output_format: str) -> None:
     """Split the selected jobs into COUNT shards (fewer if there are fewer jobs).
 
     Uses the main command's selection flags, e.g. `run-all-training --only tag:smoke
     plan-shards 3 --format json`.
     """
-    shards = _guarded(lambda: pipeline.plan_shards(options, Path.cwd(), count))
+    options, project = selection
+    _say_root(project, options)
+    shards = _guarded(lambda: pipeline.plan_shards(options, project.root, count))
     if output_format == "json":
         click.echo(json.dumps({"include": shards}))
     else:
