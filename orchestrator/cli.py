@@ -37,7 +37,9 @@ Examples:
 \b
 Every option can also be set through an environment variable named TRAIN_ORCH_<OPTION>
 (shown with each option), e.g. TRAIN_ORCH_EPOCHS=3 or TRAIN_ORCH_PARALLEL=true; an empty
-value counts as not set. Repeatable options take several values separated by spaces.
+value counts as not set. Repeatable options take several values separated by spaces;
+--only, --exclude and --force also by commas, and a quoted id is one exact id:
+TRAIN_ORCH_ONLY="'train eval',xgboost".
 
 \b
 Stopping: Ctrl-C, SIGTERM or SIGHUP (unless started under nohup) sends SIGTERM to every
