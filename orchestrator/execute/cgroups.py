@@ -32,6 +32,8 @@ class JobCgroups:
         self._emptying: list[Path] = []
         self._free: list[Path] = []
         self._made = 0
+        #: The cgroup this process is in while it starts an attempt's leader, else None.
+        self._inside: Path | None = None
 
     @classmethod
     def make(cls) -> JobCgroups | None:
@@ -70,6 +72,7 @@ class JobCgroups:
         except OSError:
             return None
         self._holding[cgroup] = attempt
+        self._inside = cgroup
         return cgroup
 
     def leave(self, cgroup: Path) -> bool:
@@ -80,11 +83,13 @@ class JobCgroups:
         except OSError:
             del self._holding[cgroup]
             return False
+        self._inside = None
         return True
 
     def end(self, cgroup: Path) -> None:
-        """The attempt in `cgroup` is over: kill whatever is left in it."""
-        if self._holding.pop(cgroup, None) is None:
+        """The attempt in `cgroup` is over: kill whatever is left in it (never the cgroup
+        this process is in, between `enter` and `leave`: that would kill us)."""
+        if cgroup == self._inside or self._holding.pop(cgroup, None) is None:
             return
         with contextlib.suppress(OSError):
             (cgroup / "cgroup.kill").write_bytes(b"1")

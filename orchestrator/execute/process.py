@@ -199,12 +199,16 @@ class Supervisor:
         """Start the leader, in its attempt's cgroup where there is one."""
         if self._descendants is None:
             return spawn(argv, cwd, env, log), None
-        with self._descendants.spawning(env.get(self._descendants.tag_var)) as attempt:
-            try:
+        attempt = None
+        try:
+            with self._descendants.spawning(env.get(self._descendants.tag_var)) as attempt:
                 spawned = spawn(argv, cwd, env, log)
-            except BaseException:
+        except BaseException:
+            # Ended only once out of the block: ending kills what is in the attempt's
+            # cgroup, and inside the block that is this process.
+            if attempt is not None:
                 self._descendants.ended(attempt, self._leaders())
-                raise
+            raise
         self._descendants.started(attempt, spawned.pid)
         return spawned, attempt
 
