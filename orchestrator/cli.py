@@ -542,10 +542,11 @@ def show(summary: Path | None, output_format: str) -> None:
 
 def _show(path: Path, output_format: str) -> None:
     from orchestrator.report import history
+    from orchestrator.run_summary import dump
 
     data = history.load_summaries([path])[-1]
     if output_format == "json":
-        click.echo(json.dumps(data, indent=2))
+        click.echo(dump(data), nl=False)
     elif output_format == "markdown":
         click.echo(history.show_markdown(data, Path.cwd()), nl=False)
     else:

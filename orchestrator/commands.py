@@ -7,17 +7,17 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import RunOptions
 from orchestrator.outcome import EXIT_FAILED
-from orchestrator.pipeline import CONFIG_DIR, LATEST, SUMMARY_DIR
+from orchestrator.pipeline import CONFIG_DIR
 from orchestrator.report import console, history
 from orchestrator.report.journal import read_journal, rebuild_summary
 from orchestrator.report.outputs import write_reports
 from orchestrator.report.summary import new_run_id, run_header
+from orchestrator.run_summary import LATEST, SUMMARY_DIR, load, to_document
 from orchestrator.shards import merge_summaries
 
 
@@ -43,7 +43,7 @@ def merge_runs(
     files = [f for f in found if f.resolve() != own]
     summaries = []
     for file in files:
-        summary = _shard_summary(file)
+        summary = to_document(load(file))  # the dict merge and the reports work on
         root = file.parent.parent
         for job in summary["jobs"]:
             log = root / job["log_path"]
@@ -62,21 +62,6 @@ def merge_runs(
     run_id = new_run_id(summary_dir, time.time()) + "_merged"
     path = write_reports(merged, summary_dir, run_id, output_root)
     return path, int(merged["exit_code"])
-
-
-def _shard_summary(file: Path) -> dict[str, Any]:
-    try:
-        summary = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OrchestratorError(f"{file}: not a summary ({exc})") from None
-    if not (
-        isinstance(summary, dict)
-        and isinstance(summary.get("jobs"), list)
-        and isinstance(summary.get("options"), dict)
-        and all(isinstance(j, dict) and "log_path" in j for j in summary["jobs"])
-    ):
-        raise OrchestratorError(f"{file}: not a run summary (no jobs and options)")
-    return summary
 
 
 def compare_runs(

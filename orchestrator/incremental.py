@@ -25,7 +25,16 @@ from orchestrator.events import Event, JobFinished, RunFinished
 from orchestrator.execute.procfs import boot_id, start_time
 from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
 from orchestrator.report.journal import open_attempts, read_journal, rebuild_summary
-from orchestrator.report.summary import LATEST, write_atomic
+from orchestrator.report.summary import write_atomic
+from orchestrator.run_summary import (
+    LATEST,
+    SUMMARY_DIR,
+    SUMMARY_PREFIX,
+    JobRecord,
+    RunSummary,
+    from_document,
+    load,
+)
 
 STATE_DIR = ".train_orch"
 #: Every job's last recorded success, one file: one read per plan, one write per run.
@@ -47,6 +56,14 @@ class Decisions:
     fingerprints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: Attempts of the run resumed that may still be running: see `stop_leftovers`.
     leftovers: tuple[Leftover, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousRun:
+    """The run `--resume`/`--rerun-failed` builds on: its name and its job records."""
+
+    name: str
+    jobs: Mapping[str, JobRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +100,13 @@ def _decide_job(
     job: PlannedJob,
     options: RunOptions,
     base: Path,
-    previous: Mapping[str, Mapping[str, Any]] | None,
+    previous: PreviousRun | None,
     *,
     parts: Mapping[str, str],
     cache: Cache,
 ) -> tuple[Carried | None, str]:
     if previous is not None:
-        decided = _against_previous(job, options, base, previous.get(job.id))
+        decided = _against_previous(job, options, base, previous.jobs.get(job.id), previous.name)
         if decided is not None:
             return decided
     if "*" in options.force or job.id in options.force:
@@ -102,17 +119,18 @@ def _decide_job(
 
 
 def _against_previous(
-    job: PlannedJob, options: RunOptions, base: Path, record: Mapping[str, Any] | None
+    job: PlannedJob, options: RunOptions, base: Path, record: JobRecord | None, run: str
 ) -> tuple[Carried | None, str] | None:
     """What --resume/--rerun-failed decide for a job; None when the run has no say."""
-    kept = _from_previous(job, record, rerun_failed_only=options.rerun_failed is not None)
+    rerun_failed_only = options.rerun_failed is not None
+    kept = _from_previous(record, run, rerun_failed_only=rerun_failed_only)
     if kept is not None and kept.status.ok and not (base / job.output_dir).is_dir():
         # What it made is gone: reusing it would hand its dependents nothing.
         return None, f"{kept.reason}, but {job.output_dir} is gone"
     if kept is not None:
         return kept, ""
     if record is not None:
-        return None, f"was {record['status']} in {record['run']}"
+        return None, f"was {record.status.value} in {run}"
     return None
 
 
@@ -138,14 +156,15 @@ def _from_cache(
 
 
 def _from_previous(
-    job: PlannedJob, record: Mapping[str, Any] | None, *, rerun_failed_only: bool
+    record: JobRecord | None, run: str, *, rerun_failed_only: bool
 ) -> Carried | None:
     """Keep an earlier success; under --rerun-failed, leave all but failures alone."""
-    status = record["status"] if record else None
+    status = record.status.value if record else None
     if record is not None and status in KEPT:
-        metrics = tuple((k, float(v)) for k, v in record["metrics"].items())
-        source = record.get("from_run") or record["run"]
-        return Carried(Status.REUSED, f"succeeded in {source}", metrics, source)
+        source = record.from_run or run
+        return Carried(
+            Status.REUSED, f"succeeded in {source}", tuple(record.metrics.items()), source
+        )
     if rerun_failed_only and status not in RERUN_FAILED:
         why = "not rerun: --rerun-failed" + (f" (was {status})" if status else " (new job)")
         return Carried(Status.SKIPPED, why)
@@ -313,27 +332,40 @@ class StateRecorder:
 # ------------------------------------------------------------------------------ resume
 def _previous_jobs(
     options: RunOptions, base: Path
-) -> tuple[dict[str, dict[str, Any]] | None, tuple[Leftover, ...]]:
-    """Job records of the run to resume, each tagged with that run's name; and the
-    attempts its journal left open."""
+) -> tuple[PreviousRun | None, tuple[Leftover, ...]]:
+    """The run to resume, named as its files are; and the attempts its journal left open."""
     source = options.resume if options.resume is not None else options.rerun_failed
     if source is None:
         return None, ()
-    summary_dir = base / options.output_root / "summaries"
+    summary_dir = base / options.output_root / SUMMARY_DIR
     path = _newest_run(summary_dir) if source in {"", "latest"} else Path(source)
-    name = path.stem.removeprefix("journal_").removeprefix("training_summary_")
-    leftovers: tuple[Leftover, ...] = ()
+    name = path.stem.removeprefix("journal_").removeprefix(SUMMARY_PREFIX)
     try:
         if path.suffix == ".jsonl":
-            records = read_journal(path)
-            summary = rebuild_summary(records)
-            leftovers = _leftovers(records, name)
+            summary, leftovers = _from_journal(path, name)
         else:
-            summary = json.loads(path.read_text(encoding="utf-8"))
-        jobs = summary["jobs"]
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
-        raise OrchestratorError(f"cannot resume from {path}: {exc}") from None
-    return {job["id"]: {**job, "run": name} for job in jobs}, leftovers
+            summary, leftovers = load(path), ()
+    except OrchestratorError as error:
+        raise OrchestratorError(f"cannot resume: {error}") from None
+    return PreviousRun(name, {job.id: job for job in summary.jobs}), leftovers
+
+
+def _from_journal(path: Path, name: str) -> tuple[RunSummary, tuple[Leftover, ...]]:
+    """The summary a journal rebuilds, and its open attempts: a journal cut short (the
+    run was killed while writing it) still gives the jobs it recorded."""
+    try:
+        records = read_journal(path)
+    except OSError as error:
+        raise OrchestratorError(f"{path}: cannot read: {error.strerror or error}") from None
+    if not any(isinstance(r, dict) and r.get("event") == "run_started" for r in records):
+        raise OrchestratorError(f"{path}: not a run journal (no run_started record)")
+    try:
+        rebuilt = rebuild_summary(records)
+        leftovers = _leftovers(records, name)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        what = f"{type(error).__name__} {error}".strip()
+        raise OrchestratorError(f"{path}: not a usable journal ({what})") from None
+    return from_document(rebuilt, str(path)), leftovers
 
 
 def _leftovers(records: list[dict[str, Any]], run: str) -> tuple[Leftover, ...]:

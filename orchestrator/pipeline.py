@@ -20,6 +20,7 @@ from orchestrator.jobs import forced, merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console
+from orchestrator.run_summary import LATEST, SUMMARY_DIR
 
 if TYPE_CHECKING:
     from orchestrator.incremental import Decisions
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 # and `--dry-run` then load only what they print (README: under 150 ms above bare Python).
 
 CONFIG_DIR = "configs"
-SUMMARY_DIR = "summaries"
-LATEST = "latest.json"
 
 
 @dataclass(frozen=True, slots=True)

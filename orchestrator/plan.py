@@ -16,6 +16,7 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+from orchestrator.run_summary import SUMMARY_DIR
 from orchestrator.secrets import secret_values
 
 __all__ = [  # safe_name lives in jobs.py (merge refuses ids that share one); sweep.py uses it
@@ -85,7 +86,7 @@ def build_plan(
         jobs=tuple(start_order(jobs)),
         output_root=root,
         log_dir=log_dir,
-        summary_dir=str(PurePath(root, "summaries")),
+        summary_dir=str(PurePath(root, SUMMARY_DIR)),
         max_workers=max(1, workers),
         cpus=cpus,
         fail_fast=options.fail_fast,

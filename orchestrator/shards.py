@@ -17,7 +17,8 @@ from typing import Any
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
 from orchestrator.outcome import EXIT_FAILED, exit_code_for
-from orchestrator.report.summary import RunInfo, assemble, is_trial, parse_iso
+from orchestrator.report.summary import RunInfo, assemble
+from orchestrator.run_summary import is_trial, parse_iso
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 

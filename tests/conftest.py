@@ -67,7 +67,7 @@ def summary_document(
     """A run summary around `jobs`, built in-process; checked against the schema unless
     `check` is off (costly for thousands of jobs)."""
     data = {
-        "schema_version": 1,
+        "schema_version": 2,
         "started_at": started_at,
         "ended_at": started_at,
         "duration_s": 10.0,

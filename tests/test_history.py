@@ -27,6 +27,7 @@ from orchestrator.report.history import (
     trend_markdown,
     xychart,
 )
+from orchestrator.run_summary import RunSummary, from_document
 
 RUN_STATES = {"succeeded", "failed", "timed_out", "cancelled", "pruned"}
 #: xychart's grammar for a number and a quoted string.
@@ -79,9 +80,9 @@ def job(
     }
 
 
-def summary(started_at: str, *jobs: dict[str, Any], commit: str | None = None) -> dict[str, Any]:
-    """A run summary around `jobs`, checked against the published schema."""
-    return summary_document(jobs, started_at=started_at, commit=commit)
+def summary(started_at: str, *jobs: dict[str, Any], commit: str | None = None) -> RunSummary:
+    """A run summary around `jobs`, checked against the published schema, as loaded."""
+    return from_document(summary_document(jobs, started_at=started_at, commit=commit), "test")
 
 
 def day(n: int, minute: int = 0) -> str:
@@ -94,19 +95,21 @@ def test_load_summaries_sorts_and_prefers_stamped_files(tmp_path: Path) -> None:
     runs.mkdir()
     for n in (3, 1, 2):
         (runs / f"training_summary_2026030{n}T090000Z.json").write_text(
-            json.dumps(summary(day(n), job("a")))
+            json.dumps(summary_document([job("a")], started_at=day(n)))
         )
-    (runs / "latest.json").write_text(json.dumps(summary(day(3), job("a"))))
+    (runs / "latest.json").write_text(json.dumps(summary_document([job("a")], started_at=day(3))))
     only_latest = tmp_path / "other"
     only_latest.mkdir()
-    (only_latest / "latest.json").write_text(json.dumps(summary(day(9), job("b"))))
+    (only_latest / "latest.json").write_text(
+        json.dumps(summary_document([job("b")], started_at=day(9)))
+    )
     single = tmp_path / "one.json"
-    single.write_text(json.dumps(summary(day(5), job("c"))))
+    single.write_text(json.dumps(summary_document([job("c")], started_at=day(5))))
 
     loaded = load_summaries([only_latest, runs, single])
 
-    assert [s["started_at"] for s in loaded] == [day(1), day(2), day(3), day(5), day(9)]
-    assert loaded[-1] == load_summary(only_latest / "latest.json")
+    assert [s.started_at for s in loaded] == [day(1), day(2), day(3), day(5), day(9)]
+    assert loaded[-1] == from_document(load_summary(only_latest / "latest.json"), "latest")
 
 
 @pytest.mark.parametrize(
@@ -114,8 +117,8 @@ def test_load_summaries_sorts_and_prefers_stamped_files(tmp_path: Path) -> None:
     [
         (None, "no such file or directory"),
         ("{not json", "invalid JSON: Expecting property name enclosed in double quotes"),
-        ('{"schema_version": 1, "jobs": []}', "not a run summary (schema_version 1)"),
-        ("[]", "not a run summary"),
+        ('{"schema_version": 1, "jobs": []}', "started_at: missing"),
+        ("[]", "not a run summary: expected a JSON object, got a list"),
     ],
 )
 def test_load_summaries_errors_name_the_file(
@@ -444,7 +447,7 @@ def test_show_a_real_run(project: Project, capsys: pytest.CaptureFixture[str]) -
     project.script("training/train_a.py")
     project.script("training/train_bad.py", FAILING_SCRIPT)
     assert project.run().returncode == 1
-    run = project.summary()
+    run = from_document(project.summary(), "latest.json")
 
     print_show(run, project.root)
 

@@ -29,6 +29,7 @@ from mermaid_check import (  # the fixtures are used by name, in usefixtures
 )
 
 from orchestrator.report import history, markdown
+from orchestrator.run_summary import from_document
 
 BASE = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.timezone.utc)
 BASE_MS = int(BASE.timestamp() * 1000)
@@ -489,7 +490,7 @@ def test_report_and_comparison_fit_one_step_summary(tmp_path: Path) -> None:
         ),
         check=False,
     )
-    comparison = history.compare(base, head)
+    comparison = history.compare(from_document(base, "base"), from_document(head, "head"))
 
     report = markdown.render(head, tmp_path)
     compared = history.compare_markdown(comparison)

@@ -294,7 +294,7 @@ def test_merge_reads_only_summaries_not_a_jobs_own_latest_json(project: Project)
     (project.root / "shards/one/summaries/latest.json").write_text('{"step": 1}')
     broken = project.run("merge", "shards")
     assert broken.returncode == 2
-    assert broken.stderr.endswith("not a run summary (no jobs and options)\n")
+    assert broken.stderr.endswith("latest.json: not a run summary: no schema_version\n")
 
 
 @pytest.mark.parametrize(

@@ -84,14 +84,16 @@ def _read_capped(path: Path, since: float) -> bytes:
 
 
 def parse_metrics(raw: bytes) -> tuple[Metrics, str | None]:
-    """The finite numbers of a flat JSON object, keyed by printable names; never raises.
+    """The numbers of a flat JSON object, keyed by printable names; never raises.
 
     Whole-file problems (not UTF-8, not JSON, not an object, too deep, too many keys)
-    drop every metric; a bad entry (a value that is not a finite number, a boolean, a
-    name that is not printable text of at most `MAX_KEY_CHARS`) drops only itself. Either
-    way the note says what and how many. Integers are read as floats, so a 5,000-digit
-    one is infinity rather than an error from the int-to-str digit limit; infinities and
-    NaN are skipped, as they always were.
+    drop every metric; a bad entry (a value that is not a number, a boolean, a name that
+    is not printable text of at most `MAX_KEY_CHARS`) drops only itself. Either way the
+    note says what and how many. Integers are read as floats, so a 5,000-digit one is
+    infinity rather than an error from the int-to-str digit limit.
+
+    NaN and the infinities (`json` reads those tokens) are kept: a metric that became NaN
+    is the news, and dropping it made a broken model pass as green. The note names them.
     """
     try:
         data = _load(raw)
@@ -106,10 +108,10 @@ def parse_metrics(raw: bytes) -> tuple[Metrics, str | None]:
             bad_names += 1
         elif not isinstance(value, float):  # ints arrive as floats; bools stay bools
             not_numbers.append(key)
-        elif not math.isfinite(value):
-            not_finite.append(key)
         else:
             kept.append((key, value))
+            if not math.isfinite(value):
+                not_finite.append(key)
     return tuple(kept), _skipped_note(not_numbers, not_finite, bad_names)
 
 
@@ -166,13 +168,14 @@ def _skipped_note(
     parts = []
     if not_numbers:
         parts.append(f"{_count(len(not_numbers), 'non-numeric value')} ({_names(not_numbers)})")
-    if not_finite:
-        parts.append(f"{_count(len(not_finite), 'non-finite value')} ({_names(not_finite)})")
     if bad_names:
         parts.append(
             f"{_count(bad_names, 'key')} not printable text of 1-{MAX_KEY_CHARS} characters"
         )
-    return f"{METRICS_FILE}: skipped " + "; ".join(parts) if parts else None
+    notes = ["skipped " + "; ".join(parts)] if parts else []
+    if not_finite:
+        notes.append(f"not a finite number: {_names(not_finite)}")
+    return f"{METRICS_FILE}: " + "; ".join(notes) if notes else None
 
 
 def _count(n: int, noun: str) -> str:

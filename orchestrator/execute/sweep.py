@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import math
 import sqlite3
 import time
 import warnings
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.models import JobResult, PlannedJob, Status, Sweep
 from orchestrator.plan import output_dir_of, safe_name
+from orchestrator.run_summary import encode_metric
 
 if TYPE_CHECKING:
     import optuna
@@ -122,7 +124,8 @@ class SweepDriver:
         elif result.status in {Status.CANCELLED, Status.SKIPPED}:
             trial.set_user_attr(INTERRUPTED, True)
             self.study.tell(trial, state=state.FAIL)
-        elif result.status.ok and value is not None:
+        # A NaN objective would fail in Optuna too, but only with a log line of its own.
+        elif result.status.ok and value is not None and math.isfinite(value):
             trial.set_user_attr("metrics", dict(result.metrics))
             trial.set_user_attr("output_dir", result.job.output_dir)
             self.study.tell(trial, value)
@@ -130,7 +133,9 @@ class SweepDriver:
             why = (
                 result.reason
                 if not result.status.ok
-                else (f"metric '{self.sweep.metric}' missing from metrics.json")
+                else f"metric '{self.sweep.metric}' missing from metrics.json"
+                if value is None
+                else f"metric '{self.sweep.metric}' is {encode_metric(value)}"
             )
             trial.set_user_attr("reason", why or result.status.value)
             self.study.tell(trial, state=state.FAIL)

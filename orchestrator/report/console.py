@@ -35,7 +35,8 @@ from orchestrator.events import (
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, PlannedJob, Status
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
-from orchestrator.report.summary import duration_text, is_trial, ranked_metrics
+from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
+from orchestrator.run_summary import is_trial
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
@@ -318,7 +319,7 @@ def headline(result: JobResult) -> str:
         text = result.reason or result.status.value
         return f"{text} (optional)" if result.job.optional else text
     ranked = ranked_metrics(metrics, result.job.headline)
-    text = " ".join(f"{name} {value:.4g}" for name, value in ranked[:1])
+    text = " ".join(f"{name} {metric_text(value)}" for name, value in ranked[:1])
     if result.status is Status.SUCCEEDED and result.reason:  # a note on its metrics.json
         text += f" ⚠ {result.reason}"
     return text

@@ -8,7 +8,6 @@ would bury the news, and their time is counted as the sweep's.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -16,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -39,16 +38,23 @@ from orchestrator.report.markdown import (
     render,
 )
 from orchestrator.report.summary import (
-    LATEST,
-    SCHEMA_VERSION,
     duration_text,
     higher_is_better,
-    is_trial,
-    parse_iso,
+    metric_text,
     ranked_metrics,
 )
+from orchestrator.run_summary import (
+    AttemptRecord,
+    JobRecord,
+    RunSummary,
+    encode_metric,
+    job_document,
+    load,
+    parse_iso,
+    summary_files,
+    to_document,
+)
 
-Job = Mapping[str, Any]
 ChangeKind = Literal["newly_failing", "fixed", "still_failing", "new", "removed", "unchanged"]
 Verdict = Literal["better", "worse", "same"]
 
@@ -78,85 +84,40 @@ KIND_STYLE = {
 #: A job's run time is worth a row when it changed by more than this fraction.
 DURATION_CHANGE = 0.2
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+NOT_FINITE_MARK = "!"
 
 
 # ------------------------------------------------------------------------------ loading
-def load_summaries(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """The summaries at `paths`, oldest first.
-
-    A directory stands for its `training_summary_*.json` files; its `latest.json` is a copy
-    of the newest of them, so it counts only where no stamped file exists.
-    """
-    summaries = [_read_summary(file) for path in paths for file in _summary_files(path)]
-    return sorted(summaries, key=lambda summary: parse_iso(summary["started_at"]))
-
-
-def _summary_files(path: Path) -> list[Path]:
-    if not path.exists():
-        raise OrchestratorError(f"{path}: no such file or directory")
-    if not path.is_dir():
-        return [path]
-    stamped = sorted(path.glob("training_summary_*.json"))
-    if stamped:
-        return stamped
-    if (path / LATEST).is_file():
-        return [path / LATEST]
-    raise OrchestratorError(f"{path}: no run summaries (training_summary_*.json) in this directory")
-
-
-def _read_summary(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise OrchestratorError(f"{path}: cannot read: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise OrchestratorError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise OrchestratorError(
-            f"{path}: invalid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-        ) from None
-    if not _is_summary(data):
-        raise OrchestratorError(f"{path}: not a run summary (schema_version {SCHEMA_VERSION})")
-    return data
-
-
-def _is_summary(data: object) -> TypeGuard[dict[str, Any]]:
-    """Enough of the schema to sort and compare: the full check is the schema's job."""
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        return False
-    if not isinstance(data.get("jobs"), list):
-        return False
-    try:
-        parse_iso(data["started_at"])
-    except (KeyError, AttributeError, TypeError, ValueError):
-        return False
-    return True
+def load_summaries(paths: Sequence[Path]) -> list[RunSummary]:
+    """The summaries at `paths`, oldest first (a directory stands for its summaries)."""
+    summaries = [load(file) for path in paths for file in summary_files(path)]
+    return sorted(summaries, key=lambda summary: summary.started)
 
 
 # ---------------------------------------------------------------------- shared helpers
-def _jobs(summary: Mapping[str, Any]) -> dict[str, Job]:
-    return {job["id"]: job for job in summary["jobs"] if not is_trial(job["tags"])}
+def _jobs(summary: RunSummary) -> dict[str, JobRecord]:
+    return {job.id: job for job in summary.jobs if not job.is_trial}
 
 
-def _owner(job: Job) -> str:
+def _owner(job: JobRecord) -> str:
     """The job a record's work counts for: its sweep for a trial, else itself."""
-    sweeps = [tag.removeprefix("sweep:") for tag in job["tags"] if tag.startswith("sweep:")]
-    return sweeps[0] if sweeps else str(job["id"])
+    sweeps = [tag.removeprefix("sweep:") for tag in job.tags if tag.startswith("sweep:")]
+    return sweeps[0] if sweeps else job.id
 
 
-def _attempts(summary: Mapping[str, Any]) -> dict[str, list[Job]]:
+def _attempts(summary: RunSummary) -> dict[str, list[AttemptRecord]]:
     """Each job's attempts, its sweep trials' included (a sweep itself runs nothing)."""
-    found: dict[str, list[Job]] = {}
-    for job in summary["jobs"]:
-        found.setdefault(_owner(job), []).extend(job["attempts"])
+    found: dict[str, list[AttemptRecord]] = {}
+    for job in summary.jobs:
+        found.setdefault(_owner(job), []).extend(job.attempts)
     return found
 
 
-def _run_times(summary: Mapping[str, Any]) -> dict[str, float | None]:
+def _run_times(summary: RunSummary) -> dict[str, float | None]:
     """Seconds each job ran; None when it did not run (cached, reused, skipped), so that a
     cache hit does not read as a 100% speed-up."""
     return {
-        job_id: sum(a["duration_s"] for a in attempts) if attempts else None
+        job_id: sum(a.duration_s for a in attempts) if attempts else None
         for job_id, attempts in _attempts(summary).items()
     }
 
@@ -191,15 +152,31 @@ class MetricChange:
         return self.delta / max(abs(self.base), 1e-12)
 
     @property
+    def finite(self) -> bool:
+        return math.isfinite(self.base) and math.isfinite(self.head)
+
+    @property
     def verdict(self) -> Verdict:
+        """A metric that became NaN or infinite is worse whatever its direction (a loss of
+        -Infinity is a broken run, not a perfect one), and one that became finite again
+        is better; NaN in both runs is no news."""
+        if not self.finite:
+            if math.isfinite(self.base):
+                return "worse"
+            if math.isfinite(self.head):
+                return "better"
+            return "same"
         if self.delta == 0:
             return "same"
         return "better" if (self.delta > 0) == self.higher_is_better else "worse"
 
     @property
     def regression(self) -> bool:
-        """Worse by more than the tolerance. A change equal to it up to float rounding is
-        not: 1.0 → 0.99 at 1% must pass as written, though its float delta is a hair over."""
+        """Worse by more than the tolerance (becoming non-finite always is). A change equal
+        to it up to float rounding is not: 1.0 → 0.99 at 1% must pass as written, though
+        its float delta is a hair over."""
+        if not self.finite:
+            return self.verdict == "worse"
         size = abs(self.relative)
         return (
             self.verdict == "worse"
@@ -258,12 +235,13 @@ class Comparison:
         """Required jobs that newly fail, then metrics worse than tolerated, largest first."""
         failing = [j for j in self.jobs if j.required and j.kind == "newly_failing"]
         worse = [m for j in self.jobs if j.required for m in j.metrics if m.regression]
-        return (*failing, *sorted(worse, key=lambda m: -abs(m.relative)))
+        # Metrics that stopped being numbers first: their size is no number to sort by.
+        return (*failing, *sorted(worse, key=lambda m: (m.finite, -abs(m.relative))))
 
 
 def compare(
-    base: Mapping[str, Any],
-    head: Mapping[str, Any],
+    base: RunSummary,
+    head: RunSummary,
     *,
     tolerance: float = 0.01,
     directions: Mapping[str, Mapping[str, str]] | None = None,
@@ -287,8 +265,8 @@ def compare(
                 kind=change_kind(_status(old), _status(new)),
                 base_status=_status(old),
                 head_status=_status(new),
-                optional=record["optional"],
-                reason=record["reason"],
+                optional=record.optional,
+                reason=record.reason,
                 base_duration=base_times.get(job_id),
                 head_duration=head_times.get(job_id),
                 metrics=metric_changes(
@@ -301,14 +279,14 @@ def compare(
             )
         )
     return Comparison(
-        base=RunRef(base["started_at"], base.get("git_commit")),
-        head=RunRef(head["started_at"], head.get("git_commit")),
+        base=RunRef(base.started_at, base.git_commit),
+        head=RunRef(head.started_at, head.git_commit),
         jobs=tuple(changes),
     )
 
 
-def _status(job: Job | None) -> str | None:
-    return None if job is None else str(job["status"])
+def _status(job: JobRecord | None) -> str | None:
+    return None if job is None else job.status.value
 
 
 def change_kind(base_status: str | None, head_status: str | None) -> ChangeKind:
@@ -326,8 +304,8 @@ def change_kind(base_status: str | None, head_status: str | None) -> ChangeKind:
 
 
 def metric_changes(
-    base: Job | None,
-    head: Job | None,
+    base: JobRecord | None,
+    head: JobRecord | None,
     *,
     directions: Mapping[str, str],
     tolerances: Mapping[str, float],
@@ -338,15 +316,15 @@ def metric_changes(
         return ()
     return tuple(
         MetricChange(
-            job=head["id"],
+            job=head.id,
             metric=name,
-            base=base["metrics"][name],
+            base=base.metrics[name],
             head=value,
             higher_is_better=_higher(name, directions.get(name)),
             tolerance=tolerances.get(name, tolerance),
         )
-        for name, value in ranked_metrics(head["metrics"], head["headline"])
-        if name in base["metrics"]
+        for name, value in ranked_metrics(head.metrics, head.headline)
+        if name in base.metrics
     )
 
 
@@ -395,9 +373,14 @@ def _duration_rows(c: Comparison) -> list[JobChange]:
 
 def _delta_text(m: MetricChange) -> str:
     """`-0.05 (-5.6%) ↓ ❌`: the change, its size, its direction, and whether that is good."""
+    return f"{_change_text(m)} {'✅' if m.verdict == 'better' else '❌'}"
+
+
+def _change_text(m: MetricChange) -> str:
+    if not m.finite:  # no number measures the step to or from NaN
+        return "no longer finite" if m.verdict == "worse" else "finite again"
     relative = f" ({m.relative:+.1%})" if abs(m.base) >= 1e-12 else ""
-    arrow = "↑" if m.delta > 0 else "↓"
-    return f"{m.delta:+.4g}{relative} {arrow} {'✅' if m.verdict == 'better' else '❌'}"
+    return f"{m.delta:+.4g}{relative} {'↑' if m.delta > 0 else '↓'}"
 
 
 def _note(j: JobChange) -> str:
@@ -440,7 +423,7 @@ def compare_markdown(c: Comparison, *, limit: int = COMPARE_RESERVE) -> str:
         for j in _status_rows(c)
     ]
     metric_table = [
-        f"| `{cell(m.job)}` | {cell(m.metric)} | {m.base:.4g} | {m.head:.4g} | "
+        f"| `{cell(m.job)}` | {cell(m.metric)} | {metric_text(m.base)} | {metric_text(m.head)} | "
         f"{_delta_text(m)} | {'**regression**' if regressed else ''} |"
         for m, regressed in _metric_rows(c)
     ]
@@ -503,7 +486,8 @@ def compare_json(c: Comparison) -> dict[str, Any]:
 def _regression_json(r: JobChange | MetricChange) -> dict[str, Any]:
     if isinstance(r, JobChange):
         return {"job": r.job, "kind": "newly_failing", "metric": None, "relative": None}
-    return {"job": r.job, "kind": "metric", "metric": r.metric, "relative": r.relative}
+    relative = encode_metric(r.relative)
+    return {"job": r.job, "kind": "metric", "metric": r.metric, "relative": relative}
 
 
 def _job_json(j: JobChange) -> dict[str, Any]:
@@ -523,10 +507,11 @@ def _job_json(j: JobChange) -> dict[str, Any]:
         "metrics": [
             {
                 "metric": m.metric,
-                "base": m.base,
-                "head": m.head,
-                "delta": m.delta,
-                "relative": m.relative,
+                # The summary's own encoding of NaN and the infinities: valid JSON.
+                "base": encode_metric(m.base),
+                "head": encode_metric(m.head),
+                "delta": encode_metric(m.delta),
+                "relative": encode_metric(m.relative),
                 "direction": "higher" if m.higher_is_better else "lower",
                 "verdict": m.verdict,
                 "tolerance": m.tolerance,
@@ -565,13 +550,12 @@ def print_compare(c: Comparison) -> None:
         table.add_column("")
         for m, regressed in metric_rows:
             colour = "green" if m.verdict == "better" else "red"
-            relative = f" ({m.relative:+.1%})" if abs(m.base) >= 1e-12 else ""
             table.add_row(
                 escape(m.job),
                 escape(m.metric),
-                f"{m.base:.4g}",
-                f"{m.head:.4g}",
-                f"[{colour}]{m.delta:+.4g}{relative} {'↑' if m.delta > 0 else '↓'}[/]",
+                metric_text(m.base),
+                metric_text(m.head),
+                f"[{colour}]{escape(_change_text(m))}[/]",
                 "[bold red]regression[/]" if regressed else "",
             )
         console.print()
@@ -622,27 +606,27 @@ class Trend:
     jobs: tuple[JobTrend, ...]
 
 
-def trend(summaries: Sequence[Mapping[str, Any]]) -> Trend:
+def trend(summaries: Sequence[RunSummary]) -> Trend:
     """Each job's headline metrics and run time across `summaries`, in the order given
     (`load_summaries` gives oldest first); the newest run's jobs come first."""
     records = [_jobs(summary) for summary in summaries]
     times = [_run_times(summary) for summary in summaries]
     ids = dict.fromkeys(job_id for jobs in reversed(records) for job_id in jobs)
     return Trend(
-        labels=run_labels([summary["started_at"] for summary in summaries]),
+        labels=run_labels([summary.started_at for summary in summaries]),
         jobs=tuple(_job_trend(job_id, records, times) for job_id in ids),
     )
 
 
 def _job_trend(
-    job_id: str, records: Sequence[Mapping[str, Job]], times: Sequence[Mapping[str, float | None]]
+    job_id: str,
+    records: Sequence[Mapping[str, JobRecord]],
+    times: Sequence[Mapping[str, float | None]],
 ) -> JobTrend:
     """Metrics chosen from the job's newest record with any: the ones it is judged by now."""
-    scored = [jobs[job_id] for jobs in records if job_id in jobs and jobs[job_id]["metrics"]]
+    scored = [jobs[job_id] for jobs in records if job_id in jobs and jobs[job_id].metrics]
     names = (
-        [n for n, _ in ranked_metrics(scored[-1]["metrics"], scored[-1]["headline"])]
-        if scored
-        else []
+        [n for n, _ in ranked_metrics(scored[-1].metrics, scored[-1].headline)] if scored else []
     )
     return JobTrend(
         job=job_id,
@@ -654,10 +638,9 @@ def _job_trend(
     )
 
 
-def _value(jobs: Mapping[str, Job], job_id: str, metric: str) -> float | None:
+def _value(jobs: Mapping[str, JobRecord], job_id: str, metric: str) -> float | None:
     job = jobs.get(job_id)
-    value: float | None = job["metrics"].get(metric) if job else None
-    return value
+    return job.metrics.get(metric) if job else None
 
 
 def run_labels(started_at: Sequence[str]) -> tuple[str, ...]:
@@ -674,13 +657,16 @@ def run_labels(started_at: Sequence[str]) -> tuple[str, ...]:
 
 def sparkline(values: Sequence[float | None]) -> str:
     """One block per run, scaled between the series' own min and max (a flat series sits
-    in the middle); a blank where a run has no value, so columns line up across rows."""
-    present = [v for v in values if v is not None]
+    in the middle); a blank where a run has no value, so columns line up across rows, and
+    `NOT_FINITE_MARK` where its value is NaN or infinite."""
+    present = [v for v in values if v is not None and math.isfinite(v)]
     low, high = min(present, default=0.0), max(present, default=0.0)
     top = len(SPARK_BLOCKS) - 1
     return "".join(
         " "
         if v is None
+        else NOT_FINITE_MARK
+        if not math.isfinite(v)
         else SPARK_BLOCKS[round((v - low) / (high - low) * top) if high > low else top // 2]
         for v in values
     )
@@ -771,7 +757,7 @@ def print_trend(t: Trend) -> None:
     for job in t.jobs:
         for series in (*job.metrics, job.durations):
             latest = next((v for v in reversed(series.values) if v is not None), None)
-            shown = "—" if latest is None else f"{latest:.4g}"
+            shown = "—" if latest is None else metric_text(latest)
             table.add_row(
                 escape(job.job),
                 escape(series.name),
@@ -783,65 +769,67 @@ def print_trend(t: Trend) -> None:
 
 
 # --------------------------------------------------------------------------------- show
-def show_markdown(summary: Mapping[str, Any], base: Path) -> str:
+def show_markdown(summary: RunSummary, base: Path) -> str:
     """The same Markdown the run wrote, so `show` on an old summary matches its artifact."""
-    return render(summary, base)
+    return render(to_document(summary), base)
 
 
-def print_show(summary: Mapping[str, Any], base: Path, *, tail: int = 20) -> None:
+def print_show(summary: RunSummary, base: Path, *, tail: int = 20) -> None:
     """One past run as its final table showed it, with the failing jobs' log tails
     (`log_path` is relative to `base` unless absolute)."""
     console = make_console()
-    commit = summary.get("git_commit")
+    commit = summary.git_commit
     console.print(
-        f"[dim]run {escape(summary['started_at'])} on {escape(summary['host'])}"
+        f"[dim]run {escape(summary.started_at)}"
+        f"{f' on {escape(summary.host)}' if summary.host else ''}"
         f"{f' · commit {escape(commit[:7])}' if commit else ''}[/]"
     )
-    jobs = [job for job in summary["jobs"] if not is_trial(job["tags"])]
+    jobs = [job for job in summary.jobs if not job.is_trial]
     attempts = _attempts(summary)
-    trials = Counter(_owner(job) for job in summary["jobs"] if is_trial(job["tags"]))
+    trials = Counter(_owner(job) for job in summary.jobs if job.is_trial)
     table = _table(("job", "left"), ("status", "left"), ("tries", "right"), ("time", "right"))
     table.add_column("headline")
     table.add_column("gates")
     for job in jobs:
-        _, style = STATUS_STYLE[Status(job["status"])]
-        optional = " (optional)" if job["optional"] else ""
-        note = f" · {trials[job['id']]} trials" if trials[job["id"]] else ""
-        runs = attempts.get(job["id"], [])
+        _, style = STATUS_STYLE[job.status]
+        optional = " (optional)" if job.optional else ""
+        note = f" · {trials[job.id]} trials" if trials[job.id] else ""
+        runs = attempts.get(job.id, [])
+        document = job_document(job)
         table.add_row(
-            escape(job["id"]),
-            f"[{style}]{job['status']}[/]{optional}",
+            escape(job.id),
+            f"[{style}]{job.status.value}[/]{optional}",
             str(len(runs)),
-            duration_text(sum(a["duration_s"] for a in runs)),
-            escape(metrics_text(job) + note),
-            escape(gates_text(job)),
+            duration_text(sum(a.duration_s for a in runs)),
+            escape(metrics_text(document) + note),
+            escape(gates_text(document)),
         )
     console.print()
     console.print(table)
     for job in jobs:
-        if is_failure(job):
-            _print_tail(console, job, tail_lines(base / job["log_path"], tail))
-    exit_style = "green" if summary["exit_code"] == 0 else "red"
+        if is_failure(job_document(job)):
+            _print_tail(console, job, tail_lines(base / job.log_path, tail))
+    exit_style = "green" if summary.exit_code == 0 else "red"
     console.print(
-        f"\n{escape(_totals(jobs))} · {duration_text(summary['duration_s'])} · "
-        f"[{exit_style}]exit {summary['exit_code']}[/]"
+        f"\n{escape(_totals(jobs))} · {duration_text(summary.duration_s)} · "
+        f"[{exit_style}]exit {summary.exit_code}[/]"
     )
 
 
-def _print_tail(console: Console, job: Job, lines: Sequence[str]) -> None:
+def _print_tail(console: Console, job: JobRecord, lines: Sequence[str]) -> None:
     console.print(
-        f"\n[red]── {escape(job['id'])}[/]: {escape(job['reason'] or job['status'])} · "
-        f"last {len(lines)} lines of {escape(job['log_path'])}"
+        f"\n[red]── {escape(job.id)}[/]: {escape(job.reason or job.status.value)} · "
+        f"last {len(lines)} lines of {escape(job.log_path)}"
     )
     for line in lines or ["(log is empty or missing)"]:
         console.print(f"   {escape(line)}", style="dim")
 
 
-def _totals(jobs: Sequence[Job]) -> str:
+def _totals(jobs: Sequence[JobRecord]) -> str:
     """`3 succeeded · 1 optional failed`, counted as the run's final line counts them."""
     counts: Counter[str] = Counter()
     for job in jobs:
-        key = job["status"].replace("_", " ")
-        optional_failure = job["optional"] and not Status(job["status"]).ok
+        key = job.status.value.replace("_", " ")
+        optional_failure = job.optional and not job.status.ok
         counts[f"optional {key}" if optional_failure else key] += 1
     return " · ".join(f"{n} {key}" for key, n in counts.items())

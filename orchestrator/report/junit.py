@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.report.logs import tail_lines
+from orchestrator.report.summary import metric_text
 
 #: Characters XML 1.0 cannot hold at all (a log may contain any byte), and lone
 #: surrogates, which no UTF-8 file can hold either.
@@ -56,7 +57,7 @@ def render(summary: Mapping[str, Any], base: Path, tail_count: int = 100) -> str
             element.text = _clean(log)
         elif status == "skipped":
             ET.SubElement(case, "skipped", {"message": _clean(reason)})
-        metrics = " ".join(f"{k}={v:.6g}" for k, v in job["metrics"].items())
+        metrics = " ".join(f"{k}={metric_text(v, 6)}" for k, v in job["metrics"].items())
         if metrics:
             # Metric names come from a job's file, or from a summary an older version wrote.
             ET.SubElement(case, "system-out").text = _clean(metrics)

@@ -8,6 +8,7 @@ summary limit, least important parts first.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import Counter
@@ -20,10 +21,10 @@ from orchestrator.report.logs import tail_lines
 from orchestrator.report.summary import (
     duration_text,
     higher_is_better,
-    is_trial,
-    parse_iso,
+    metric_text,
     ranked_metrics,
 )
+from orchestrator.run_summary import is_trial, parse_iso
 
 #: GitHub shows no step summary over 1 MiB: this is the size of one step's whole file.
 GITHUB_STEP_SUMMARY_MAX = 1024 * 1024
@@ -233,7 +234,14 @@ def matrix_tables(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
             "|---|---:|---:|---:|---|",
         ]
         for metric, _ in ranked_metrics(done[0]["metrics"], done[0]["headline"])[:HEADLINE_METRICS]:
-            scored = [(j["metrics"][metric], j["id"]) for j in done if metric in j["metrics"]]
+            # Over the finite values: a NaN member's own row already says it is NaN.
+            scored = [
+                (j["metrics"][metric], j["id"])
+                for j in done
+                if math.isfinite(j["metrics"].get(metric, math.nan))
+            ]
+            if not scored:
+                continue
             values = [v for v, _ in scored]
             best = max(scored) if higher_is_better(metric) else min(scored)
             lines.append(
@@ -272,7 +280,7 @@ def metrics_text(job: Mapping[str, Any]) -> str:
     if job["status"] not in {"succeeded", "gate_failed", "cached", "reused"}:
         return job["reason"] or ""
     ranked = ranked_metrics(job["metrics"], job["headline"])
-    text = ", ".join(f"{k} {v:.4g}" for k, v in ranked[:HEADLINE_METRICS])
+    text = ", ".join(f"{k} {metric_text(v)}" for k, v in ranked[:HEADLINE_METRICS])
     if job["status"] == "succeeded" and job["reason"]:  # a success's reason is a metrics note
         text += f" ⚠️ {job['reason']}"
     return text

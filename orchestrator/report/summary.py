@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
-import json
+import math
 import os
 import platform
 import socket
@@ -18,10 +17,15 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.models import Attempt, JobResult, RunOptions, Status
+from orchestrator.run_summary import (
+    LATEST,
+    SCHEMA_VERSION,
+    dump,
+    encode_metric,
+    from_document,
+    summary_name,
+)
 from orchestrator.secrets import redact
-
-SCHEMA_VERSION = 1
-LATEST = "latest.json"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,10 +40,6 @@ def iso(timestamp: float) -> str:
     """UTC with milliseconds: enough to draw a timeline of the run from the summary alone."""
     millis = int(timestamp * 1000) % 1000  # floor, so it never rounds up past the second
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"
-
-
-def parse_iso(text: str) -> float:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 #: Metrics that best say "how good is it", in the order they are chosen for the headline.
@@ -66,17 +66,19 @@ def ranked_metrics(metrics: Mapping[str, float], headline: str | None) -> list[t
     return [(n, metrics[n]) for n in names if n in metrics]
 
 
+def metric_text(value: float, digits: int = 4) -> str:
+    """`0.9613`, or the summary's spelling of a non-finite value: every report shows it."""
+    if math.isfinite(value):
+        return f"{value:.{digits}g}"
+    return str(encode_metric(value))
+
+
 def duration_text(seconds: float) -> str:
     """`4.1s`, or `12m05s` past a minute: how every report writes a duration."""
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s"
-
-
-def is_trial(tags: Sequence[str]) -> bool:
-    """A sweep trial: reports fold it into its sweep's row (twelve trial rows bury the news)."""
-    return any(tag.startswith("sweep:") for tag in tags)
 
 
 def run_header(options: RunOptions, base: Path) -> dict[str, Any]:
@@ -155,10 +157,13 @@ def new_run_id(summary_dir: Path, started_at: float) -> str:
 
 
 def write_summary(summary: Mapping[str, Any], summary_dir: Path, run_id: str) -> Path:
-    """`training_summary_<run id>.json` plus `latest.json`, each replaced atomically."""
+    """`training_summary_<run id>.json` plus `latest.json`, each replaced atomically.
+
+    Written through the typed summary, so what a run writes is what every reader loads.
+    """
     summary_dir.mkdir(parents=True, exist_ok=True)
-    path = summary_dir / f"training_summary_{run_id}.json"
-    text = json.dumps(summary, indent=2) + "\n"
+    path = summary_dir / summary_name(run_id)
+    text = dump(from_document(summary, str(path)))
     write_atomic(path, text)
     write_atomic(summary_dir / LATEST, text)
     return path
