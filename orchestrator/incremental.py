@@ -14,9 +14,9 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from orchestrator import __version__
@@ -28,10 +28,13 @@ from orchestrator.report.journal import open_attempts, read_journal, rebuild_sum
 from orchestrator.report.summary import write_atomic
 from orchestrator.run_summary import (
     LATEST,
+    NON_FINITE,
     SUMMARY_DIR,
     SUMMARY_PREFIX,
     JobRecord,
     RunSummary,
+    decode_metric,
+    encode_metric,
     from_document,
     load,
 )
@@ -78,7 +81,13 @@ class Leftover:
 
 
 def decide(plan: Plan, options: RunOptions, base: Path) -> Decisions:
-    cache = load_cache(base / options.output_root / STATE_DIR / CACHE_FILE)
+    cache_file = PurePath(options.output_root, STATE_DIR, CACHE_FILE)  # as the user sees it
+    cache, problems = load_cache(base / cache_file)
+    if problems:
+        from orchestrator.report import console
+
+        for problem in problems:
+            console.print_warning(f"{cache_file}: {problem}")
     previous, leftovers = _previous_jobs(options, base)
     carried: dict[str, Carried] = {}
     reasons: dict[str, str] = {}
@@ -149,7 +158,7 @@ def _from_cache(
     damage = _manifest_damage(base / job.output_dir, state["manifest"])
     if damage:
         return None, f"output changed: {damage}"
-    metrics = tuple((k, float(v)) for k, v in state["metrics"].items())
+    metrics = tuple(state["metrics"].items())
     return Carried(
         Status.CACHED, f"unchanged since {state['run_id']}", metrics, state["run_id"]
     ), ""
@@ -270,19 +279,86 @@ def _manifest_damage(output_dir: Path, recorded: Mapping[str, list[Any]]) -> str
     return None
 
 
-def load_cache(path: Path) -> Cache:
-    """Job id -> its last recorded success; entries we cannot trust are left out (they run)."""
+def load_cache(path: Path) -> tuple[Cache, list[str]]:
+    """Job id -> its last recorded success, and what was wrong with the file, if anything.
+
+    The file is only a cache, but it is read back as trusted input: an entry of the wrong
+    shape (a hand edit, another version, a disk error) would end the run with a traceback.
+    So each entry is checked, and one that is not as written is left out (its job runs).
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, ValueError, RecursionError) as error:
+        return {}, [f"ignored, unreadable ({type(error).__name__}); every job runs"]
     if not isinstance(data, dict):
-        return {}
-    return {
-        job_id: state
-        for job_id, state in data.items()
-        if isinstance(state, dict) and state.keys() >= ENTRY_KEYS
-    }
+        return {}, ["ignored, not a JSON object; every job runs"]
+    cache: dict[str, Mapping[str, Any]] = {}
+    problems: list[str] = []
+    for job_id, state in data.items():
+        entry, problem = _cache_entry(state)
+        if entry is None:
+            problems.append(f"entry {job_id!r} ignored ({problem}); the job runs")
+        else:
+            cache[job_id] = entry
+    return cache, problems
+
+
+def _cache_entry(state: object) -> tuple[dict[str, Any] | None, str]:
+    """The entry as `StateRecorder` writes it, metrics decoded; else None and why not."""
+    if not isinstance(state, dict):
+        return None, "not an object"
+    missing = sorted(ENTRY_KEYS - state.keys())
+    if missing:
+        return None, f"no {', '.join(missing)}"
+    wrong = next((f"{key}: {why}" for key, ok, why in ENTRY_CHECKS if not ok(state[key])), None)
+    if wrong:
+        return None, wrong
+    return {**state, "metrics": {k: decode_metric(v) for k, v in state["metrics"].items()}}, ""
+
+
+def _is_str_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _is_manifest(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(map(_is_inside, value))
+        and all(map(_is_manifest_entry, value.values()))
+    )
+
+
+def _is_inside(rel: str) -> bool:
+    """A path under the output dir: an edited entry must not have us hash /etc/shadow."""
+    path = PurePosixPath(rel)
+    return bool(rel) and not path.is_absolute() and ".." not in path.parts
+
+
+def _is_manifest_entry(entry: object) -> bool:
+    if not isinstance(entry, list) or len(entry) != 3:
+        return False
+    size, mtime_ns, digest = entry
+    numbers = all(isinstance(n, int) and not isinstance(n, bool) for n in (size, mtime_ns))
+    return numbers and isinstance(digest, str)
+
+
+def _is_metrics(value: object) -> bool:
+    return isinstance(value, dict) and all(decode_metric(v) is not None for v in value.values())
+
+
+ENTRY_CHECKS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
+    ("run_id", lambda value: isinstance(value, str), "not a string"),
+    ("parts", _is_str_map, "not an object of strings"),
+    ("manifest", _is_manifest, "not an object of [size, mtime_ns, digest] entries"),
+    ("metrics", _is_metrics, f"not an object of numbers (or {', '.join(NON_FINITE)})"),
+)
+
+
+def _on_disk(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry as JSON holds it: non-finite metrics spelled as the summary spells them."""
+    return {**entry, "metrics": {k: encode_metric(v) for k, v in entry["metrics"].items()}}
 
 
 class StateRecorder:
@@ -322,8 +398,9 @@ class StateRecorder:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            cache = {**load_cache(self.path), **self.pending}
-            write_atomic(self.path, json.dumps(cache), durable=False)
+            cache = {**load_cache(self.path)[0], **self.pending}  # warned of when decided
+            text = json.dumps({job: _on_disk(e) for job, e in cache.items()}, allow_nan=False)
+            write_atomic(self.path, text, durable=False)
         except OSError:
             return  # a cache: without it the next run just runs those jobs again
         self.pending.clear()
