@@ -379,8 +379,13 @@ def parse_iso(text: str) -> float:
 # ----------------------------------------------------------------------------- writing
 def dump(summary: RunSummary) -> str:
     """The summary as JSON text, non-finite metrics as their strings: valid JSON that any
-    parser reads (Python's `json` would otherwise write a bare `NaN`, which most reject)."""
-    return json.dumps(to_json(summary), indent=2, allow_nan=False) + "\n"
+    parser reads (Python's `json` would otherwise write a bare `NaN`, which most reject).
+
+    Metrics are what a job makes non-finite. Should any other field be (an option, a
+    sweep's figure), it is written as Python writes it rather than refused: the end of a
+    run is no time to lose its summary.
+    """
+    return json.dumps(to_json(summary), indent=2) + "\n"
 
 
 def to_json(summary: RunSummary) -> dict[str, Any]:
