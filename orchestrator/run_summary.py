@@ -247,11 +247,15 @@ def _attempt(data: object, where: str) -> AttemptRecord:
 
 
 def _status(text: str, where: str) -> Status:
-    try:
-        return Status(text)
-    except ValueError:
-        known = ", ".join(s.value for s in Status)
-        raise _Invalid(f"{where}: unknown status {text!r} (known: {known})") from None
+    status = _STATUSES.get(text)
+    if status is None:
+        known = ", ".join(_STATUSES)
+        raise _Invalid(f"{where}: unknown status {text!r} (known: {known})")
+    return status
+
+
+#: A dict lookup, not `Status(text)`: the enum's own lookup is most of a load's time.
+_STATUSES = {status.value: status for status in Status}
 
 
 def _metric(value: object, where: str) -> float:
@@ -287,11 +291,11 @@ class _Taker:
     def __call__(
         self, key: str, check: Callable[[Any], bool], expected: str, default: Any = _MISSING
     ) -> Any:
-        if key not in self.data:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING:
             if default is _MISSING:
                 raise _Invalid(f"{self.where}{key}: missing")
             return default
-        value = self.data[key]
         if not check(value):
             raise _Invalid(f"{self.where}{key}: expected {expected}, got {_kind(value)}")
         return value
@@ -378,22 +382,23 @@ def parse_iso(text: str) -> float:
 
 # ----------------------------------------------------------------------------- writing
 def dump(summary: RunSummary) -> str:
-    """The summary as JSON text, non-finite metrics as their strings: valid JSON that any
-    parser reads (Python's `json` would otherwise write a bare `NaN`, which most reject).
+    return dump_document(to_document(summary))
+
+
+def dump_document(document: Mapping[str, Any]) -> str:
+    """A summary document (`to_document`'s, or the one a run builds) as JSON text, with
+    non-finite metrics as their strings: valid JSON that any parser reads (Python's `json`
+    would write a bare `NaN`, which most reject).
 
     Metrics are what a job makes non-finite. Should any other field be (an option, a
     sweep's figure), it is written as Python writes it rather than refused: the end of a
     run is no time to lose its summary.
     """
-    return json.dumps(to_json(summary), indent=2) + "\n"
-
-
-def to_json(summary: RunSummary) -> dict[str, Any]:
-    """The document `dump` writes, as plain JSON values."""
-    document = to_document(summary)
-    for job in document["jobs"]:
-        job["metrics"] = {name: encode_metric(v) for name, v in job["metrics"].items()}
-    return document
+    jobs = [
+        {**job, "metrics": {name: encode_metric(v) for name, v in job["metrics"].items()}}
+        for job in document["jobs"]
+    ]
+    return json.dumps({**document, "jobs": jobs}, indent=2) + "\n"
 
 
 def to_document(summary: RunSummary) -> dict[str, Any]:

@@ -20,9 +20,8 @@ from orchestrator.models import Attempt, JobResult, RunOptions, Status
 from orchestrator.run_summary import (
     LATEST,
     SCHEMA_VERSION,
-    dump,
+    dump_document,
     encode_metric,
-    from_document,
     summary_name,
 )
 from orchestrator.secrets import redact
@@ -159,11 +158,11 @@ def new_run_id(summary_dir: Path, started_at: float) -> str:
 def write_summary(summary: Mapping[str, Any], summary_dir: Path, run_id: str) -> Path:
     """`training_summary_<run id>.json` plus `latest.json`, each replaced atomically.
 
-    Written through the typed summary, so what a run writes is what every reader loads.
+    Written as `dump` writes a loaded summary: non-finite metrics as their strings.
     """
     summary_dir.mkdir(parents=True, exist_ok=True)
     path = summary_dir / summary_name(run_id)
-    text = dump(from_document(summary, str(path)))
+    text = dump_document(summary)
     write_atomic(path, text)
     write_atomic(summary_dir / LATEST, text)
     return path
