@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from orchestrator.models import Gate
-from orchestrator.run_summary import encode_metric
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -42,6 +41,8 @@ def failed_gates(gates: Sequence[Gate], metrics: Mapping[str, float]) -> list[st
         if value is None:
             failures.append(f"{gate.metric} missing from metrics.json (gate {gate})")
         elif not math.isfinite(value):
+            from orchestrator.run_summary import encode_metric  # config loads gates: keep light
+
             spelled = encode_metric(value)
             failures.append(f"{gate.metric} is {spelled}, not a finite number (gate {gate})")
         elif not OPERATORS[gate.op](value, gate.threshold):

@@ -20,7 +20,6 @@ from orchestrator.jobs import forced, merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console
-from orchestrator.run_summary import LATEST, SUMMARY_DIR
 
 if TYPE_CHECKING:
     from orchestrator.incremental import Decisions
@@ -93,6 +92,8 @@ def _decided_shard(selected: tuple[JobSpec, ...], ids: tuple[str, ...]) -> tuple
 def make_plan(
     options: RunOptions, selection: Selection, base: Path, cpu_count: int | None = None
 ) -> Plan:
+    from orchestrator.run_summary import LATEST, SUMMARY_DIR
+
     history_file = options.durations or str(PurePath(options.output_root, SUMMARY_DIR, LATEST))
     durations = previous_durations(base / history_file)
     return build_plan(

@@ -16,7 +16,6 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
-from orchestrator.run_summary import SUMMARY_DIR
 from orchestrator.secrets import secret_values
 
 __all__ = [  # safe_name lives in jobs.py (merge refuses ids that share one); sweep.py uses it
@@ -82,6 +81,8 @@ def build_plan(
         )
         for spec in specs
     ]
+    from orchestrator.run_summary import SUMMARY_DIR  # its types: not for --list to load
+
     return Plan(
         jobs=tuple(start_order(jobs)),
         output_root=root,

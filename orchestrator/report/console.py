@@ -36,7 +36,6 @@ from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, Planne
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
 from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
-from orchestrator.run_summary import is_trial
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
@@ -582,6 +581,8 @@ def final_table(console: Console, event: RunFinished) -> None:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     trials = sweep_trials(results)
+    from orchestrator.run_summary import is_trial  # not needed by --list
+
     shown = [r for r in results if not is_trial(r.job.tags)]
     for result in _rows_worth_showing(shown):
         _, style = STATUS_STYLE[result.status]

@@ -17,14 +17,10 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.models import Attempt, JobResult, RunOptions, Status
-from orchestrator.run_summary import (
-    LATEST,
-    SCHEMA_VERSION,
-    dump_document,
-    encode_metric,
-    summary_name,
-)
 from orchestrator.secrets import redact
+
+# run_summary (the typed records) is imported where used: --list loads this module for
+# duration_text and must not pay for the records' classes.
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,6 +65,8 @@ def metric_text(value: float, digits: int = 4) -> str:
     """`0.9613`, or the summary's spelling of a non-finite value: every report shows it."""
     if math.isfinite(value):
         return f"{value:.{digits}g}"
+    from orchestrator.run_summary import encode_metric
+
     return str(encode_metric(value))
 
 
@@ -95,6 +93,8 @@ def assemble(
     header: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]], run: RunInfo
 ) -> dict[str, Any]:
     """The summary document; `jobs` are `job_record` dicts, live or rebuilt from a journal."""
+    from orchestrator.run_summary import SCHEMA_VERSION
+
     counts = Counter(job["status"] for job in jobs)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -160,6 +160,8 @@ def write_summary(summary: Mapping[str, Any], summary_dir: Path, run_id: str) ->
 
     Written as `dump` writes a loaded summary: non-finite metrics as their strings.
     """
+    from orchestrator.run_summary import LATEST, dump_document, summary_name
+
     summary_dir.mkdir(parents=True, exist_ok=True)
     path = summary_dir / summary_name(run_id)
     text = dump_document(summary)
