@@ -137,6 +137,8 @@ def load(path: Path) -> RunSummary:
         raise OrchestratorError(
             f"{path}: invalid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
+    except ValueError as error:  # an integer past int()'s digit limit, say
+        raise OrchestratorError(f"{path}: unreadable JSON: {error}") from None
     except RecursionError:
         raise OrchestratorError(f"{path}: invalid JSON: nested too deep") from None
     return from_document(data, str(path))

@@ -273,6 +273,10 @@ def test_a_bad_summary_is_one_line_naming_file_and_field(data: object, message: 
         (b'{"schema_version": 2,', "invalid JSON: Expecting property name"),
         (b"\xff\xfe", "not UTF-8 text"),
         (b"[" * 100_000, "invalid JSON: nested too deep"),
+        (
+            b'{"exit_code": 1' + b"0" * 5000 + b"}",
+            "unreadable JSON: Exceeds the limit (4300 digits)",
+        ),
     ],
 )
 def test_an_unreadable_file_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
