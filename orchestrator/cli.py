@@ -541,16 +541,17 @@ def show(summary: Path | None, output_format: str) -> None:
 
 
 def _show(path: Path, output_format: str) -> None:
-    from orchestrator.report import history
+    from orchestrator.report.history.runs import load_summaries
+    from orchestrator.report.history.show import print_show, show_markdown
     from orchestrator.run_summary import dump
 
-    data = history.load_summaries([path])[-1]
+    data = load_summaries([path])[-1]
     if output_format == "json":
         click.echo(dump(data), nl=False)
     elif output_format == "markdown":
-        click.echo(history.show_markdown(data, Path.cwd()), nl=False)
+        click.echo(show_markdown(data, Path.cwd()), nl=False)
     else:
-        history.print_show(data, Path.cwd())
+        print_show(data, Path.cwd())
 
 
 @cli.command()
@@ -589,13 +590,15 @@ def compare(
 @_format("table", "markdown", help="markdown: Mermaid charts GitHub renders.")
 def trend(paths: tuple[Path, ...], output_format: str) -> None:
     """Each job's headline metrics and run time over many runs (summary files or dirs)."""
-    from orchestrator.report import history
+    from orchestrator.report.history.runs import load_summaries
+    from orchestrator.report.history.trend import trend as trend_over
+    from orchestrator.report.history.trend_views import print_trend, trend_markdown
 
-    series = _guarded(lambda: history.trend(history.load_summaries(list(paths))))
+    series = _guarded(lambda: trend_over(load_summaries(list(paths))))
     if output_format == "markdown":
-        click.echo(history.trend_markdown(series), nl=False)
+        click.echo(trend_markdown(series), nl=False)
     else:
-        history.print_trend(series)
+        print_trend(series)
 
 
 _T = TypeVar("_T")

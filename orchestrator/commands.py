@@ -13,7 +13,10 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.models import RunOptions
 from orchestrator.outcome import EXIT_FAILED
 from orchestrator.pipeline import CONFIG_DIR
-from orchestrator.report import console, history
+from orchestrator.report import console
+from orchestrator.report.history.compare import compare
+from orchestrator.report.history.compare_views import compare_json, compare_markdown, print_compare
+from orchestrator.report.history.runs import load_summaries
 from orchestrator.report.journal import read_journal, rebuild_summary
 from orchestrator.report.outputs import write_reports
 from orchestrator.report.summary import new_run_id, run_header
@@ -77,11 +80,11 @@ def compare_runs(
 
     Per-job `metric_directions` and `regress_tolerance` come from the config files.
     """
-    base = history.load_summaries(base_paths)[-1]
-    head = history.load_summaries(head_paths)[-1]
+    base = load_summaries(base_paths)[-1]
+    head = load_summaries(head_paths)[-1]
     files, _ = config_files(project / CONFIG_DIR, (), project)
     jobs = load_configs(files, project).jobs
-    comparison = history.compare(
+    comparison = compare(
         base,
         head,
         tolerance=tolerance,
@@ -97,11 +100,11 @@ def compare_runs(
         },
     )
     if output_format == "json":
-        print(json.dumps(history.compare_json(comparison), indent=2))
+        print(json.dumps(compare_json(comparison), indent=2))
     elif output_format == "markdown":
-        print(history.compare_markdown(comparison), end="")
+        print(compare_markdown(comparison), end="")
     else:
-        history.print_compare(comparison)
+        print_compare(comparison)
     return len(comparison.regressions)
 
 

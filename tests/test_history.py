@@ -11,19 +11,18 @@ import pytest
 from conftest import Project, load_summary, summary_document
 
 from orchestrator.errors import OrchestratorError
-from orchestrator.report.history import (
-    JobChange,
-    MetricChange,
-    compare,
+from orchestrator.report.history.compare import JobChange, MetricChange, compare
+from orchestrator.report.history.compare_views import (
     compare_json,
     compare_markdown,
-    load_summaries,
     print_compare,
-    print_show,
+)
+from orchestrator.report.history.runs import load_summaries
+from orchestrator.report.history.show import print_show, show_markdown
+from orchestrator.report.history.trend import trend
+from orchestrator.report.history.trend_views import (
     print_trend,
-    show_markdown,
     sparkline,
-    trend,
     trend_markdown,
     xychart,
 )

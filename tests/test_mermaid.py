@@ -28,7 +28,10 @@ from mermaid_check import (  # the fixtures are used by name, in usefixtures
     render_charts,
 )
 
-from orchestrator.report import history, markdown
+from orchestrator.report import markdown
+from orchestrator.report.history import compare_views, trend_views
+from orchestrator.report.history.compare import compare
+from orchestrator.report.history.trend import JobTrend, Series, Trend
 from orchestrator.run_summary import from_document
 
 BASE = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.timezone.utc)
@@ -378,19 +381,19 @@ def test_no_name_or_value_changes_a_trend_chart(
 ) -> None:
     """Each trend chart stays one chart with one point per run that has a value."""
     labels = tuple(f"03-0{n + 1} 09:00" for n in range(len(values)))
-    t = history.Trend(
+    t = Trend(
         labels=labels,
         jobs=(
-            history.JobTrend(
+            JobTrend(
                 job=job_id,
-                metrics=(history.Series(metric, tuple(values)),),
-                durations=history.Series("run time", (1.5,) * len(values)),
+                metrics=(Series(metric, tuple(values)),),
+                durations=Series("run time", (1.5,) * len(values)),
             ),
         ),
     )
     points = [(label, v) for label, v in zip(labels, values, strict=True) if v is not None]
 
-    charts = assert_mermaid_ok(history.trend_markdown(t), count=1 + bool(points))
+    charts = assert_mermaid_ok(trend_views.trend_markdown(t), count=1 + bool(points))
 
     for chart, drawn in zip(charts, [points] if points else [], strict=False):
         assert chart["type"] == "xychart"
@@ -490,10 +493,10 @@ def test_report_and_comparison_fit_one_step_summary(tmp_path: Path) -> None:
         ),
         check=False,
     )
-    comparison = history.compare(from_document(base, "base"), from_document(head, "head"))
+    comparison = compare(from_document(base, "base"), from_document(head, "head"))
 
     report = markdown.render(head, tmp_path)
-    compared = history.compare_markdown(comparison)
+    compared = compare_views.compare_markdown(comparison)
 
     assert len(compared.encode()) <= markdown.COMPARE_RESERVE
     assert len(report.encode()) + len(compared.encode()) <= 1024 * 1024

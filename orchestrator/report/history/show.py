@@ -1,0 +1,95 @@
+"""One past run as it was reported: its Markdown, or its final table with log tails.
+
+Its model is the summary itself: `show` adds nothing to what the run recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.report.console import STATUS_STYLE, make_console
+from orchestrator.report.history.runs import attempts_by_job, owner
+from orchestrator.report.history.text import borderless_table
+from orchestrator.report.logs import tail_lines
+from orchestrator.report.markdown import gates_text, is_failure, metrics_text, render
+from orchestrator.report.summary import duration_text
+from orchestrator.run_summary import JobRecord, RunSummary, job_document, to_document
+
+
+def show_markdown(summary: RunSummary, base: Path) -> str:
+    """The same Markdown the run wrote, so `show` on an old summary matches its artifact."""
+    return render(to_document(summary), base)
+
+
+def print_show(summary: RunSummary, base: Path, *, tail: int = 20) -> None:
+    """One past run as its final table showed it, with the failing jobs' log tails
+    (`log_path` is relative to `base` unless absolute)."""
+    console = make_console()
+    commit = summary.git_commit
+    console.print(
+        f"[dim]run {escape(summary.started_at)}"
+        f"{f' on {escape(summary.host)}' if summary.host else ''}"
+        f"{f' · commit {escape(commit[:7])}' if commit else ''}[/]"
+    )
+    jobs = [job for job in summary.jobs if not job.is_trial]
+    console.print()
+    console.print(_job_table(summary, jobs))
+    for job in jobs:
+        if is_failure(job_document(job)):
+            _print_tail(console, job, tail_lines(base / job.log_path, tail))
+    exit_style = "green" if summary.exit_code == 0 else "red"
+    console.print(
+        f"\n{escape(_totals(jobs))} · {duration_text(summary.duration_s)} · "
+        f"[{exit_style}]exit {summary.exit_code}[/]"
+    )
+
+
+def _job_table(summary: RunSummary, jobs: Sequence[JobRecord]) -> Table:
+    """A row per job, its sweep trials' tries and time counted in its row."""
+    attempts = attempts_by_job(summary)
+    trials = Counter(owner(job) for job in summary.jobs if job.is_trial)
+    table = borderless_table(
+        ("job", "left"), ("status", "left"), ("tries", "right"), ("time", "right")
+    )
+    table.add_column("headline")
+    table.add_column("gates")
+    for job in jobs:
+        _, style = STATUS_STYLE[job.status]
+        optional = " (optional)" if job.optional else ""
+        note = f" · {trials[job.id]} trials" if trials[job.id] else ""
+        runs = attempts.get(job.id, [])
+        document = job_document(job)
+        table.add_row(
+            escape(job.id),
+            f"[{style}]{job.status.value}[/]{optional}",
+            str(len(runs)),
+            duration_text(sum(attempt.duration_s for attempt in runs)),
+            escape(metrics_text(document) + note),
+            escape(gates_text(document)),
+        )
+    return table
+
+
+def _print_tail(console: Console, job: JobRecord, lines: Sequence[str]) -> None:
+    console.print(
+        f"\n[red]── {escape(job.id)}[/]: {escape(job.reason or job.status.value)} · "
+        f"last {len(lines)} lines of {escape(job.log_path)}"
+    )
+    for line in lines or ["(log is empty or missing)"]:
+        console.print(f"   {escape(line)}", style="dim")
+
+
+def _totals(jobs: Sequence[JobRecord]) -> str:
+    """`3 succeeded · 1 optional failed`, counted as the run's final line counts them."""
+    counts: Counter[str] = Counter()
+    for job in jobs:
+        key = job.status.value.replace("_", " ")
+        optional_failure = job.optional and not job.status.ok
+        counts[f"optional {key}" if optional_failure else key] += 1
+    return " · ".join(f"{n} {key}" for key, n in counts.items())
