@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import math
+import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +22,15 @@ import yaml
 
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.gates import GATE_PATTERN, parse_gate
-from orchestrator.models import PRIORITIES, STANDARD_FLAGS, Gate, Pairs, Sweep, SweepParam
+from orchestrator.models import (
+    DEFAULT_MAX_JOBS,
+    PRIORITIES,
+    STANDARD_FLAGS,
+    Gate,
+    Pairs,
+    Sweep,
+    SweepParam,
+)
 
 KeyPath = tuple[str, ...]
 Value = Any  # a YAML value after validation; each field's validator fixes its real type
@@ -63,6 +73,8 @@ class _Doc:
         self.path = path
         self.data = data
         self.positions = positions
+        #: Matrices larger than this are refused before they are expanded (`--max-jobs`).
+        self.max_jobs = DEFAULT_MAX_JOBS
 
     def error(self, keys: KeyPath, message: str, hint: str | None = None) -> ConfigError:
         return ConfigError(
@@ -85,7 +97,10 @@ def _parse(path: str, text: str) -> _Doc:
     # libyaml's loader when present: a 10 MB config parses in a second, not a minute.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
+        # Composing is linear in the file's size (an alias is the anchor's node, shared);
+        # the walk checks keys and bounds aliases before anything is built from the nodes.
         node = loader.get_single_node()
+        positions = _Walk(path).document(node) if node is not None else {}
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -100,34 +115,186 @@ def _parse(path: str, text: str) -> _Doc:
         raise ConfigError(path, f"invalid YAML: {exc}", line=1) from None
     finally:
         loader.dispose()
-    positions: dict[KeyPath, Position] = {}
-    if node is not None:
-        _record_positions(path, node, (), positions)
     return _Doc(path, data, positions)
 
 
-def _record_positions(
-    path: str, node: yaml.Node, prefix: KeyPath, out: dict[KeyPath, Position]
-) -> None:
-    if isinstance(node, yaml.MappingNode):
+#: Nodes aliases may add to a document beyond those written in it. A config reuses a few
+#: blocks; "billion laughs" (nine nested aliases in 500 bytes) expands to 10⁹ nodes, which
+#: PyYAML would happily build, and every later walk over the values would take minutes.
+ALIAS_BUDGET = 100_000
+#: Deeper than any key of the schema (`jobs.x.sweep.params.p.float.0` is 6 levels).
+MAX_DEPTH = 32
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+#: Plain scalars some YAML reader takes as something other than text even where PyYAML
+#: reads a string: YAML 1.1's `y`/`n` booleans, YAML 1.2's `1e3`, `0o17` and `.inf`.
+_NOT_TEXT_ELSEWHERE = re.compile(
+    r"[yYnN]|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+
+
+class _Walk:
+    """One pass over the composed nodes, before any value is built from them.
+
+    Records where every key is, refuses what PyYAML would build silently or forever
+    (duplicate keys, a recursive alias, aliases expanding past `ALIAS_BUDGET`, job ids
+    that are not text), and follows YAML merge keys (`<<: *base`, `<<: [*a, *b]`) so a
+    key set next to a merge overrides the merged one instead of being a duplicate.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.positions: dict[KeyPath, Position] = {}
+        self.budget = ALIAS_BUDGET
+        self.seen: set[int] = set()
+        self.open: set[int] = set()  # nodes being walked: meeting one again is a cycle
+
+    def document(self, node: yaml.Node) -> dict[KeyPath, Position]:
+        if isinstance(node, yaml.MappingNode):
+            # Before any value is walked: a typo'd top-level key of a hostile file costs
+            # nothing, whatever its value holds.
+            for key_node, _ in node.value:
+                name = self._key(key_node, ())
+                if not _known_top_level(name) and key_node.tag != MERGE_TAG:
+                    raise self._error(
+                        key_node, (name,), "unknown top-level key", did_you_mean(name, TOP_LEVEL)
+                    )
+        self._node(node, (), ((), node.start_mark))
+        return self.positions
+
+    def _node(self, node: yaml.Node, keys: KeyPath, key: tuple[KeyPath, yaml.Mark]) -> None:
+        """Walk `node`, found at `keys`; `key` is the nearest mapping key above it, which
+        errors name: an alias's own place is not kept, and a list item's mark is its
+        anchor's, possibly far away."""
+        if id(node) in self.open:
+            raise self._at(key, "a recursive alias (an anchor used inside itself)")
+        if id(node) in self.seen:
+            self.budget -= 1
+            if self.budget < 0:
+                raise self._at(key, f"aliases expand this file past {ALIAS_BUDGET:,} values")
+        self.seen.add(id(node))
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return
+        if len(keys) > MAX_DEPTH:
+            raise self._at(key, f"nested more than {MAX_DEPTH} levels deep")
+        self.open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            self._mapping(node, keys)
+        else:
+            for index, item in enumerate(node.value):
+                item_keys = (*keys, str(index))
+                self.positions[item_keys] = _position(item.start_mark)
+                self._node(item, item_keys, key)
+        self.open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, keys: KeyPath) -> None:
+        own: dict[str, Position] = {}
+        explicit: list[tuple[yaml.Node, yaml.Node]] = []
+        merge: tuple[yaml.Node, yaml.Node] | None = None
         for key_node, value_node in node.value:
-            keys = (*prefix, str(key_node.value))
-            mark = key_node.start_mark
-            if keys in out:
-                raise ConfigError(
-                    path,
-                    f"duplicate key (first defined on line {out[keys].line})",
-                    line=mark.line + 1,
-                    column=mark.column + 1,
-                    key=".".join(keys),
+            name = "<<" if key_node.tag == MERGE_TAG else self._key(key_node, keys)
+            if name in own:
+                raise self._error(
+                    key_node,
+                    (*keys, name),
+                    f"duplicate key (first defined on line {own[name].line})",
                 )
-            out[keys] = Position(mark.line + 1, mark.column + 1)
-            _record_positions(path, value_node, keys, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            mark = item.start_mark
-            out[(*prefix, str(index))] = Position(mark.line + 1, mark.column + 1)
-            _record_positions(path, item, (*prefix, str(index)), out)
+            own[name] = _position(key_node.start_mark)
+            if key_node.tag == MERGE_TAG:
+                merge = (key_node, value_node)
+            else:
+                explicit.append((key_node, value_node))
+        if merge is not None:
+            inherited = self._merged(*merge, keys)
+            # Built here, not by PyYAML: its merge (6.0.3+) lets a later `<<: [*a, *b]`
+            # source win, where YAML says the earlier one does.
+            node.value = [pair for name, pair in inherited.items() if name not in own]
+            node.value += explicit
+        for key_node, value_node in explicit:
+            key_keys = (*keys, str(key_node.value))
+            self.positions[key_keys] = own[str(key_node.value)]
+            self._node(value_node, key_keys, (key_keys, key_node.start_mark))
+
+    def _merged(
+        self, key_node: yaml.Node, value_node: yaml.Node, keys: KeyPath
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """The pairs `<<:` brings in, by key; of several sources, the first one wins."""
+        sources = self._merge_sources(key_node, value_node, keys)
+        for source in reversed(sources):  # the first source's positions recorded last
+            self._node(source, keys, ((*keys, "<<"), key_node.start_mark))
+        inherited: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for source in sources:
+            for pair in source.value:  # flattened by the walk: its own merges are resolved
+                inherited.setdefault(str(pair[0].value), pair)
+        return inherited
+
+    def _merge_sources(
+        self, key_node: yaml.Node, value_node: yaml.Node, keys: KeyPath
+    ) -> list[yaml.MappingNode]:
+        """What `<<:` merges, first one winning (as YAML's merge key defines it)."""
+        if isinstance(value_node, yaml.MappingNode):
+            return [value_node]
+        if isinstance(value_node, yaml.SequenceNode) and all(
+            isinstance(item, yaml.MappingNode) for item in value_node.value
+        ):
+            return list(value_node.value)
+        raise self._error(
+            key_node, (*keys, "<<"), "'<<' merges a mapping or a list of mappings (*anchors)"
+        )
+
+    def _key(self, key_node: yaml.Node, keys: KeyPath) -> str:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise self._error(key_node, keys, "a key must be a plain value, not a list or mapping")
+        name = str(key_node.value)
+        if keys == ("jobs",):
+            self._job_id(key_node, name)
+        return name
+
+    def _job_id(self, key_node: yaml.ScalarNode, name: str) -> None:
+        """A job id is text: `yes`, `null`, `1e3`, `0x10` would be a bool, None or a number
+        to some YAML reader; guessing the text back is how `0x10` becomes `16`."""
+        plain = not key_node.style  # libyaml says "", PyYAML None
+        if key_node.tag != STR_TAG:
+            kind = key_node.tag.rsplit(":", 1)[-1]
+        elif plain and _NOT_TEXT_ELSEWHERE.fullmatch(name):
+            kind = "not text (a bool or number in YAML 1.1 or 1.2)"
+        else:
+            return
+        raise self._error(
+            key_node,
+            ("jobs", name),
+            f"YAML reads this job id as {kind}, not text",
+            f'quote it: "{name}"',
+        )
+
+    def _error(
+        self, key_node: yaml.Node, keys: KeyPath, message: str, hint: str | None = None
+    ) -> ConfigError:
+        return self._at((keys, key_node.start_mark), message, hint)
+
+    def _at(
+        self, key: tuple[KeyPath, yaml.Mark], message: str, hint: str | None = None
+    ) -> ConfigError:
+        keys, mark = key
+        return ConfigError(
+            self.path,
+            message,
+            line=mark.line + 1,
+            column=mark.column + 1,
+            key=".".join(keys) or None,
+            hint=hint,
+        )
+
+
+def _known_top_level(name: str) -> bool:
+    """`defaults`, `jobs`, `profile`, or an `x-` key: a place for anchors (as in Docker
+    Compose), so blocks merged into several jobs need not live inside one of them."""
+    return name in TOP_LEVEL or name.startswith(EXTENSION_PREFIX)
+
+
+def _position(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
 
 
 # ---------------------------------------------------------------------------- validators
@@ -150,12 +317,21 @@ def _int(minimum: int) -> Validator:
     return check
 
 
-def _seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
+def _finite(doc: _Doc, keys: KeyPath, value: Value, meaning: str) -> float:
+    """A number that means an amount: YAML's `.inf` and `.nan` are numbers too, and would
+    mean no time limit at all, a wait of forever, or a crash once a run is under way."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise doc.error(keys, f"expected a number of seconds, got {_type_name(value)} {value!r}")
-    if value < 0:
-        raise doc.error(keys, f"must not be negative, got {value}")
+        raise doc.error(keys, f"expected {meaning}, got {_type_name(value)} {value!r}")
+    if not math.isfinite(value):
+        raise doc.error(keys, f"expected a finite number, got {value}")
     return float(value)
+
+
+def _seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
+    seconds = _finite(doc, keys, value, "a number of seconds")
+    if seconds < 0:
+        raise doc.error(keys, f"must not be negative, got {value}")
+    return seconds
 
 
 def _positive_seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
@@ -166,7 +342,7 @@ def _positive_seconds(doc: _Doc, keys: KeyPath, value: Value) -> float:
 
 
 def _factor(doc: _Doc, keys: KeyPath, value: Value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+    if _finite(doc, keys, value, "a factor of at least 1") < 1:
         raise doc.error(keys, f"expected a factor of at least 1, got {value!r}")
     return float(value)
 
@@ -212,35 +388,83 @@ def _gates(doc: _Doc, keys: KeyPath, value: Value) -> tuple[Gate, ...]:
 def _matrix(doc: _Doc, keys: KeyPath, value: Value) -> tuple[Pairs, ...]:
     """`{seed: [0, 1], depth: [4, 8], exclude: [...], include: [...]}` → the combinations.
 
-    As in GitHub's matrix: every combination of the axes, minus those matching an
-    `exclude` entry, then each `include` entry either extends the combinations it matches
-    (on the axes it names) with its other keys, or is added as a combination of its own.
+    GitHub's `strategy.matrix`, exactly: every combination of the axes, minus those an
+    `exclude` entry matches (partially is enough); then each `include` entry is added to
+    every one of those combinations it changes no axis value of (its other keys added, or
+    overriding what an earlier include added), or, if there is none, is a combination of
+    its own. A combination added that way is not extended by later includes.
     """
     if not isinstance(value, dict) or not value:
         raise doc.error(keys, f"expected a mapping of name: [values], got {_type_name(value)}")
     axes: dict[str, tuple[str, ...]] = {}
     for name, values in value.items():
-        if name in {"include", "exclude"}:
-            continue
-        if not isinstance(values, list) or not values:
-            raise doc.error((*keys, str(name)), "expected a non-empty list of values")
-        check = COMMON_FIELDS[name].check if name in {"epochs", "folds", "seed"} else _scalar_text
-        axes[str(name)] = tuple(
-            str(check(doc, (*keys, str(name), str(i)), v)) for i, v in enumerate(values)
-        )
-    combos = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+        if name not in {"include", "exclude"}:
+            axes[str(name)] = _axis(doc, (*keys, str(name)), values)
+    _refuse_too_many(doc, keys, axes)
+    originals = [
+        dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())
+    ]
+    if not axes:  # no axes, no combinations: only what `include` adds, as on GitHub
+        originals = []
     for rule in _entries(doc, (*keys, "exclude"), value.get("exclude"), axes, require_axes=True):
-        combos = [c for c in combos if any(c[k] != v for k, v in rule.items())]
+        originals = [c for c in originals if any(c[k] != v for k, v in rule.items())]
+    added: list[dict[str, str]] = []
     for extra in _entries(doc, (*keys, "include"), value.get("include"), axes, require_axes=False):
-        shared = {k: v for k, v in extra.items() if k in axes}
-        matches = [c for c in combos if shared and all(c[k] == v for k, v in shared.items())]
+        on_axes = {k: v for k, v in extra.items() if k in axes}
+        matches = [c for c in originals if all(c[k] == v for k, v in on_axes.items())]
         for combo in matches:
             combo.update(extra)
         if not matches:
-            combos.append(dict(extra))
+            added.append(dict(extra))
+    combos = [tuple(combo.items()) for combo in (*originals, *added)]
     if not combos:
         raise doc.error(keys, "every combination is excluded")
-    return tuple(tuple(combo.items()) for combo in combos)
+    _refuse_repeats(doc, keys, combos, len(originals))
+    return tuple(combos)
+
+
+def _axis(doc: _Doc, keys: KeyPath, values: Value) -> tuple[str, ...]:
+    """An axis's values as text; a value listed twice would make two jobs with one id."""
+    if not isinstance(values, list) or not values:
+        raise doc.error(keys, "expected a non-empty list of values")
+    check = _matrix_value_check(keys[-1])
+    texts = tuple(str(check(doc, (*keys, str(i)), v)) for i, v in enumerate(values))
+    first: dict[str, int] = {}
+    for index, text in enumerate(texts):
+        if first.setdefault(text, index) != index:
+            raise doc.error(
+                (*keys, str(index)), f"{text!r} is already listed (item {first[text]})", "drop one"
+            )
+    return texts
+
+
+def _matrix_value_check(name: str) -> Validator:
+    """Epochs, folds and seed set the job's own fields: checked like them, axis or include."""
+    return COMMON_FIELDS[name].check if name in {"epochs", "folds", "seed"} else _scalar_text
+
+
+def _refuse_too_many(doc: _Doc, keys: KeyPath, axes: Mapping[str, tuple[str, ...]]) -> None:
+    """Counted before any is built: a million combinations would take minutes and
+    gigabytes before the run could say it will not run them."""
+    count = math.prod(len(values) for values in axes.values())
+    if axes and count > doc.max_jobs:
+        sizes = " x ".join(str(len(values)) for values in axes.values())
+        raise doc.error(
+            keys,
+            f"{count:,} combinations ({sizes}) is more than --max-jobs {doc.max_jobs:,}",
+            "raise --max-jobs to run them all",
+        )
+
+
+def _refuse_repeats(doc: _Doc, keys: KeyPath, combos: list[Pairs], originals: int) -> None:
+    """Two equal combinations would be two jobs with one id (two identical includes)."""
+    seen: set[Pairs] = set()
+    for index, combo in enumerate(combos):
+        if combo in seen:
+            where = (*keys, "include", str(index - originals)) if index >= originals else keys
+            label = ",".join(f"{k}={v}" for k, v in combo)
+            raise doc.error(where, f"the combination [{label}] is listed twice", "drop one")
+        seen.add(combo)
 
 
 def _entries(
@@ -258,7 +482,10 @@ def _entries(
                     (*keys, str(i)), f"'{name}' is not a matrix axis", did_you_mean(str(name), axes)
                 )
         entries.append(
-            {str(k): _scalar_text(doc, (*keys, str(i), str(k)), v) for k, v in entry.items()}
+            {
+                str(k): str(_matrix_value_check(str(k))(doc, (*keys, str(i), str(k)), v))
+                for k, v in entry.items()
+            }
         )
     return entries
 
@@ -294,6 +521,8 @@ def _sweep(doc: _Doc, keys: KeyPath, value: Value) -> Sweep:
     sampler = _choice(*SAMPLERS)(doc, (*keys, "sampler"), value.get("sampler", "tpe"))
     if sampler == "grid" and any(p.kind == "float" for p in params):
         raise doc.error((*keys, "sampler"), "grid needs int or choices params, not float ranges")
+    if sampler == "grid":
+        _refuse_huge_grid(doc, (*keys, "params"), params)
     sweep = Sweep(
         metric=_text(doc, (*keys, "metric"), value["metric"]),
         direction=_choice("maximize", "minimize")(
@@ -312,6 +541,24 @@ def _sweep(doc: _Doc, keys: KeyPath, value: Value) -> Sweep:
     )
     digest = hashlib.sha256(repr(dataclasses.replace(sweep, timeout=None)).encode()).hexdigest()
     return dataclasses.replace(sweep, digest=digest[:10])
+
+
+#: Points a grid sweep may have: Optuna's grid sampler lists every point before the first
+#: trial, so `int: [0, 1000000000]` would take gigabytes and minutes, whatever `n_trials`.
+MAX_GRID_POINTS = 100_000
+
+
+def _refuse_huge_grid(doc: _Doc, keys: KeyPath, params: Iterable[SweepParam]) -> None:
+    sizes = [
+        len(p.choices) if p.kind == "choices" else int(p.high) - int(p.low) + 1 for p in params
+    ]
+    if math.prod(sizes) > MAX_GRID_POINTS:
+        raise doc.error(
+            keys,
+            f"a grid of {math.prod(sizes):,} points ({' x '.join(map(str, sizes))}) is more than "
+            f"{MAX_GRID_POINTS:,}",
+            "narrow the ranges, or use the tpe or random sampler",
+        )
 
 
 def _sweep_param(doc: _Doc, keys: KeyPath, name: str, spec: Value) -> SweepParam:
@@ -344,6 +591,8 @@ def _sweep_param(doc: _Doc, keys: KeyPath, name: str, spec: Value) -> SweepParam
         or not all(isinstance(b, number) and not isinstance(b, bool) for b in bounds)
     ):
         raise doc.error((*keys, kind), f"expected [low, high] as {kind}s, got {bounds!r}")
+    for index, bound in enumerate(bounds):
+        _finite(doc, (*keys, kind, str(index)), bound, "a number")
     low, high = bounds
     if low >= high:
         raise doc.error((*keys, kind), f"low must be below high, got [{low}, {high}]")
@@ -407,6 +656,12 @@ def _text_list(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
     return tuple(_scalar_text(doc, (*keys, str(i)), item) for i, item in enumerate(value))
 
 
+def _text_set(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
+    """A list where a repeat means nothing more: `needs: [a, a]` once ran `a`'s dependent
+    twice, and counted it twice in the summary."""
+    return tuple(dict.fromkeys(_text_list(doc, keys, value)))
+
+
 def _command(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
     if isinstance(value, str):
         try:
@@ -427,7 +682,10 @@ def _command(doc: _Doc, keys: KeyPath, value: Value) -> tuple[str, ...]:
 def _args(doc: _Doc, keys: KeyPath, value: Value) -> Value:
     """A list is passed verbatim; a mapping becomes flags (`{lr: 0.1}` → `--lr 0.1`)."""
     if isinstance(value, str):
-        return tuple(shlex.split(value))
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise doc.error(keys, f"cannot split args: {exc}") from None
     if isinstance(value, list):
         return _text_list(doc, keys, value)
     if isinstance(value, dict):
@@ -572,9 +830,9 @@ COMMON_FIELDS: dict[str, Key] = {
         },
         "environment variables added for the job",
     ),
-    "tags": Key(_text_list, _TEXT_LIST, "names for --only/--exclude tag:NAME"),
+    "tags": Key(_text_set, _TEXT_LIST, "names for --only/--exclude tag:NAME"),
     "redact": Key(
-        _text_list,
+        _text_set,
         _TEXT_LIST,
         "env var names whose values are masked as *** in everything written "
         "(names with TOKEN, SECRET, PASSWORD, KEY are masked anyway)",
@@ -638,9 +896,9 @@ JOB_FIELDS: dict[str, Key] = {
         {"type": "object", "additionalProperties": {"type": "string", "pattern": GATE_PATTERN}},
         "checks on metrics.json ({accuracy: '>= 0.9'}); a miss is gate_failed",
     ),
-    "needs": Key(_text_list, _TEXT_LIST, "jobs that must succeed first"),
+    "needs": Key(_text_set, _TEXT_LIST, "jobs that must succeed first"),
     "inputs": Key(
-        _text_list,
+        _text_set,
         _TEXT_LIST,
         "file globs whose content is part of the job's fingerprint (skip-unchanged)",
     ),
@@ -719,14 +977,22 @@ JOB_FIELDS: dict[str, Key] = {
     ),
 }
 TOP_LEVEL = ("defaults", "jobs", "profile")
+EXTENSION_PREFIX = "x-"
 
 
 # ---------------------------------------------------------------------------- loading
-def load_configs(paths: Iterable[Path], base: Path, *, explicit: Iterable[Path] = ()) -> Config:
+def load_configs(
+    paths: Iterable[Path],
+    base: Path,
+    *,
+    explicit: Iterable[Path] = (),
+    max_jobs: int = DEFAULT_MAX_JOBS,
+) -> Config:
     """Read every config file in order; each later file overrides the earlier ones.
 
     A profile (a file with a top-level `profile:` key) found among `paths` is passed over:
     it applies only when asked for (`--profile`, `--config`), which are the `explicit` ones.
+    A matrix of more than `max_jobs` combinations is refused before it is expanded.
     """
     defaults: dict[str, Value] = {}
     jobs: dict[str, JobConfig] = {}
@@ -735,6 +1001,7 @@ def load_configs(paths: Iterable[Path], base: Path, *, explicit: Iterable[Path] 
     for path in paths:
         display = _display(path, base)
         doc = _read(path, display)
+        doc.max_jobs = max_jobs
         if _is_profile(doc) and path.resolve() not in asked:
             continue
         file_defaults, file_jobs = _validate(doc, base)
@@ -803,7 +1070,7 @@ def _validate(doc: _Doc, base: Path) -> tuple[dict[str, Value], dict[str, JobCon
             (), f"expected a mapping with 'defaults:' and 'jobs:', got {_type_name(data)}"
         )
     for key in data:
-        if key not in TOP_LEVEL:
+        if not _known_top_level(str(key)):
             raise doc.error((str(key),), "unknown top-level key", did_you_mean(str(key), TOP_LEVEL))
     if "profile" in data:
         _text(doc, ("profile",), data["profile"])
@@ -873,6 +1140,9 @@ def config_schema() -> dict[str, Any]:
                 "description": "makes the file a profile: loaded only "
                 "with --profile NAME or --config FILE, never automatically",
             },
+        },
+        "patternProperties": {
+            f"^{EXTENSION_PREFIX}": {"description": "ignored: a place for &anchors to merge"}
         },
     }
 

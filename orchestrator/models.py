@@ -265,6 +265,11 @@ class JobResult:
     sweep: Mapping[str, Any] | None = None
 
 
+#: Jobs the config may expand to (`--max-jobs`): 10,000 plan in about a second; more is
+#: likely a matrix axis or a range that is not what was meant, so it needs confirming.
+DEFAULT_MAX_JOBS = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     """Everything the command line (or `TRAIN_ORCH_*` env) asked for; built only by cli.py."""
@@ -275,6 +280,7 @@ class RunOptions:
     exclude: tuple[str, ...] = ()
     parallel: bool = False
     max_workers: int | None = None
+    max_jobs: int = DEFAULT_MAX_JOBS
     retries: int | None = None
     configs: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from pathlib import Path
 
 from conftest import Project
+
+from orchestrator.config import load_configs
+from orchestrator.jobs import merge
 
 FOREST = """
 import argparse, json, pathlib
@@ -104,3 +109,154 @@ def test_bad_matrix_is_a_config_error(project: Project) -> None:
     )
     project.config("configs/jobs.yaml", "jobs:\n  forest:\n    matrix:\n      seed: [-1]\n")
     assert "jobs.forest.matrix.seed.0: must be at least 0, got -1" in project.run("--list").stderr
+
+
+# ------------------------------------------------------------ GitHub's documented examples
+# From "Running variations of jobs in a workflow" (docs.github.com, Actions), each matrix
+# with the jobs GitHub says it makes. Expanded in-process: loading and merging are values.
+def combinations(tmp_path: Path, matrix: str) -> list[dict[str, str]]:
+    config = tmp_path / "configs/jobs.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    body = textwrap.indent(textwrap.dedent(matrix).strip(), " " * 6)
+    config.write_text(f"jobs:\n  m:\n    command: [echo]\n    matrix:\n{body}\n")
+    specs = merge((), load_configs([config], tmp_path), tmp_path)
+    return [dict(pair.split("=", 1) for pair in spec.id[2:-1].split(",")) for spec in specs]
+
+
+def test_github_example_expanding_configurations(tmp_path: Path) -> None:
+    """An include entry that matches an original combination extends only that one."""
+    assert combinations(
+        tmp_path,
+        """
+        os: [windows-latest, ubuntu-latest]
+        node: [14, 16]
+        include:
+          - os: windows-latest
+            node: 16
+            npm: 6
+        """,
+    ) == [
+        {"os": "windows-latest", "node": "14"},
+        {"os": "windows-latest", "node": "16", "npm": "6"},
+        {"os": "ubuntu-latest", "node": "14"},
+        {"os": "ubuntu-latest", "node": "16"},
+    ]
+
+
+def test_github_example_include_with_keys_that_are_no_axis(tmp_path: Path) -> None:
+    """`color: green` (no axis) goes to every combination; later includes override what
+    an include added but never an axis value; `fruit: banana` matches nothing, so it is a
+    combination of its own, and the next include does not extend that one."""
+    assert combinations(
+        tmp_path,
+        """
+        fruit: [apple, pear]
+        animal: [cat, dog]
+        include:
+          - color: green
+          - color: pink
+            animal: cat
+          - fruit: apple
+            shape: circle
+          - fruit: banana
+          - fruit: banana
+            animal: cat
+        """,
+    ) == [
+        {"fruit": "apple", "animal": "cat", "color": "pink", "shape": "circle"},
+        {"fruit": "apple", "animal": "dog", "color": "green", "shape": "circle"},
+        {"fruit": "pear", "animal": "cat", "color": "pink"},
+        {"fruit": "pear", "animal": "dog", "color": "green"},
+        {"fruit": "banana"},
+        {"fruit": "banana", "animal": "cat"},
+    ]
+
+
+def test_github_example_adding_a_combination_that_matches_none(tmp_path: Path) -> None:
+    found = combinations(
+        tmp_path,
+        """
+        os: [macos-latest, windows-latest, ubuntu-latest]
+        version: [12, 14, 16]
+        include:
+          - os: windows-latest
+            version: 17
+        """,
+    )
+    assert len(found) == 10
+    assert found[-1] == {"os": "windows-latest", "version": "17"}
+
+
+def test_github_example_include_only(tmp_path: Path) -> None:
+    """No axes: the includes are the combinations (no empty `m[]` job)."""
+    assert combinations(
+        tmp_path,
+        """
+        include:
+          - site: production
+            datacenter: site-a
+          - site: staging
+            datacenter: site-b
+        """,
+    ) == [
+        {"site": "production", "datacenter": "site-a"},
+        {"site": "staging", "datacenter": "site-b"},
+    ]
+
+
+def test_github_example_excluding_partial_matches(tmp_path: Path) -> None:
+    found = combinations(
+        tmp_path,
+        """
+        os: [macos-latest, windows-latest]
+        version: [12, 14, 16]
+        environment: [staging, production]
+        exclude:
+          - os: macos-latest
+            version: 12
+            environment: production
+          - os: windows-latest
+            version: 16
+        """,
+    )
+    assert len(found) == 9
+    assert {"os": "macos-latest", "version": "12", "environment": "production"} not in found
+    assert not [c for c in found if c["os"] == "windows-latest" and c["version"] == "16"]
+
+
+def test_exclude_comes_before_include(tmp_path: Path) -> None:
+    """GitHub: "All include combinations are processed after exclude", so an include can
+    add back what an exclude removed."""
+    assert combinations(
+        tmp_path,
+        """
+        seed: [0, 1]
+        exclude: [{seed: 1}]
+        include: [{seed: 1}]
+        """,
+    ) == [{"seed": "0"}, {"seed": "1"}]
+
+
+def test_a_value_listed_twice_is_refused(project: Project) -> None:
+    """GitHub would run both; here they would be two jobs with one id, one log, one dir."""
+    project.config(
+        "configs/jobs.yaml",
+        "jobs:\n  m:\n    command: [echo]\n    matrix:\n      seed: [0, 1, 0]\n",
+    )
+    result = project.run("--list")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        "error: configs/jobs.yaml:5:20: jobs.m.matrix.seed.2: '0' is already listed (item 0); "
+        "drop one"
+    )
+    project.config(
+        "configs/jobs.yaml",
+        "jobs:\n  m:\n    command: [echo]\n    matrix:\n"
+        "      include: [{site: a}, {site: b}, {site: a}]\n",
+    )
+    result = project.run("--list")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        "error: configs/jobs.yaml:5:39: jobs.m.matrix.include.2: the combination [site=a] is "
+        "listed twice; drop one"
+    )
