@@ -7,6 +7,7 @@ GitHub workflow passes its form inputs through `env:` and never splices them int
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import sys
@@ -20,7 +21,7 @@ from click.core import ParameterSource
 from orchestrator import __version__, config, pipeline
 from orchestrator.errors import OrchestratorError, SelectionError
 from orchestrator.jobs import parse_selectors
-from orchestrator.models import RunOptions
+from orchestrator.models import DEFAULT_MAX_JOBS, RunOptions
 from orchestrator.project import Project, locate
 from orchestrator.report import console
 
@@ -133,6 +134,17 @@ class _Option(click.Option):
             raise _BadValue(error.format_message()) from None
 
 
+class _Finite(click.FloatRange):
+    """A number range without `inf` and `nan`: `--timeout inf` meant no time limit at all,
+    and `nan` passes every range check (each comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -220,6 +232,13 @@ def _output_root(help: str, default: str | None = ".", shown: str | bool = True)
     type=click.IntRange(min=1),
     help="Jobs at once with --parallel [default: CPUs].",
 )
+@_option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_JOBS,
+    show_default=True,
+    help="Refuse to plan more jobs than this (matrices expanded): a confirmation for huge runs.",
+)
 @_option("--retries", type=click.IntRange(min=0), help="Re-run a failed job up to N more times.")
 @_option(
     "--gates",
@@ -232,13 +251,13 @@ def _output_root(help: str, default: str | None = ".", shown: str | bool = True)
 @_option("--fail-fast", is_flag=True, help="Stop everything at the first failed required job.")
 @_option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Finite(min=0, min_open=True),
     metavar="SECONDS",
     help="Time limit per attempt for jobs whose config sets none.",
 )
 @_option(
     "--grace",
-    type=click.FloatRange(min=0),
+    type=_Finite(min=0),
     metavar="SECONDS",
     help="Between SIGTERM and SIGKILL when stopping a job [default: 10].",
 )
@@ -405,6 +424,7 @@ def _options(params: dict[str, Any], project: Project) -> RunOptions:
         exclude=params["exclude"],
         parallel=params["parallel"],
         max_workers=params["max_workers"],
+        max_jobs=params["max_jobs"],
         retries=params["retries"],
         configs=tuple(map(typed, params["configs"])),
         profiles=params["profiles"],
@@ -559,7 +579,7 @@ def _show(path: Path, output_format: str) -> None:
 @click.argument("head", type=click.Path(exists=True, path_type=Path))
 @_option(
     "--tolerance",
-    type=click.FloatRange(min=0),
+    type=_Finite(min=0),
     default=0.01,
     show_default=True,
     help="Relative change of a metric, in its worse direction, that is a regression.",
@@ -628,7 +648,9 @@ def main() -> None:
 
     The streams are made losable first: a closed stdout (`| head -1`, a dead `tee`) would
     otherwise raise EPIPE into click, which turns it into a silent exit 1 mid-run. So is
-    Ctrl-C: click would turn it into "Aborted!" and exit 1, where a shell expects 130.
+    Ctrl-C: click would turn it into "Aborted!" and exit 1, where a shell expects 130; and
+    SIGTERM's default would end us without a word, even while planning. Outside a run
+    (which handles them its own way), both and SIGHUP stop at once: a line, 128 + signal.
     """
     from orchestrator.execute import signals
 
@@ -636,5 +658,8 @@ def main() -> None:
     signals.interrupts_raise()
     try:
         cli(prog_name="run-all-training")
-    except signals.Interrupted as stop:  # Ctrl-C outside a run: nothing to clean up
+    except signals.Interrupted as stop:  # outside a run: nothing to clean up
+        click.echo(
+            f"interrupted by {signals.signal_name(stop.signum)} (no job was running)", err=True
+        )
         sys.exit(signals.exit_code_for_signal(stop.signum))

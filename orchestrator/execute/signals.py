@@ -92,10 +92,15 @@ class Interrupted(BaseException):
 
 def interrupts_raise() -> None:
     """Make Ctrl-C raise `Interrupted` rather than KeyboardInterrupt, which click turns
-    into "Aborted!" and exit 1; the CLI ends with 130 instead, as a shell would. A run
-    routes SIGINT its own way meanwhile (`interrupt_handlers`), and puts this back."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _raise_interrupted)
+    into "Aborted!" and exit 1; the CLI ends with 130 instead, as a shell would. SIGTERM
+    and SIGHUP too: by default they end the process without a word, even mid-planning of
+    a large matrix. A run routes them its own way meanwhile (`interrupt_handlers`), and
+    puts these back. A signal ignored at start (`nohup`) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, _raise_interrupted)
 
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
