@@ -8,7 +8,9 @@ marks ids that would share them.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,14 +19,21 @@ from typing import Any
 
 from orchestrator.config import Config, JobConfig, Value
 from orchestrator.discovery import inspect_script
-from orchestrator.errors import ConfigError, SelectionError, did_you_mean
-from orchestrator.models import DiscoveredScript, JobSpec, Pairs
+from orchestrator.errors import ConfigError, OrchestratorError, SelectionError, did_you_mean
+from orchestrator.models import DEFAULT_MAX_JOBS, DiscoveredScript, JobSpec, Pairs
 
 
 def merge(
-    discovered: Iterable[DiscoveredScript], config: Config, base: Path
+    discovered: Iterable[DiscoveredScript],
+    config: Config,
+    base: Path,
+    *,
+    max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> tuple[JobSpec, ...]:
-    """One spec per job id: discovered scripts first (in discovery order), then config-only jobs."""
+    """One spec per job id: discovered scripts first (in discovery order), then config-only jobs.
+
+    More than `max_jobs` once matrices are expanded is refused before they are.
+    """
     specs: dict[str, JobSpec] = {
         s.id: s
         for s in (
@@ -48,7 +57,7 @@ def merge(
     for job_id, spec in specs.items():
         if job_id not in config.jobs:
             specs[job_id] = _apply(spec, config.defaults, None, base)
-    return mark_clashes(expand_matrices(tuple(specs.values())))
+    return mark_clashes(expand_matrices(tuple(specs.values()), max_jobs=max_jobs))
 
 
 # ---------------------------------------------------------------------------- file names
@@ -61,6 +70,7 @@ _KEPT = frozenset("_.@=+,-")
 MAX_NAME = 100
 
 
+@functools.lru_cache(maxsize=1 << 16)  # per job it is asked for its log, dir, needs, clashes
 def safe_name(job_id: str) -> str:
     """A job id as a file name: `logs/<name>.log`, `results/<name>_results`.
 
@@ -97,15 +107,43 @@ def name_clashes(ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
     for job_id in ids:
         groups.setdefault(name_key(job_id), []).append(job_id)
     return {
-        job_id: tuple(other for other in group if other != job_id)
+        job_id: _without_one(group, job_id)
         for group in groups.values()
         if len(group) > 1
         for job_id in group
     }
 
 
+def _without_one(group: list[str], job_id: str) -> tuple[str, ...]:
+    """The others of a group: a job defined twice (a matrix combination also written as
+    a job of its own) has itself among them."""
+    others = list(group)
+    others.remove(job_id)
+    return tuple(others)
+
+
 #: How a clash note starts: `--list` shows the note, a plan refuses any job carrying it.
 SAME_FILES = "shares its log and results dir with"
+
+
+#: A sweep's trial as a file name key: `execute/sweep.py` names trial 3 of `sw` `sw[trial=3]`,
+#: whose key is `sw_trial=3_`.
+_TRIAL_KEY = re.compile(r"(.*)_trial=([0-9]+)_")
+
+
+def trial_clashes(specs: Sequence[JobSpec]) -> dict[str, tuple[str, ...]]:
+    """Each job whose files a sweep's trial would share → that trial's id.
+
+    A study's trials are numbered on from one run to the next, so any number counts.
+    """
+    sweeps = {name_key(s.id): s.id for s in specs if s.sweep}
+    clashes: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        match = _TRIAL_KEY.fullmatch(name_key(spec.id)) if sweeps else None
+        sweep = sweeps.get(match.group(1)) if match else None
+        if match and sweep is not None:
+            clashes[spec.id] = (f"{sweep}[trial={int(match.group(2))}]",)
+    return clashes
 
 
 def mark_clashes(specs: Sequence[JobSpec]) -> tuple[JobSpec, ...]:
@@ -114,7 +152,7 @@ def mark_clashes(specs: Sequence[JobSpec]) -> tuple[JobSpec, ...]:
     `--list` shows it (the list is how to see what clashes); `build_plan` refuses a job
     carrying it, so a dry run or a run stops before anything starts.
     """
-    clashes = name_clashes(s.id for s in specs)
+    clashes = {**trial_clashes(specs), **name_clashes(s.id for s in specs)}
     return tuple(
         replace(s, error=_clash_note(s.id, clashes[s.id]))
         if s.id in clashes and not is_clash(s.error)
@@ -124,6 +162,8 @@ def mark_clashes(specs: Sequence[JobSpec]) -> tuple[JobSpec, ...]:
 
 
 def _clash_note(job_id: str, others: Sequence[str]) -> str:
+    if job_id in others:
+        return f"{SAME_FILES} another job of the same id"
     note = f"{SAME_FILES} {', '.join(map(repr, others))}"
     if all(safe_name(other) != safe_name(job_id) for other in others):
         note += " where case is ignored (macOS, Windows)"
@@ -152,17 +192,28 @@ def defined_at(spec: JobSpec) -> tuple[str, int | None, str]:
 MATRIX_INTS = ("epochs", "folds", "seed")
 
 
-def expand_matrices(specs: Sequence[JobSpec]) -> tuple[JobSpec, ...]:
-    """Each matrix job becomes its combinations; a need on it becomes a need on them all."""
+def expand_matrices(
+    specs: Sequence[JobSpec], *, max_jobs: int = DEFAULT_MAX_JOBS
+) -> tuple[JobSpec, ...]:
+    """Each matrix job becomes its combinations; a need on it becomes a need on them all
+    (once: `needs: [forest, forest[seed=0]]` must not wait for, or count, a job twice)."""
+    count = sum(len(s.matrix) or 1 for s in specs)
+    if count > max_jobs:
+        raise OrchestratorError(
+            f"{count:,} jobs once matrices are expanded, more than --max-jobs {max_jobs:,}; "
+            "raise --max-jobs to plan them all"
+        )
     members = {s.id: [matrix_member(s, combo) for combo in s.matrix] for s in specs if s.matrix}
     expanded = [m for s in specs for m in members.get(s.id, [s])]
     return tuple(
         replace(
             s,
             needs=tuple(
-                n
-                for need in s.needs
-                for n in ([m.id for m in members[need]] if need in members else [need])
+                dict.fromkeys(
+                    n
+                    for need in s.needs
+                    for n in ([m.id for m in members[need]] if need in members else [need])
+                )
             ),
         )
         for s in expanded

@@ -48,8 +48,8 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
     profiles = [f"{CONFIG_DIR}/{name}.yaml" for name in options.profiles]
     files, explicit = config_files(base / CONFIG_DIR, [*profiles, *options.configs], base)
-    config = load_configs(files, base, explicit=explicit)
-    specs = merge(scripts, config, base)
+    config = load_configs(files, base, explicit=explicit, max_jobs=options.max_jobs)
+    specs = merge(scripts, config, base, max_jobs=options.max_jobs)
     selected = select(
         specs,
         options.only,

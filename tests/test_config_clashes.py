@@ -86,6 +86,33 @@ CLASHING_CONFIGS = {
         "logs/forest_seed=1_.log and results/forest_seed=1__results/ with 'forest[seed=1]'"
         + RENAME,
     ),
+    "a job and a sweep's trial": (
+        "jobs:\n  sw:\n    command: [echo]\n"
+        "    sweep: {metric: acc, params: {lr: {float: [0.1, 0.2]}}}\n"
+        "  SW[trial=3]: {command: [echo]}\n",
+        "error: configs/jobs.yaml:5: jobs.SW[trial=3]: 'SW[trial=3]' shares "
+        "logs/SW_trial=3_.log and results/SW_trial=3__results/ with 'sw[trial=3]' "
+        "where case is ignored (macOS, Windows)" + RENAME,
+    ),
+    "a job and a trial of a matrix combination's sweep": (
+        "jobs:\n  sw:\n    command: [echo]\n    matrix: {s: [a, b]}\n"
+        "    sweep: {metric: acc, params: {lr: {float: [0.1, 0.2]}}}\n"
+        "  sw_s=b__trial=12_: {command: [echo]}\n",
+        "error: configs/jobs.yaml:6: jobs.sw_s=b__trial=12_: 'sw_s=b__trial=12_' shares "
+        "logs/sw_s=b__trial=12_.log and results/sw_s=b__trial=12__results/ with "
+        "'sw[s=b][trial=12]'" + RENAME,
+    ),
+    "a matrix combination written as a job too": (
+        "jobs:\n  m: {command: [echo], matrix: {x: [1]}}\n  m[x=1]: {command: [echo]}\n",
+        "error: configs/jobs.yaml:3: jobs.m[x=1]: 'm[x=1]' shares logs/m_x=1_.log and "
+        "results/m_x=1__results/ with another job of the same id" + RENAME,
+    ),
+    "matrix values that differ only in case": (
+        "jobs:\n  m:\n    command: [echo]\n    matrix: {o: [A, a]}\n",
+        "error: configs/jobs.yaml:4: jobs.m.matrix: 'm[o=a]' shares logs/m_o=a_.log and "
+        "results/m_o=a__results/ with 'm[o=A]' where case is ignored (macOS, Windows); "
+        "change one of the values",
+    ),
 }
 
 
