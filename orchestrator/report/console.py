@@ -219,8 +219,9 @@ def show_plan(plan: Plan, decisions: Decisions, fmt: str, verbose: bool) -> None
         print(json.dumps(_plan_json(plan, decisions, levels), indent=2))
         return
     console = make_console()
+    graphed = plan_has_graph(plan)  # once: per job, 10,000 jobs took 10 s
     for job in plan.jobs:
-        notes = [f"level {levels[job.id]}"] if plan_has_graph(plan) else []
+        notes = [f"level {levels[job.id]}"] if graphed else []
         notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
         notes += [f"retries {job.retries}"] if job.retries else []
         notes += ["optional"] if job.optional else []
