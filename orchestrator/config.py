@@ -126,10 +126,11 @@ ALIAS_BUDGET = 100_000
 MAX_DEPTH = 32
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
-#: Plain scalars some YAML reader takes as something other than text even where PyYAML
-#: reads a string: YAML 1.1's `y`/`n` booleans, YAML 1.2's `1e3`, `0o17` and `.inf`.
-_NOT_TEXT_ELSEWHERE = re.compile(
-    r"[yYnN]|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+#: Plain scalars YAML 1.2 (GitHub, editors' YAML servers) reads as numbers where PyYAML's
+#: YAML 1.1 reads text: `1e3`, `0o17`. (YAML 1.1's `y`/`n` booleans are left as text, as
+#: PyYAML and YAML 1.2 both read them: `x`, `y`, `z` are fine job names.)
+_NUMBER_ELSEWHERE = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
     r"|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
 
@@ -257,8 +258,8 @@ class _Walk:
         plain = not key_node.style  # libyaml says "", PyYAML None
         if key_node.tag != STR_TAG:
             kind = key_node.tag.rsplit(":", 1)[-1]
-        elif plain and _NOT_TEXT_ELSEWHERE.fullmatch(name):
-            kind = "not text (a bool or number in YAML 1.1 or 1.2)"
+        elif plain and _NUMBER_ELSEWHERE.fullmatch(name):
+            kind = "a number (YAML 1.2)"
         else:
             return
         raise self._error(

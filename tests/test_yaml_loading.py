@@ -180,15 +180,14 @@ NOT_TEXT = {
     "yes": "bool",
     "No": "bool",
     "off": "bool",
-    "y": "not text (a bool or number in YAML 1.1 or 1.2)",
     "null": "null",
     "~": "null",
     "1": "int",
     "0x10": "int",
-    "0o17": "not text (a bool or number in YAML 1.1 or 1.2)",
+    "0o17": "a number (YAML 1.2)",
     "1_000": "int",
     "1:30": "int",
-    "1e3": "not text (a bool or number in YAML 1.1 or 1.2)",
+    "1e3": "a number (YAML 1.2)",
     "1.5": "float",
     ".inf": "float",
     ".NaN": "float",
@@ -203,6 +202,13 @@ def test_a_job_id_yaml_reads_as_no_text_must_be_quoted(tmp_path: Path, job_id: s
         f"configs/jobs.yaml:2:3: jobs.{job_id}: YAML reads this job id as {NOT_TEXT[job_id]}, "
         f'not text; quote it: "{job_id}"'
     )
+
+
+def test_y_and_n_are_text_as_pyyaml_and_yaml_1_2_read_them(tmp_path: Path) -> None:
+    assert list(load(tmp_path, "jobs:\n  x: {command: [echo]}\n  y: {command: [echo]}\n")) == [
+        "x",
+        "y",
+    ]
 
 
 def test_quoted_ids_are_text(tmp_path: Path) -> None:
