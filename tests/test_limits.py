@@ -140,7 +140,7 @@ def test_a_stop_signal_while_planning_is_acted_on(project: Project) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.5)  # past start-up: the handlers are installed before any import work
+        time.sleep(1.5)  # past start-up (~0.2 s) and into planning (many seconds)
         assert started.poll() is None, "planned 200,000 jobs before the signal came"
         started.send_signal(sig)
         _, stderr = started.communicate(timeout=60)
