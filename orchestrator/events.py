@@ -32,6 +32,21 @@ class AttemptEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class SweepStarted:
+    """A sweep opened its study: which one, whether it is new and why, its trials."""
+
+    job: PlannedJob
+    study: str
+    #: Why a new study starts ("script changed", "--force"); None when one is resumed.
+    new_because: str | None
+    earlier: str | None
+    #: Trials the study had already counted, and the trials left to run.
+    done: int
+    left: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class JobFinished:
     result: JobResult
 
@@ -55,7 +70,9 @@ class RunFinished:
     summary_path: str | None
 
 
-Event = RunStarted | AttemptStarted | AttemptEnded | JobFinished | Halted | RunFinished
+Event = (
+    RunStarted | AttemptStarted | AttemptEnded | SweepStarted | JobFinished | Halted | RunFinished
+)
 
 
 class EventSink(Protocol):

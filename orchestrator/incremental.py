@@ -118,13 +118,31 @@ def _decide_job(
         decided = _against_previous(job, options, base, previous.jobs.get(job.id), previous.name)
         if decided is not None:
             return decided
-    if "*" in options.force or job.id in options.force:
+    if forced(job.id, options):
         return None, "--force"
     if not job.cache:
         return None, "cache: false"
     if job.sweep is not None:
         return None, "a sweep resumes its study"
     return _from_cache(job, base, parts, cache)
+
+
+def forced(job_id: str, options: RunOptions) -> bool:
+    """`--force` names the job (or everything): a sweep then starts a new study."""
+    return "*" in options.force or job_id in options.force
+
+
+def study_identity(job: PlannedJob, decisions: Decisions) -> dict[str, str]:
+    """What a sweep's study is valid for: the sweep's definition and the job's fingerprint.
+
+    A best value is only the best of the code and data that produced it: an edited script
+    or changed `inputs:` (or argv, env, upstream) must start a new study, or the run
+    reports the old best as this code's result.
+    """
+    from orchestrator.studies import identity
+
+    assert job.sweep is not None
+    return identity(job.sweep.digest, decisions.fingerprints.get(job.id, {}))
 
 
 def _against_previous(

@@ -19,7 +19,13 @@ from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
 from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Backend, Scheduler, SweepRunner
 from orchestrator.execute.watchdog import Watchdog, watching
-from orchestrator.incremental import Decisions, StateRecorder, stop_leftovers
+from orchestrator.incremental import (
+    Decisions,
+    StateRecorder,
+    forced,
+    stop_leftovers,
+    study_identity,
+)
 from orchestrator.models import Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
@@ -43,6 +49,8 @@ def run_plan(
     _refuse_symlinked_dirs(plan, base)
     with run_lock(root):
         stop_leftovers(decisions.leftovers, plan)
+        # Before the journal: a bad --optuna-storage is refused before anything is written.
+        sweeps = sweep_factory(plan, options, decisions)
         # Ray's jobs run on their nodes, under Ray's own supervision.
         with watching() if backend is None else contextlib.nullcontext() as watchdog:
             return _run_locked(
@@ -50,6 +58,7 @@ def run_plan(
                 options,
                 base,
                 decisions,
+                sweeps,
                 backend=backend,
                 backend_info=backend_info,
                 dog=watchdog,
@@ -61,6 +70,7 @@ def _run_locked(
     options: RunOptions,
     base: Path,
     decisions: Decisions,
+    sweeps: Callable[[PlannedJob], SweepRunner] | None,
     *,
     backend: Backend | None,
     backend_info: Mapping[str, Any],
@@ -90,7 +100,7 @@ def _run_locked(
     sink = Fanout(*sinks)
     if backend is None:  # Ray's jobs hold their descriptors on their own nodes
         plan = _fit_to_descriptors(plan)
-    scheduler = Scheduler(plan, sink, decisions.carried, sweep_factory(plan, options), backend)
+    scheduler = Scheduler(plan, sink, decisions.carried, sweeps, backend)
     with scheduler.handling_signals():
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()
@@ -183,11 +193,20 @@ def _write_reports_or_say_why(
         return None
 
 
-def sweep_factory(plan: Plan, options: RunOptions) -> Callable[[PlannedJob], SweepRunner] | None:
+def sweep_factory(
+    plan: Plan, options: RunOptions, decisions: Decisions
+) -> Callable[[PlannedJob], SweepRunner] | None:
     """Drivers for sweep jobs; Optuna is imported only when the plan has one."""
     if not any(job.sweep for job in plan.jobs):
         return None
-    from orchestrator.execute.sweep import SweepDriver, default_storage
+    from orchestrator.execute.sweep import SweepDriver, open_storage
 
-    storage = options.optuna_storage or default_storage(plan.output_root)
-    return lambda job: SweepDriver(job, storage, plan.output_root)
+    storage = open_storage(options.optuna_storage, plan.output_root)
+    if storage.set_aside:
+        console.print_warning(
+            f"the study store {storage.url.removeprefix('sqlite:///')} was damaged: "
+            f"set aside as {storage.set_aside}; sweeps start new studies"
+        )
+    return lambda job: SweepDriver(
+        job, storage, study_identity(job, decisions), forced=forced(job.id, options)
+    )

@@ -191,7 +191,7 @@ def test_changed_definition_starts_a_new_study(project: Project) -> None:
     sweep = project.jobs()["quad"]["sweep"]
     assert sweep["study"] != first
     assert (
-        sweep["note"] == f"sweep definition changed: new study {sweep['study']} (earlier: {first})"
+        sweep["note"] == f"new study {sweep['study']}: sweep definition changed (earlier: {first})"
     )
 
 

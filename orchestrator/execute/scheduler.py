@@ -29,6 +29,7 @@ from orchestrator.events import (
     EventSink,
     Halted,
     JobFinished,
+    SweepStarted,
 )
 from orchestrator.execute.beneath import (
     SymlinkInTheWay,
@@ -131,6 +132,7 @@ class SweepRunner(Protocol):
     def tell(self, result: JobResult) -> list[PlannedJob]: ...
     def should_prune(self, job: PlannedJob) -> bool: ...
     def stop(self) -> None: ...
+    def announcement(self) -> SweepStarted | None: ...
     def outcome(
         self,
     ) -> tuple[Status, tuple[tuple[str, float], ...], str | None, dict[str, Any]]: ...
@@ -474,7 +476,11 @@ class Scheduler:
             self._finish(job, Status.FAILED, reason="sweeps are not available here")
             return
         driver = self._drivers[job.id] = self.sweep_factory(job)
-        self._queue_trials(job, driver.begin())
+        trials = driver.begin()
+        announcement = driver.announcement()
+        if announcement is not None:
+            self.sink.emit(announcement)
+        self._queue_trials(job, trials)
         if driver.done:
             self._finish_sweep(job)
 

@@ -2,9 +2,8 @@
 log, timeout, retries, journal), and this driver asks Optuna for trials and tells it how
 they went (ask-and-tell), from the scheduler's thread only.
 
-The study lives in SQLite under the output root, named after the job and a digest of the
-sweep definition: rerunning the same command resumes it, a changed definition starts a
-new one. Optuna is imported only when a plan has a sweep.
+The study lives in SQLite under the output root; `orchestrator/studies.py` decides which
+one a run uses (resumed, or new and why). Optuna is imported only when a plan has a sweep.
 """
 
 from __future__ import annotations
@@ -16,38 +15,110 @@ import math
 import sqlite3
 import time
 import warnings
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.errors import OrchestratorError
+from orchestrator.events import SweepStarted
 from orchestrator.models import JobResult, PlannedJob, Status, Sweep
-from orchestrator.plan import output_dir_of, safe_name
+from orchestrator.plan import safe_name
 from orchestrator.run_summary import encode_metric
+from orchestrator.studies import (
+    IDENTITY_ATTR,
+    INTERRUPTED,
+    STORAGE_FILE,
+    TRIALS_DIR_ATTR,
+    Choice,
+    choose,
+    grid_size,
+    grid_space,
+    new_trials_dir,
+    trial_budget,
+    trial_dir,
+)
 
 if TYPE_CHECKING:
     import optuna
 
-#: Trials told FAIL only because the run stopped (or died) under them: asked again later.
-INTERRUPTED = "interrupted"
-STORAGE_FILE = ".train_orch/optuna.db"
+__all__ = ["INTERRUPTED", "SweepDriver", "open_storage", "trial_job"]
 
 
-def default_storage(output_root: str) -> str:
-    path = Path(output_root, STORAGE_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as db:  # WAL: readers (optuna-dashboard) never block a run
-        db.execute("PRAGMA journal_mode=WAL")
-    return f"sqlite:///{path}"
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """The study store every sweep of a run shares, and what happened to a damaged one."""
+
+    url: str
+    handle: Any  # optuna.storages.RDBStorage: one engine for the run, not one per sweep
+    #: Set when a damaged default store was renamed aside for this run.
+    set_aside: str | None = None
+
+
+def open_storage(url: str | None, output_root: str) -> Storage:
+    """The study store, opened once before the run starts; a bad URL is the user's error.
+
+    A damaged default store (truncated, overwritten) is renamed aside rather than breaking
+    every later sweep: deleting `.train_orch/` is always safe, so starting afresh is too.
+    """
+    import optuna
+
+    set_aside = None
+    if url is None:
+        path = Path(output_root, STORAGE_FILE)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        set_aside = _set_aside_if_damaged(path)
+        url = f"sqlite:///{path}"
+    try:
+        handle = optuna.storages.RDBStorage(url)
+    except Exception as exc:  # sqlalchemy's errors (no such dialect, no server) vary by URL
+        raise OrchestratorError(f"--optuna-storage {url}: {_first_line(exc)}") from None
+    return Storage(url, handle, set_aside)
+
+
+def _set_aside_if_damaged(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        with sqlite3.connect(path) as db:  # WAL: readers (optuna-dashboard) never block a run
+            db.execute("PRAGMA journal_mode=WAL")
+            if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                raise sqlite3.DatabaseError("quick_check failed")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return None
+    except sqlite3.DatabaseError:
+        pass
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists() or part.is_symlink():
+            part.replace(f"{aside}{suffix}")
+    return str(aside)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 class SweepDriver:
-    def __init__(self, job: PlannedJob, storage: str, output_root: str) -> None:
+    def __init__(
+        self,
+        job: PlannedJob,
+        storage: Storage,
+        identity: Mapping[str, str],
+        *,
+        forced: bool = False,
+    ) -> None:
         assert job.sweep is not None
         self.job = job
         self.sweep: Sweep = job.sweep
         self.storage = storage
-        self.output_root = output_root
+        self.identity = dict(identity)
+        self.forced = forced
         self.study: optuna.Study | None = None
+        self.choice: Choice | None = None
+        self.trials_dir = ""
         self.running: dict[str, optuna.Trial] = {}
         self.progress_offsets: dict[str, int] = {}
         self.stopped = False
@@ -61,36 +132,90 @@ class SweepDriver:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        summaries = sorted(optuna.get_all_study_summaries(self.storage.handle))
+        known = {s.study_name: s for s in summaries}
+        self.choice = choose(
+            self.job.id,
+            self.identity,
+            {n: s.user_attrs for n, s in known.items()},
+            forced=self.forced,
+        )
+        if self.storage.set_aside and self.choice.new_because is not None and not known:
+            why = f"the study store was damaged: set aside as {self.storage.set_aside}"
+            self.choice = replace(self.choice, new_because=why)
+        so_far = known[self.choice.name].n_trials if self.choice.name in known else 0
         try:
-            sampler = self._sampler(optuna)
+            sampler = self._sampler(optuna, so_far)
         except ImportError as exc:
             self.error = f"sampler '{self.sweep.sampler}' needs {exc.name}: pip install {exc.name}"
             return []
-        name = f"{self.job.id}-{self.sweep.digest}"
-        earlier = [
-            s.study_name
-            for s in optuna.get_all_study_summaries(self.storage)
-            if s.study_name.startswith(f"{self.job.id}-") and s.study_name != name
-        ]
         self.study = optuna.create_study(
-            storage=self.storage,
-            study_name=name,
+            storage=self.storage.handle,
+            study_name=self.choice.name,
             sampler=sampler,
             pruner=self._pruner(optuna),
             direction="minimize" if self.sweep.direction == "minimize" else "maximize",
             load_if_exists=True,
         )
-        if earlier:
-            self.note = (
-                f"sweep definition changed: new study {name} (earlier: {', '.join(earlier)})"
-            )
+        self._claim_trials_dir()
+        if self.choice.new_because is not None and (self.choice.earlier or self.storage.set_aside):
+            # A first study is no news; one that replaces another is, in the summary too.
+            earlier = f" (earlier: {self.choice.earlier})" if self.choice.earlier else ""
+            self.note = f"new study {self.choice.name}: {self.choice.new_because}{earlier}"
         for stale in self.study.get_trials(
             deepcopy=False, states=[optuna.trial.TrialState.RUNNING]
         ):
             # Left running by a run that died: it does not count, and is asked again.
             optuna.trial.Trial(self.study, stale._trial_id).set_user_attr(INTERRUPTED, True)
             self.study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
+        if self.sweep.sampler == "grid":
+            self._requeue_interrupted_grid_points(optuna)
         return self._ask()
+
+    def _claim_trials_dir(self) -> None:
+        """Where this study's trials write: recorded in the study, so a resume finds it."""
+        assert self.study is not None
+        recorded = self.study.user_attrs.get(TRIALS_DIR_ATTR)
+        if isinstance(recorded, str) and recorded:
+            self.trials_dir = recorded
+            return
+        self.trials_dir = new_trials_dir(self.job.output_dir, self.study.study_name, Path())
+        self.study.set_user_attr(TRIALS_DIR_ATTR, self.trials_dir)
+        self.study.set_user_attr(IDENTITY_ATTR, self.identity)
+
+    def _requeue_interrupted_grid_points(self, optuna: Any) -> None:
+        """Ask again for the grid points whose trials were interrupted.
+
+        GridSampler counts any finished trial's point as visited, interrupted or not: left
+        alone, those points would never run and the last asks would repeat other points.
+        """
+        assert self.study is not None
+        trials = self.study.get_trials(deepcopy=False)
+        covered = {
+            _point(t.params)
+            for t in trials
+            if t.state == optuna.trial.TrialState.WAITING
+            or (t.state.is_finished() and not t.user_attrs.get(INTERRUPTED))
+        }
+        for trial in trials:
+            if trial.user_attrs.get(INTERRUPTED) and _point(trial.params) not in covered:
+                covered.add(_point(trial.params))
+                self.study.enqueue_trial(dict(trial.params))
+
+    def announcement(self) -> SweepStarted | None:
+        """What the console says as the sweep starts: which study, new or resumed, and why."""
+        if self.study is None or self.choice is None:
+            return None
+        done = self._counted()
+        return SweepStarted(
+            job=self.job,
+            study=self.study.study_name,
+            new_because=self.choice.new_because,
+            earlier=self.choice.earlier,
+            done=done,
+            left=max(0, self._budget() - done),
+            at=time.time(),
+        )
 
     def _ask(self) -> list[PlannedJob]:
         trials = []
@@ -103,7 +228,7 @@ class SweepDriver:
             assert self.study is not None
             trial = self.study.ask()
             params = {p.name: self._suggest(trial, p) for p in self.sweep.params}
-            job = self.trial_job(trial.number, params)
+            job = trial_job(self.job, self.trials_dir, trial.number, params)
             self.running[job.id] = trial
             trials.append(job)
         return trials
@@ -215,9 +340,21 @@ class SweepDriver:
             importances=self._importances(optuna),
         )
         metrics = tuple((k, float(v)) for k, v in best.user_attrs.get("metrics", {}).items())
+        grid_end = self._grid_end_note()
+        if grid_end:
+            info["note"] = "; ".join(filter(None, (self.note, grid_end)))
         status = Status.CANCELLED if self.stopped and self._more() else Status.SUCCEEDED
         reason = f"best {self.sweep.metric} {best.value:.4g} (trial {best.number})"
         return status, metrics, reason, info
+
+    def _grid_end_note(self) -> str | None:
+        """Say so when the grid, not n_trials, ended the sweep."""
+        if self.sweep.sampler != "grid" or self._more():
+            return None
+        size = grid_size(self.sweep)
+        if self.sweep.n_trials <= size:
+            return None
+        return f"the grid has {size} points: all tried, so {size} of n_trials {self.sweep.n_trials}"
 
     def _importances(self, optuna: Any) -> dict[str, float]:
         try:
@@ -229,35 +366,6 @@ class SweepDriver:
         return {name: round(float(value), 4) for name, value in importances.items()}
 
     # ----------------------------------------------------------------------- helpers
-    def trial_job(self, number: int, params: dict[str, Any]) -> PlannedJob:
-        """The parent's command with this trial's params, in its own dir and log."""
-        trial_id = f"{self.job.id}[trial={number}]"
-        output_dir = output_dir_of(self.output_root, trial_id)
-        argv = list(self.job.argv)
-        for name, flag in self.job.sweep_flags:
-            argv = _with_flag(argv, flag, str(params[name]))
-        env = {
-            **dict(self.job.env),
-            "TRAIN_ORCH_OUTPUT_DIR": output_dir,
-            "TRAIN_ORCH_JOB_ID": trial_id,
-            "TRAIN_ORCH_TRIAL": str(number),
-        }
-        return replace(
-            self.job,
-            id=trial_id,
-            argv=tuple(_with_flag(argv, _output_flag(self.job), output_dir)),
-            env=tuple(env.items()),
-            output_dir=output_dir,
-            optional=True,
-            sweep=None,
-            log_path=str(Path(self.job.log_path).with_name(f"{safe_name(trial_id)}.log")),
-            tags=(*self.job.tags, f"sweep:{self.job.id}"),
-            needs=(),
-            needs_outside=(),
-            cache=False,
-            gates=(),
-        )
-
     def _counted(self) -> int:
         assert self.study is not None
         return sum(
@@ -267,9 +375,7 @@ class SweepDriver:
         )
 
     def _budget(self) -> int:
-        if self.sweep.sampler == "grid":
-            return min(self.sweep.n_trials, _grid_size(self.sweep))
-        return self.sweep.n_trials
+        return trial_budget(self.sweep)
 
     def _out_of_time(self) -> bool:
         timeout = self.sweep.timeout
@@ -282,11 +388,16 @@ class SweepDriver:
             return trial.suggest_int(param.name, int(param.low), int(param.high), log=param.log)
         return trial.suggest_float(param.name, param.low, param.high, log=param.log)
 
-    def _sampler(self, optuna: Any) -> Any:
-        seed = int(self.sweep.digest[:8] or "0", 16)
+    def _sampler(self, optuna: Any, trials_so_far: int) -> Any:
+        """A sampler seeded from the study's state: a resumed study proposes new points.
+
+        Seeded alike on every run, a sampler resumed after a kill would draw its first
+        run's points again (trials 3-5 repeating 0-2); the seed still makes a run repeatable.
+        """
+        seed = int(self.sweep.digest[:8] or "0", 16) + trials_so_far
         kind = self.sweep.sampler
         if kind == "grid":
-            return optuna.samplers.GridSampler(_grid_space(self.sweep), seed=seed)
+            return _grid_sampler(optuna, grid_space(self.sweep), seed)
         if kind == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if kind == "cmaes":
@@ -303,18 +414,58 @@ class SweepDriver:
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
-def _grid_space(sweep: Sweep) -> dict[str, list[Any]]:
-    return {
-        p.name: list(p.choices) if p.kind == "choices" else list(range(int(p.low), int(p.high) + 1))
-        for p in sweep.params
+def trial_job(
+    parent: PlannedJob, trials_dir: str, number: int, params: Mapping[str, Any]
+) -> PlannedJob:
+    """The parent's command with this trial's params, in its own dir and log.
+
+    The dir is under the study's own trials dir: trial numbers restart with each study,
+    and a new study must not read an older one's progress.jsonl or overwrite its outputs.
+    """
+    trial_id = f"{parent.id}[trial={number}]"
+    output_dir = trial_dir(trials_dir, number)
+    argv = list(parent.argv)
+    for name, flag in parent.sweep_flags:
+        argv = _with_flag(argv, flag, str(params[name]))
+    env = {
+        **dict(parent.env),
+        "TRAIN_ORCH_OUTPUT_DIR": output_dir,
+        "TRAIN_ORCH_JOB_ID": trial_id,
+        "TRAIN_ORCH_TRIAL": str(number),
     }
+    return replace(
+        parent,
+        id=trial_id,
+        argv=tuple(_with_flag(argv, _output_flag(parent), output_dir)),
+        env=tuple(env.items()),
+        output_dir=output_dir,
+        optional=True,
+        sweep=None,
+        log_path=str(Path(parent.log_path).with_name(f"{safe_name(trial_id)}.log")),
+        tags=(*parent.tags, f"sweep:{parent.id}"),
+        needs=(),
+        needs_outside=(),
+        cache=False,
+        gates=(),
+    )
 
 
-def _grid_size(sweep: Sweep) -> int:
-    size = 1
-    for values in _grid_space(sweep).values():
-        size *= len(values)
-    return size
+def _grid_sampler(optuna: Any, space: dict[str, list[Any]], seed: int) -> Any:
+    class GridToTheEnd(optuna.samplers.GridSampler):  # type: ignore[misc]
+        """GridSampler that leaves stopping to the driver.
+
+        Its own stop at the grid's end is `Study.stop`, a RuntimeError outside `optimize`
+        (ask-and-tell); the driver's budget already ends the sweep at the grid's size.
+        """
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return GridToTheEnd(space, seed=seed)
+
+
+def _point(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, repr(value)) for name, value in params.items()))
 
 
 def _output_flag(job: PlannedJob) -> str:

@@ -31,6 +31,7 @@ from orchestrator.events import (
     JobFinished,
     RunFinished,
     RunStarted,
+    SweepStarted,
 )
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, PlannedJob, Status
 from orchestrator.plan import declared_flag
@@ -338,6 +339,8 @@ class ConsoleReporter:
         self.github = github
         self.plain = not self.console.is_terminal
         self.live: LiveView | None = None
+        #: When each sweep opened its study: its line shows the time since then.
+        self.sweeps_started: dict[str, float] = {}
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RunFinished):
@@ -359,6 +362,8 @@ class ConsoleReporter:
                 f"{attempt.number}/{event.of} {attempt.status.value}; "
                 f"next in {event.retry_in:.1f}s",
             )
+        elif isinstance(event, SweepStarted):
+            self._sweep_started(event)
         elif isinstance(event, JobFinished):
             self._finished(event.result)
         elif isinstance(event, Halted):
@@ -386,6 +391,10 @@ class ConsoleReporter:
             self.console.print(f"       [dim]{escape(shown_command(event.job))}[/]")
             for name, value in shown_env(event.job).items():
                 self.console.print(f"       [dim]{escape(name)}={escape(value)}[/]")
+
+    def _sweep_started(self, event: SweepStarted) -> None:
+        self.sweeps_started[event.job.id] = event.at
+        self._line(event.at, escape(sweep_started_text(event)))
 
     def _finished(self, result: JobResult) -> None:
         if self.live is not None:
@@ -416,6 +425,16 @@ class ConsoleReporter:
         if self.live is not None:
             self.live.stop()
             self.live = None
+
+
+def sweep_started_text(event: SweepStarted) -> str:
+    """`sweep  quad: new study quad-1a2b3c4d5e (script changed; earlier quad-…) · 10 to run`."""
+    if event.new_because is None:
+        what = f"resuming study {event.study} ({event.done} trials done)"
+    else:
+        earlier = f"; earlier {event.earlier}" if event.earlier else ""
+        what = f"new study {event.study} ({event.new_because}{earlier})"
+    return f"sweep  {event.job.id}: {what} · {event.left} to run"
 
 
 def _say_if_stdout_was_lost(event: RunFinished) -> None:

@@ -25,6 +25,7 @@ from orchestrator.events import (
     JobFinished,
     RunFinished,
     RunStarted,
+    SweepStarted,
 )
 from orchestrator.execute.procfs import boot_id, start_time
 from orchestrator.models import Status
@@ -148,6 +149,17 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
         }
     elif isinstance(event, Halted):
         yield {"event": "halted", "at": event.at, "why": event.why, "signal": event.signal}
+    elif isinstance(event, SweepStarted):
+        yield {
+            "event": "sweep_started",
+            "at": event.at,
+            "job": event.job.id,
+            "study": event.study,
+            "new_because": event.new_because,
+            "earlier": event.earlier,
+            "done": event.done,
+            "left": event.left,
+        }
     elif isinstance(event, RunFinished):
         yield {
             "event": "run_finished",
