@@ -38,6 +38,7 @@ from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
 from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
 from orchestrator.secrets import mask, redact
+from orchestrator.studies import trial_budget
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
     from orchestrator.incremental import Decisions
@@ -371,11 +372,15 @@ class ConsoleReporter:
 
     def _run_started(self, event: RunStarted) -> None:
         plan = event.plan
-        count = len(plan.jobs)
+        count = sum(job.sweep is None for job in plan.jobs)
+        sweeps = [job.sweep for job in plan.jobs if job.sweep is not None]
+        trials = sum(trial_budget(sweep) for sweep in sweeps)
+        what = [f"{count} job{'s' * (count != 1)}"] if count or not sweeps else []
+        if sweeps:
+            what.append(f"{len(sweeps)} sweep{'s' * (len(sweeps) != 1)} of up to {trials} trials")
         self._line(
             event.at,
-            f"running {count} job{'s' * (count != 1)}, "
-            f"{plan.max_workers} at a time on {plan.cpus} cpus",
+            f"running {' and '.join(what)}, {plan.max_workers} at a time on {plan.cpus} cpus",
         )
         if not self.plain:
             self.live = LiveView(self.console, plan, event.at)
@@ -394,13 +399,15 @@ class ConsoleReporter:
 
     def _sweep_started(self, event: SweepStarted) -> None:
         self.sweeps_started[event.job.id] = event.at
+        if self.live is not None:
+            self.live.sweep_started(event)
         self._line(event.at, escape(sweep_started_text(event)))
 
     def _finished(self, result: JobResult) -> None:
         if self.live is not None:
             self.live.finished(result)
         mark, style = STATUS_STYLE[result.status]
-        took = duration_text(sum(a.duration for a in result.attempts))
+        took = duration_text(self._took(result))
         failed = not result.status.ok
         log = f" · {result.job.log_path}" if failed else ""
         if self.plain:
@@ -416,6 +423,13 @@ class ConsoleReporter:
             )
         if self.github and failed and result.status is not Status.SKIPPED:
             github_log_tail(result)
+
+    def _took(self, result: JobResult) -> float:
+        """A job's attempts; a sweep, which runs no process itself, the time since it began."""
+        began = self.sweeps_started.get(result.job.id)
+        if result.job.sweep is not None and began is not None:
+            return time.time() - began
+        return sum(a.duration for a in result.attempts)
 
     def _line(self, at: float, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(at)) if self.plain else ""
@@ -437,6 +451,13 @@ def sweep_started_text(event: SweepStarted) -> str:
     return f"sweep  {event.job.id}: {what} · {event.left} to run"
 
 
+def running_name(job: PlannedJob) -> str:
+    """`lightgbm_sweep #3` for a sweep trial, else the job's id."""
+    trial = dict(job.env).get("TRAIN_ORCH_TRIAL")
+    parents = [tag.removeprefix("sweep:") for tag in job.tags if tag.startswith("sweep:")]
+    return f"{parents[-1]} #{trial}" if trial is not None and parents else job.id
+
+
 def _say_if_stdout_was_lost(event: RunFinished) -> None:
     """The table went nowhere (`| head -1`): stderr, if it still works, says how it ended.
 
@@ -453,13 +474,23 @@ def _say_if_stdout_was_lost(event: RunFinished) -> None:
 
 class LiveView:
     """Overall progress with counts and ETA, and one line per running job with its last
-    log line, redrawn a few times a second below the lines of finished jobs."""
+    log line, redrawn a few times a second below the lines of finished jobs.
+
+    It counts what will really run: a sweep is its trials (its budget until its study
+    says how many are left), not one job.
+    """
 
     def __init__(self, console: Console, plan: Plan, started_at: float) -> None:
         self.plan = plan
         self.started_at = started_at
         self.running: dict[str, tuple[PlannedJob, float]] = {}
         self.done: list[JobResult] = []
+        self.jobs = sum(job.sweep is None for job in plan.jobs)
+        #: Per sweep: the trials it is expected to run in this run.
+        self.trials_expected = {
+            job.id: trial_budget(job.sweep) for job in plan.jobs if job.sweep is not None
+        }
+        self.trials_done: Counter[str] = Counter()
         self._live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._render
         )
@@ -473,37 +504,50 @@ class LiveView:
     def started(self, event: AttemptStarted) -> None:
         self.running[event.job.id] = (event.job, event.at)
 
+    def sweep_started(self, event: SweepStarted) -> None:
+        self.trials_expected[event.job.id] = event.left
+
     def finished(self, result: JobResult) -> None:
         self.running.pop(result.job.id, None)
+        if result.job.sweep is not None:  # its trials were counted; no more will come
+            self.trials_expected[result.job.id] = self.trials_done[result.job.id]
+            return
+        parents = [t.removeprefix("sweep:") for t in result.job.tags if t.startswith("sweep:")]
+        if parents:
+            self.trials_done[parents[-1]] += 1
         self.done.append(result)
 
+    @property
+    def total(self) -> int:
+        return self.jobs + sum(self.trials_expected.values())
+
     def _render(self) -> RenderableType:
-        total = len(self.plan.jobs)
-        failed = sum(not r.status.ok for r in self.done)
+        total = self.total
+        failed = sum(not r.status.ok and r.status is not Status.PRUNED for r in self.done)
         elapsed = time.time() - self.started_at
         bar = ProgressBar(total=total, completed=len(self.done), width=40)
         status = Text(f" {len(self.done)}/{total}")
         if failed:
             status.append(f" · {failed} failed", style="red")
         status.append(f" · {_clock(elapsed)} elapsed")
-        eta = self._eta(elapsed)
+        eta = self._eta()
         if eta is not None:
             status.append(f" · ~{_clock(eta)} left")
         rows = Table.grid(padding=(0, 2))
         for job, since in self.running.values():
             line = redact(last_line(Path(job.log_path)), job.secrets)
             rows.add_row(
-                f"  {job.id}",
+                Text(f"  {running_name(job)}"),  # Text: an id like `a[trial=3]` is not markup
                 _clock(time.time() - since),
                 Text(line, style="dim", overflow="ellipsis", no_wrap=True),
             )
         return Group(Columns([bar, status]), rows)
 
-    def _eta(self, elapsed: float) -> float | None:
+    def _eta(self) -> float | None:
         if not self.done:
             return None
         per_job = sum(sum(a.duration for a in r.attempts) for r in self.done) / len(self.done)
-        remaining = len(self.plan.jobs) - len(self.done)
+        remaining = max(0, self.total - len(self.done))
         return remaining * per_job / self.plan.max_workers
 
 
