@@ -23,6 +23,7 @@ from orchestrator.report import console
 
 if TYPE_CHECKING:
     from orchestrator.incremental import Decisions
+    from orchestrator.studies import StudyPreview
 
 # Everything a run needs beyond planning is imported where it is used: `--help`, `--list`
 # and `--dry-run` then load only what they print (README: under 150 ms above bare Python).
@@ -132,7 +133,7 @@ def main(options: RunOptions, base: Path) -> int:
     if options.dry_run:
         plan = make_plan(options, selection, base)
         decisions = decide(plan, options, base)
-        _preview_plan(options, plan, decisions)
+        _preview_plan(options, plan, decisions, base)
         return 0
     from orchestrator.run import run_plan
 
@@ -162,13 +163,43 @@ def _preview_list(options: RunOptions, selection: Selection) -> None:
         _markdown_out(options, list_markdown(selection.jobs, selection.config_files))
 
 
-def _preview_plan(options: RunOptions, plan: Plan, decisions: Decisions) -> None:
+def _preview_plan(options: RunOptions, plan: Plan, decisions: Decisions, base: Path) -> None:
+    studies = _preview_studies(options, plan, decisions, base)
     if options.output_format != "markdown":
-        console.show_plan(plan, decisions, options.output_format, options.verbosity > 0)
+        console.show_plan(
+            plan, decisions, options.output_format, options.verbosity > 0, studies=studies
+        )
     if options.output_format == "markdown" or _in_github():
         from orchestrator.report.preview import plan_markdown
 
-        _markdown_out(options, plan_markdown(plan, decisions))
+        _markdown_out(options, plan_markdown(plan, decisions, studies=studies))
+
+
+def _preview_studies(
+    options: RunOptions, plan: Plan, decisions: Decisions, base: Path
+) -> dict[str, StudyPreview]:
+    """Each sweep's study as a run would find it, read with sqlite3: no Optuna import."""
+    sweeps = [job for job in plan.jobs if job.sweep is not None and not job.not_runnable]
+    if not sweeps:
+        return {}
+    from orchestrator.incremental import forced, study_identity
+    from orchestrator.studies import preview_study, read_store_for_preview
+
+    store, note = read_store_for_preview(options.optuna_storage, plan.output_root, base)
+    return {
+        job.id: preview_study(
+            job.id,
+            job.sweep,
+            study_identity(job, decisions),
+            store,
+            output_dir=job.output_dir,
+            forced=forced(job.id, options),
+            base=base,
+            store_note=note,
+        )
+        for job in sweeps
+        if job.sweep is not None
+    }
 
 
 def _markdown_out(options: RunOptions, text: str) -> None:

@@ -139,6 +139,105 @@ def trial_dir(trials_dir: str, number: int) -> str:
     return str(PurePath(trials_dir, f"trial_{number}"))
 
 
+def example_params(sweep: Sweep) -> dict[str, Any]:
+    """Values a trial might get, for a preview: the middle of each range, the first choice."""
+    params: dict[str, Any] = {}
+    for param in sweep.params:
+        if param.kind == "choices":
+            params[param.name] = param.choices[0]
+        elif param.kind == "int":
+            params[param.name] = (int(param.low) + int(param.high)) // 2
+        elif param.log:
+            params[param.name] = float(f"{(param.low * param.high) ** 0.5:.4g}")
+        else:
+            params[param.name] = float(f"{(param.low + param.high) / 2:.4g}")
+    return params
+
+
+def search_space_text(sweep: Sweep) -> str:
+    """`lr float [0.01, 0.3] log · leaves int [8, 64] · boosting gbdt|dart`."""
+    parts = []
+    for param in sweep.params:
+        if param.kind == "choices":
+            parts.append(f"{param.name} {'|'.join(param.choices)}")
+        else:
+            as_int = param.kind == "int"
+            low, high = (int(param.low), int(param.high)) if as_int else (param.low, param.high)
+            log = " log" if param.log else ""
+            parts.append(f"{param.name} {param.kind} [{low:g}, {high:g}]{log}")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyPreview:
+    """What a run would do with a sweep's study, as `--dry-run` shows it."""
+
+    choice: Choice
+    done: int
+    left: int
+    trials_dir: str
+    next_trial: int
+    #: Why the store could not be read as it is (damaged, a server), if so.
+    store_note: str | None = None
+
+    def text(self) -> str:
+        """`study quad-1a2b3c4d5e: new (script changed; earlier …) · 0 done, 12 to run`."""
+        if self.choice.new_because is None:
+            state = "resumed"
+        else:
+            earlier = f"; earlier {self.choice.earlier}" if self.choice.earlier else ""
+            state = f"new ({self.choice.new_because}{earlier})"
+        note = f" · {self.store_note}" if self.store_note else ""
+        return f"study {self.choice.name}: {state} · {self.done} done, {self.left} to run{note}"
+
+
+def preview_study(
+    job_id: str,
+    sweep: Sweep,
+    ident: Mapping[str, str],
+    store: Mapping[str, StoredStudy],
+    *,
+    output_dir: str,
+    forced: bool,
+    base: Path,
+    store_note: str | None = None,
+) -> StudyPreview:
+    """The study a run would use, read from the store as it is now (nothing is written)."""
+    choice = choose(job_id, ident, {n: s.attrs for n, s in store.items()}, forced=forced)
+    stored = store.get(choice.name) if choice.new_because is None else None
+    done = stored.counted if stored else 0
+    recorded = stored.attrs.get(TRIALS_DIR_ATTR) if stored else None
+    trials_dir = (
+        recorded
+        if isinstance(recorded, str) and recorded
+        else new_trials_dir(output_dir, choice.name, base)
+    )
+    return StudyPreview(
+        choice,
+        done,
+        max(0, trial_budget(sweep) - done),
+        trials_dir,
+        stored.trials if stored else 0,
+        store_note,
+    )
+
+
+def read_store_for_preview(
+    storage: str | None, output_root: str, base: Path
+) -> tuple[dict[str, StoredStudy], str | None]:
+    """The studies in the store, and a note when it cannot be read as a run would."""
+    import sqlite3
+
+    path = sqlite_path(storage, output_root, base)
+    if path is None:
+        return {}, f"store {storage} not read in a dry run (only SQLite is)"
+    try:
+        return read_store(path), None
+    except sqlite3.Error:
+        shown = path.relative_to(base) if path.is_relative_to(base) else path
+        return {}, f"{shown} is damaged: a run sets it aside and starts new studies"
+
+
 # ------------------------------------------------------------------ the store, read-only
 @dataclass(frozen=True, slots=True)
 class StoredStudy:
@@ -167,7 +266,16 @@ def read_store(path: Path) -> dict[str, StoredStudy]:
 
     if not path.is_file():
         return {}
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+    # With no -wal file beside it the file is the whole store: `immutable` then reads it
+    # without creating -wal/-shm files (a dry run writes nothing). With one, a run is under
+    # way or died before a checkpoint, and only a WAL-aware read sees its latest trials.
+    wal = path.with_name(path.name + "-wal").exists()
+    mode = "mode=ro" if wal else "immutable=1"
+    with sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True) as db:
+        if db.execute("PRAGMA quick_check").fetchone() != ("ok",):  # as a run checks it
+            raise sqlite3.DatabaseError("quick_check failed")
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'studies'").fetchone():
+            return {}  # an empty file, or one Optuna has not used yet: a run adds its tables
         ids = db.execute("SELECT study_id, study_name FROM studies ORDER BY study_id").fetchall()
         return {name: _stored(db, study_id) for study_id, name in ids}
 

@@ -38,10 +38,11 @@ from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
 from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
 from orchestrator.secrets import mask, redact
-from orchestrator.studies import trial_budget
+from orchestrator.studies import example_params, search_space_text, trial_budget
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
     from orchestrator.incremental import Decisions
+    from orchestrator.studies import StudyPreview
 
 STATUS_STYLE = {
     Status.SUCCEEDED: ("✔", "green"),
@@ -210,15 +211,23 @@ def _spec_json(spec: JobSpec) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- --dry-run
-def show_plan(plan: Plan, decisions: Decisions, fmt: str, verbose: bool) -> None:
+def show_plan(
+    plan: Plan,
+    decisions: Decisions,
+    fmt: str,
+    verbose: bool,
+    studies: Mapping[str, StudyPreview] | None = None,
+) -> None:
     """Each job's command in start order, with what it needs and whether it would run.
 
     Jobs that would not run have their command commented out, so pasting the whole output
-    into a shell runs exactly what the orchestrator would.
+    into a shell runs exactly what the orchestrator would. A sweep shows its study and one
+    example trial, commented out too: the sampler picks each trial's values as it goes.
     """
     levels = graph_levels(plan)
+    studies = studies or {}
     if fmt == "json":
-        print(json.dumps(_plan_json(plan, decisions, levels), indent=2))
+        print(json.dumps(_plan_json(plan, decisions, levels, studies), indent=2))
         return
     console = make_console()
     graphed = plan_has_graph(plan)  # once: per job, 10,000 jobs took 10 s
@@ -238,12 +247,17 @@ def show_plan(plan: Plan, decisions: Decisions, fmt: str, verbose: bool) -> None
         if verbose:
             for name, value in shown_env(job).items():
                 console.print(f"[dim]#   {escape(name)}={escape(value)}[/]")
-        if action == "run":
+        study = studies.get(job.id)
+        if action == "run" and study is not None:
+            console.print(f"[dim]# runs: {escape(sweep_runs(study))}[/]")
+            for line in sweep_preview_lines(job, study):
+                console.print(f"[dim]# {escape(line)}[/]", soft_wrap=True)
+        elif action == "run":
             console.print(f"[dim]# runs: {escape(reason)}[/]")
-            console.print(escape(shown_command(job)))
+            console.print(escape(shown_command(job)), soft_wrap=True)
         else:
             console.print(f"[cyan]# {action}: {escape(reason)}[/]")
-            console.print(f"[dim]# {escape(shown_command(job))}[/]")
+            console.print(f"[dim]# {escape(shown_command(job))}[/]", soft_wrap=True)
     counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
     what = ", ".join(f"{n} {action}" for action, n in counts.items())
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
@@ -251,6 +265,35 @@ def show_plan(plan: Plan, decisions: Decisions, fmt: str, verbose: bool) -> None
         f"\n{len(plan.jobs)} jobs ({what}), {workers} · logs → {plan.log_dir}/<job>.log · "
         f"summary → {plan.summary_dir}/training_summary_<UTC>.json · [bold]nothing has been run[/]"
     )
+
+
+def sweep_runs(study: StudyPreview) -> str:
+    """Why a sweep runs, in trials: a complete study runs none, and reports its best."""
+    if study.left == 0:
+        return "no trial: its study is complete (its best is reported again)"
+    if study.choice.new_because is None:
+        return f"{study.left} more trials of its study"
+    return f"{study.left} trials of a new study"
+
+
+def sweep_preview_lines(job: PlannedJob, study: StudyPreview) -> list[str]:
+    """The study, the search space and one example trial's command."""
+    assert job.sweep is not None
+    sweep = job.sweep
+    return [
+        study.text(),
+        f"search {search_space_text(sweep)} · {sweep.sampler} sampler, {sweep.pruner} "
+        f"pruner, {sweep.parallel} at a time",
+        f"e.g. trial {study.next_trial}, with the middle of each range (the sampler picks):",
+        shown_command(example_trial(job, study)),
+    ]
+
+
+def example_trial(job: PlannedJob, study: StudyPreview) -> PlannedJob:
+    from orchestrator.execute.sweep import trial_job  # no Optuna: it is imported lazily
+
+    assert job.sweep is not None
+    return trial_job(job, study.trials_dir, study.next_trial, example_params(job.sweep))
 
 
 def decision(job_id: str, decisions: Decisions) -> tuple[str, str]:
@@ -273,7 +316,12 @@ def graph_levels(plan: Plan) -> dict[str, int]:
     return levels
 
 
-def _plan_json(plan: Plan, decisions: Decisions, levels: Mapping[str, int]) -> dict[str, Any]:
+def _plan_json(
+    plan: Plan,
+    decisions: Decisions,
+    levels: Mapping[str, int],
+    studies: Mapping[str, StudyPreview],
+) -> dict[str, Any]:
     return {
         "output_root": plan.output_root,
         "log_dir": plan.log_dir,
@@ -299,9 +347,31 @@ def _plan_json(plan: Plan, decisions: Decisions, levels: Mapping[str, int]) -> d
                     zip(("action", "reason"), decision(job.id, decisions), strict=True)
                 ),
                 "not_runnable": job.not_runnable,
+                **({"study": _study_json(job, studies[job.id])} if job.id in studies else {}),
             }
             for job in plan.jobs
         ],
+    }
+
+
+def _study_json(job: PlannedJob, study: StudyPreview) -> dict[str, Any]:
+    assert job.sweep is not None
+    example = example_trial(job, study)
+    return {
+        "name": study.choice.name,
+        "new": study.choice.new_because is not None,
+        "new_because": study.choice.new_because,
+        "earlier": study.choice.earlier,
+        "done": study.done,
+        "left": study.left,
+        "trials_dir": study.trials_dir,
+        "search_space": search_space_text(job.sweep),
+        "store_note": study.store_note,
+        "example_trial": {
+            "id": example.id,
+            "argv": [redact(arg, job.secrets) for arg in example.argv],
+            "command": shown_command(example),
+        },
     }
 
 

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from orchestrator.models import JobSpec, Plan
-from orchestrator.report.console import decision, flag_letters, shown_command
+from orchestrator.report.console import (
+    decision,
+    example_trial,
+    flag_letters,
+    shown_command,
+    sweep_runs,
+)
 from orchestrator.report.markdown import cell
 
 if TYPE_CHECKING:
     from orchestrator.incremental import Decisions
+    from orchestrator.studies import StudyPreview
 
 
 def list_markdown(specs: Sequence[JobSpec], config_files: Sequence[str]) -> str:
@@ -37,7 +44,9 @@ def list_markdown(specs: Sequence[JobSpec], config_files: Sequence[str]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def plan_markdown(plan: Plan, decisions: Decisions) -> str:
+def plan_markdown(
+    plan: Plan, decisions: Decisions, studies: Mapping[str, StudyPreview] | None = None
+) -> str:
     """The verdict-like line first, then each job's command in start order."""
     actions = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
     blocked = sum(1 for job in plan.jobs if job.not_runnable)
@@ -55,7 +64,12 @@ def plan_markdown(plan: Plan, decisions: Decisions) -> str:
         action, reason = (
             ("not run", job.not_runnable) if job.not_runnable else decision(job.id, decisions)
         )
-        cells = (f"`{job.id}`", action, reason, f"`{shown_command(job)}`")
+        command = shown_command(job)
+        study = (studies or {}).get(job.id)
+        if study is not None and action == "run":
+            reason = f"{sweep_runs(study)} · {study.text()}"
+            command = f"e.g. {shown_command(example_trial(job, study))}"
+        cells = (f"`{job.id}`", action, reason, f"`{command}`")
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     lines += ["", f"logs → `{plan.log_dir}/<job>.log` · summary → `{plan.summary_dir}/`"]
     return "\n".join(lines) + "\n"
