@@ -170,6 +170,9 @@ class SweepDriver:
             self.study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
         if self.sweep.sampler == "grid":
             self._requeue_interrupted_grid_points(optuna)
+        # The sweep's timeout is for its trials: opening the study (Optuna's import, a slow
+        # disk) must not spend it, or a short timeout ends the sweep before its first trial.
+        self.started = time.monotonic()
         return self._ask()
 
     def _claim_trials_dir(self) -> None:
