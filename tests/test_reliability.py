@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +331,12 @@ def test_full_disk_leaves_the_previous_summary_whole(project: Project) -> None:
 
 
 # ---------------------------------------------------------------------- bad input
-def test_ids_that_would_escape_the_output_root_are_made_safe(project: Project) -> None:
+def test_ids_that_would_escape_the_output_root_are_made_safe(
+    make_project: Callable[[str], Project],
+) -> None:
+    # The project one level down, so that the dir above it is this test's alone: the
+    # search below then finds this run's files, not another test's.
+    project = make_project("project")
     long_id = "x" * 300
     project.config(
         "configs/jobs.yaml",
