@@ -1,14 +1,25 @@
-"""Benchmark ``startup``: how long the orchestrator's light commands take, above bare Python.
+"""Benchmark ``startup``: how much the orchestrator's light commands cost, above bare Python.
 
-Timed in the repository itself (cwd = the checkout, its real ``configs/`` and
-``training/``), interleaved over rounds (10; ``--quick``: 3):
+Run in the repository itself (cwd = the checkout, its real ``configs/`` and ``training/``):
 
-* ``python -c pass``                 the interpreter alone;
-* ``python -c "import click, yaml"`` plus the two libraries the CLI cannot do without;
+* ``python -c pass``                               the interpreter alone;
+* ``python -c "import click, yaml, rich.console"`` plus the libraries the CLI cannot do
+  without;
 * ``run_all_training.py --help``, ``--list`` and ``--dry-run``.
 
-Per round: ``<command> - python -c pass`` and ``<command> - import click, yaml``, in ms.
-Target: ``--list`` under 150 ms above bare Python.
+Counted in instructions, once each under ``valgrind --tool=callgrind``: the count is the
+same from run to run (wall time on this shared machine moved 2-3x between sittings), so
+it shows what a change did. ``<command> - python -c pass`` and ``<command> - import
+click, yaml, rich.console`` (the command's own part), in millions. Target: ``--list``'s
+own part at most 200 M, with the byte code of every module cached (in a
+``PYTHONPYCACHEPREFIX`` of its own, filled by one run of each first), as an installed
+package or a checkout after its first run loads them. Then again with the checkout's own
+modules compiled on every run, as from a fresh checkout under ``PYTHONDONTWRITEBYTECODE``.
+``PYTHONHASHSEED=0``, so string hashing takes the same path every time. Without valgrind
+these figures are skipped, with a note.
+
+Timed too, interleaved over rounds (10; ``--quick``: 3): the same figures in ms. Target:
+``--list`` under 150 ms above bare Python.
 
 Then, untimed, each of the three commands once more under ``python -X importtime``: the
 modules it imported are checked for sklearn, xgboost, lightgbm, optuna and ray (none may
@@ -17,9 +28,13 @@ appear on these paths), and the slowest top-level imports of ``--list`` are reco
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import _common as c
@@ -28,7 +43,13 @@ NAME = "startup"
 TITLE = "start-up of --help, --list and --dry-run above bare Python"
 LIST_TARGET_MS = 150.0
 COMMANDS = {"--help": ("--help",), "--list": ("--list",), "--dry-run": ("--dry-run",)}
-BASELINES = {"python -c pass": "pass", "import click, yaml": "import click, yaml"}
+LIBS = "import click, yaml, rich.console"
+BASELINES = {"python -c pass": "pass", LIBS: LIBS}
+#: The most instructions ``--list`` may take above ``import click, yaml, rich.console``.
+LIST_TARGET_MI = 200.0
+COLLECTED = re.compile(r"Collected : (\d+)")
+#: Byte code of every module cached; or the checkout's own modules compiled on each run.
+CACHE_STATES = ("cached", "compiled")
 INFORMATIONAL = ("numpy", "scipy", "pandas", "joblib", "rich", "jsonschema")
 
 
@@ -69,6 +90,126 @@ def import_times(flags: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def instruction_counts() -> dict[str, Any]:
+    """Every baseline's and command's instructions, with and without a byte-code cache.
+
+    Without valgrind: only a note saying why there are no counts.
+    """
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {"skipped": "valgrind not found: instruction counts skipped"}
+    argvs = {name: [sys.executable, "-c", code] for name, code in BASELINES.items()}
+    argvs |= {name: c.orch_argv(*flags) for name, flags in COMMANDS.items()}
+    counts: dict[str, dict[str, int | None]] = {}
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+        cache = Path(tmp, "pycache")
+        env = c.bench_env({"PYTHONHASHSEED": "0", "PYTHONPYCACHEPREFIX": str(cache)})
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        for argv in argvs.values():  # fills the cache; counted from the next run on
+            subprocess.run(argv, cwd=c.REPO_ROOT, env=env, capture_output=True, check=False)
+        for state in CACHE_STATES:
+            if state == "compiled":  # the checkout's byte code gone, nothing written anew
+                shutil.rmtree(cache / c.REPO_ROOT.relative_to(c.REPO_ROOT.anchor))
+                env["PYTHONDONTWRITEBYTECODE"] = "1"
+            counts[state] = {}
+            for name, argv in argvs.items():
+                count, problem = _count([valgrind, "--tool=callgrind", *argv], env, Path(tmp))
+                counts[state][name] = count
+                problems += [f"{name} ({state}): {problem}"] if problem else []
+    return {
+        "valgrind": valgrind,
+        "commands": {name: c.shown(argv, c.REPO_ROOT) for name, argv in argvs.items()},
+        "env": "PYTHONHASHSEED=0 PYTHONPYCACHEPREFIX=<a cache filled by one run of each>; "
+        "compiled: its part for the checkout removed, and PYTHONDONTWRITEBYTECODE=1",
+        "counts": counts,
+        "own": {state: _own_parts(by_name) for state, by_name in counts.items()},
+        "problems": problems,
+    }
+
+
+def _count(argv: list[str], env: dict[str, str], tmp: Path) -> tuple[int | None, str | None]:
+    """Instructions the command ran under callgrind, or None and why not."""
+    out = tmp / "callgrind.out"
+    argv = [argv[0], f"--callgrind-out-file={out}", *argv[1:]]
+    proc = subprocess.run(
+        argv,
+        cwd=c.REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=c.TIMEOUT_S,
+        check=False,
+    )
+    out.unlink(missing_ok=True)
+    found = COLLECTED.search(proc.stderr)
+    if proc.returncode != 0 or found is None:
+        return None, f"exit code {proc.returncode}: {c.tail(proc.stderr, 3)}"
+    return int(found.group(1)), None
+
+
+def _own_parts(counts: dict[str, int | None]) -> dict[str, dict[str, float | None]]:
+    """Each command's millions of instructions above bare Python and above the libraries."""
+
+    def above(name: str, base: str) -> float | None:
+        total, floor = counts[name], counts[base]
+        return None if total is None or floor is None else (total - floor) / 1e6
+
+    return {
+        name: {"python": above(name, "python -c pass"), "libs": above(name, LIBS)}
+        for name in COMMANDS
+    }
+
+
+def instruction_table(record: dict[str, Any]) -> dict[str, Any]:
+    """Millions of instructions per command, warm and cold, and above each baseline."""
+    rows = []
+    for name in [*BASELINES, *COMMANDS]:
+        row = [name]
+        for state in CACHE_STATES:
+            count = record["counts"][state][name]
+            own = record["own"][state].get(name, {"python": None, "libs": None})
+            row += [c.fmt(None if count is None else count / 1e6, 1)]
+            row += [c.fmt(own["python"], 1), c.fmt(own["libs"], 1)]
+        rows.append(row)
+    return {
+        "title": "instructions (millions), valgrind --tool=callgrind, once each: byte code "
+        "cached / the checkout's modules compiled (libs = import click, yaml, rich.console)",
+        "headers": ["command", "cached", "- python", "- libs", "compiled", "- python", "- libs"],
+        "rows": rows,
+    }
+
+
+def instruction_summary(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """One summary line per command (cached, above the libraries), and --list compiled."""
+    if "skipped" in record:
+        row = c.summary_row(f"--list: M instructions above {LIBS}", {"unit": ""})
+        return [{**row, "note": record["skipped"], "target": f"<= {LIST_TARGET_MI:.0f} M"}]
+    lines = []
+    for name in COMMANDS:
+        own = record["own"]["cached"][name]["libs"]
+        target = name == "--list"
+        lines.append(
+            c.summary_row(
+                f"{name}: M instructions above {LIBS}",
+                {"unit": "M", "median": own, "min": own, "max": own},
+                target=f"<= {LIST_TARGET_MI:.0f} M" if target else "",
+                ok=(own is not None and own <= LIST_TARGET_MI) if target else None,
+            )
+        )
+    compiled = record["own"]["compiled"]["--list"]["libs"]
+    lines.append(
+        {
+            **c.summary_row(
+                f"--list, the checkout's modules compiled: M instructions above {LIBS}",
+                {"unit": "M", "median": compiled, "min": compiled, "max": compiled},
+            ),
+            "note": "as from a fresh checkout with PYTHONDONTWRITEBYTECODE=1",
+        }
+    )
+    return lines
+
+
 def run(quick: bool) -> dict[str, Any]:
     rounds = 3 if quick else 10
     variants = [
@@ -87,23 +228,22 @@ def run(quick: bool) -> dict[str, Any]:
     c.measure(variants, rounds, "startup")
     by_name = {v.name: v for v in variants}
     derived: dict[str, dict[str, Any]] = {
-        "import click, yaml - python": c.derive(
-            "(import click, yaml - python -c pass) * 1000",
+        "libs - python": c.derive(
+            f"({LIBS} - python -c pass) * 1000",
             "ms",
-            c.per_round(
-                by_name, ["import click, yaml", "python -c pass"], lambda a, b: (a - b) * 1000
-            ),
+            c.per_round(by_name, [LIBS, "python -c pass"], lambda a, b: (a - b) * 1000),
         )
     }
     for name in COMMANDS:
-        for base, short in (("python -c pass", "python"), ("import click, yaml", "click+yaml")):
+        for base, short in (("python -c pass", "python"), (LIBS, "libs")):
             derived[f"{name} - {short}"] = c.derive(
                 f"({name} - {base}) * 1000",
                 "ms",
                 c.per_round(by_name, [name, base], lambda a, b: (a - b) * 1000),
             )
     imports = {name: import_times(flags) for name, flags in COMMANDS.items()}
-    problems = c.all_problems(variants)
+    instructions = instruction_counts()
+    problems = c.all_problems(variants) + instructions.get("problems", [])
     for name, record in imports.items():
         if record["exit_code"] != 0:
             problems.append(f"{record['command']}: exit code {record['exit_code']}")
@@ -121,7 +261,8 @@ def run(quick: bool) -> dict[str, Any]:
         for name, r in imports.items()
     ]
     list_row = derived["--list - python"]
-    summary = [
+    summary = instruction_summary(instructions)
+    summary += [
         c.summary_row(
             f"{name}: ms above python -c pass",
             derived[f"{name} - python"],
@@ -146,7 +287,9 @@ def run(quick: bool) -> dict[str, Any]:
         "variants": c.variants_record(variants),
         "derived": derived,
         "imports": imports,
+        "instructions": instructions,
         "tables": [
+            *([] if "skipped" in instructions else [instruction_table(instructions)]),
             c.variants_table(variants, f"wall time, {rounds} rounds, cwd {c.REPO_ROOT}"),
             c.derived_table(derived, "derived, per round"),
             {
