@@ -7,7 +7,9 @@ in its heavy libraries (and run its module-level code) just to list it.
 from __future__ import annotations
 
 import ast
+import functools
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -16,6 +18,10 @@ from orchestrator.models import DiscoveredScript
 DEFAULT_ROOTS = ("training", "files/training", "scripts", "mlops/pipelines")
 SCRIPT_PREFIX = "train_"
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "dist-packages"})
+#: The calls whose literal arguments are flags: argparse, click, typer.
+FLAG_CALLS = frozenset({"add_argument", "option", "Option"})
+#: Finds the lines that name one; a longer name holding one (`options`) only adds a line.
+_FLAG_CALL_NAME = re.compile(rb"add_argument|option|Option")
 
 
 def discover(roots: Iterable[str], base: Path) -> tuple[tuple[DiscoveredScript, ...], list[str]]:
@@ -95,32 +101,64 @@ def inspect_script(path: Path, job_id: str, display: str) -> DiscoveredScript:
     """Read the flags a script declares; a script that cannot be parsed says why."""
     try:
         source = path.read_bytes()
-        tree = ast.parse(source, filename=display)
-    except SyntaxError as exc:
-        return DiscoveredScript(
-            display, job_id, error=f"syntax error, line {exc.lineno}: {exc.msg}"
-        )
     except (OSError, ValueError) as exc:
         return DiscoveredScript(display, job_id, error=f"unreadable: {exc}")
-    return DiscoveredScript(display, job_id, flags=declared_flags(tree))
+    flags, error = _read_source(source, display)
+    return DiscoveredScript(display, job_id, flags=flags, error=error)
 
 
-def declared_flags(tree: ast.AST) -> tuple[str, ...]:
+@functools.cache
+def _read_source(source: bytes, display: str) -> tuple[tuple[str, ...], str | None]:
+    """A script's flags, or why it cannot be parsed: once per source, since merging reads
+    again every script a config file names, and parsing is most of what `--list` does."""
+    try:
+        tree = ast.parse(source, filename=display)
+    except SyntaxError as exc:
+        return (), f"syntax error, line {exc.lineno}: {exc.msg}"
+    except ValueError as exc:
+        return (), f"unreadable: {exc}"
+    return declared_flags(tree, source), None
+
+
+def declared_flags(tree: ast.AST, source: bytes | None = None) -> tuple[str, ...]:
     """Long flags declared via argparse `add_argument`, click `option` or typer `Option`.
 
     Only literal strings count: a flag computed at run time cannot be known without running
     the script, and passing a flag the script might reject is worse than not passing it.
+    Given the `source` of the tree, only the statements that name such a call are walked.
     """
     flags: dict[str, None] = {}  # ordered set: source order reads best in --list
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    roots = [tree] if source is None else _statements_naming_a_flag_call(tree, source)
+    calls = [n for root in roots for n in ast.walk(root) if isinstance(n, ast.Call)]
     for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
-        if _call_name(node) in {"add_argument", "option", "Option"}:
+        if _call_name(node) in FLAG_CALLS:
             for arg in node.args:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     for spelling in arg.value.split("/"):  # click's "--flag/--no-flag"
                         if spelling.strip().startswith("--"):
                             flags[spelling.strip()] = None
     return tuple(flags)
+
+
+def _statements_naming_a_flag_call(tree: ast.AST, source: bytes) -> list[ast.AST]:
+    """The top-level statements whose lines (decorators included) name a flag call.
+
+    A call's name is written within its statement's lines, so the others hold none, and
+    walking every node of a script costs as much as parsing it. Where the parser might
+    count lines differently (a CR) or read a name written otherwise (non-ASCII: it folds
+    identifiers to NFKC), the whole tree is walked.
+    """
+    if not isinstance(tree, ast.Module) or b"\r" in source or not source.isascii():
+        return [tree]
+    lines = {source.count(b"\n", 0, m.start()) + 1 for m in _FLAG_CALL_NAME.finditer(source)}
+    return [stmt for stmt in tree.body if not lines.isdisjoint(_lines(stmt))]
+
+
+def _lines(stmt: ast.stmt) -> range:
+    """The lines a statement is written on; a function's or class's decorators come first."""
+    decorators = getattr(stmt, "decorator_list", [])
+    first = min([stmt.lineno, *(decorator.lineno for decorator in decorators)])
+    return range(first, (stmt.end_lineno or stmt.lineno) + 1)
 
 
 def _call_name(call: ast.Call) -> str | None:

@@ -6,7 +6,6 @@ user can fix it without reading a traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -53,6 +52,8 @@ class SelectionError(OrchestratorError):
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean 'x'?" hint, or None when nothing is close enough to help."""
+    import difflib  # only a mistake needs it: not imported by every command that runs fine
+
     matches = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
     if not matches:
         return None

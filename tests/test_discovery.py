@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import GOOD_SCRIPT, write
 
-from orchestrator.discovery import declared_flags, discover
+from orchestrator.discovery import declared_flags, discover, inspect_script
 
 
 def flags_of(source: str) -> tuple[str, ...]:
@@ -61,6 +62,66 @@ p.add_argument(name)
 p.add_argument("--" + "folds")
 """
     assert flags_of(source) == ()
+
+
+#: Sources whose flags a walk of only the statements naming a flag call could miss, with
+#: the flags they declare.
+READ_AS_A_WHOLE = {
+    "decorators above the def": (
+        """
+import click
+@click.command()
+
+@click.option("--epochs")
+def main(epochs): ...
+""",
+        ("--epochs",),
+    ),
+    "a call in a nested def": (
+        """
+class Cli:
+    def parser(self):
+        import argparse
+        p = argparse.ArgumentParser()
+        p.add_argument(
+            "--seed",
+        )
+        return p
+""",
+        ("--seed",),
+    ),
+    "names only in a comment and a string": (
+        """
+# add_argument("--not-a-flag")
+HELP = "option('--neither')"
+""",
+        (),
+    ),
+    "CRLF line ends": (
+        'import argparse\r\np = argparse.ArgumentParser()\r\n\r\np.add_argument("--folds")\r\n',
+        ("--folds",),
+    ),
+    "lone CR line ends": (
+        'import argparse\rp = argparse.ArgumentParser()\r\rp.add_argument("--folds")\r',
+        ("--folds",),
+    ),
+    "a name the parser folds to NFKC": (
+        'import argparse\np = argparse.ArgumentParser()\nx = 1\np.\uff41dd_argument("--seed")\n',
+        ("--seed",),
+    ),
+}
+
+
+@pytest.mark.parametrize(("source", "flags"), READ_AS_A_WHOLE.values(), ids=READ_AS_A_WHOLE.keys())
+def test_a_script_file_declares_the_flags_of_its_whole_tree(
+    tmp_path: Path, source: str, flags: tuple[str, ...]
+) -> None:
+    """Discovery walks only the statements naming a flag call: it finds what a full walk does."""
+    path = tmp_path / "train_x.py"
+    path.write_bytes(source.encode())
+    script = inspect_script(path, "x", "train_x.py")
+    assert script.error is None
+    assert script.flags == flags == declared_flags(ast.parse(source.encode()))
 
 
 def test_finds_scripts_and_skips_noise_dirs(tmp_path: Path) -> None:

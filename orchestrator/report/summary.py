@@ -7,8 +7,6 @@ import functools
 import math
 import os
 import platform
-import socket
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -80,6 +78,8 @@ def duration_text(seconds: float) -> str:
 
 def run_header(options: RunOptions, base: Path) -> dict[str, Any]:
     """What identifies a run, known before it starts (the journal records it first)."""
+    import socket  # with what it imports, a cost that --list and --dry-run need not pay
+
     return {
         "host": socket.gethostname(),
         "python": platform.python_version(),
@@ -176,6 +176,8 @@ def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
     `durable` adds an fsync (the file survives a machine crash); state that is only a
     cache skips it: it costs a disk round trip per job.
     """
+    import tempfile  # with shutil, bz2 and lzma: a cost that --list and --dry-run need not pay
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes 0600; the reports are for whoever may read the output root (a CI
