@@ -14,35 +14,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.markup import escape
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from orchestrator.errors import ConfigError, OrchestratorError
-from orchestrator.events import (
-    AttemptEnded,
-    AttemptStarted,
-    Event,
-    Halted,
-    JobFinished,
-    RunFinished,
-    RunStarted,
-    SweepStarted,
-)
 from orchestrator.models import STANDARD_FLAGS, JobResult, JobSpec, Plan, PlannedJob, Status
 from orchestrator.plan import declared_flag
 from orchestrator.report.logs import tail, tail_lines
-from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
 from orchestrator.secrets import mask, redact
 from orchestrator.studies import example_params, search_space_text, trial_budget
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
+    from orchestrator.events import AttemptStarted, Event, RunFinished, RunStarted, SweepStarted
     from orchestrator.incremental import Decisions
     from orchestrator.studies import StudyPreview
+
+# What only a run prints with (its events, the live view, durations and metrics) is imported
+# where it is used: --list and --dry-run load this module too.
 
 STATUS_STYLE = {
     Status.SUCCEEDED: ("✔", "green"),
@@ -386,6 +376,8 @@ def shown_env(job: PlannedJob) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------ a run
 def headline(result: JobResult) -> str:
+    from orchestrator.report.summary import metric_text, ranked_metrics
+
     metrics = dict(result.metrics)
     if not result.status.ok:
         text = result.reason or result.status.value
@@ -414,6 +406,16 @@ class ConsoleReporter:
         self.sweeps_started: dict[str, float] = {}
 
     def emit(self, event: Event) -> None:
+        from orchestrator.events import (
+            AttemptEnded,
+            AttemptStarted,
+            Halted,
+            JobFinished,
+            RunFinished,
+            RunStarted,
+            SweepStarted,
+        )
+
         if isinstance(event, RunFinished):
             self._close()
             final_table(self.console, event)
@@ -474,6 +476,8 @@ class ConsoleReporter:
         self._line(event.at, escape(sweep_started_text(event)))
 
     def _finished(self, result: JobResult) -> None:
+        from orchestrator.report.summary import duration_text
+
         if self.live is not None:
             self.live.finished(result)
         mark, style = STATUS_STYLE[result.status]
@@ -561,6 +565,8 @@ class LiveView:
             job.id: trial_budget(job.sweep) for job in plan.jobs if job.sweep is not None
         }
         self.trials_done: Counter[str] = Counter()
+        from rich.live import Live
+
         self._live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._render
         )
@@ -592,6 +598,9 @@ class LiveView:
         return self.jobs + sum(self.trials_expected.values())
 
     def _render(self) -> RenderableType:
+        from rich.columns import Columns
+        from rich.progress_bar import ProgressBar
+
         total = self.total
         failed = sum(not r.status.ok and r.status is not Status.PRUNED for r in self.done)
         elapsed = time.time() - self.started_at
@@ -704,6 +713,8 @@ FINAL_TABLE_ROWS = 40
 
 
 def final_table(console: Console, event: RunFinished) -> None:
+    from orchestrator.report.summary import duration_text
+
     results, exit_code = event.results, event.exit_code
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column, justify in (
