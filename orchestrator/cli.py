@@ -13,17 +13,20 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from orchestrator import __version__, config, pipeline
+from orchestrator import __version__
 from orchestrator.errors import OrchestratorError, SelectionError
-from orchestrator.jobs import parse_selectors
 from orchestrator.models import DEFAULT_MAX_JOBS, RunOptions
-from orchestrator.project import Project, locate
-from orchestrator.report import console
+
+if TYPE_CHECKING:
+    from orchestrator.project import Project
+
+# The stages and the console are imported where a command uses them: `--help` and
+# `--version` then load click, this module and the values, not the pipeline.
 
 ENV_PREFIX = "TRAIN_ORCH"
 
@@ -100,6 +103,8 @@ class _BadValue(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
+        from orchestrator.report import console
+
         console.print_error(OrchestratorError(self.message))
 
 
@@ -157,6 +162,8 @@ def _selectors(
 ) -> tuple[str, ...]:
     """The values, once their quotes are known to close (the jobs are not known yet)."""
     assert isinstance(param, _Option)
+    from orchestrator.jobs import parse_selectors
+
     try:
         parse_selectors(values, param.source(ctx))
     except SelectionError as error:
@@ -391,6 +398,10 @@ def _output_root(help: str, default: str | None = ".", shown: str | bool = True)
 @click.pass_context
 def cli(ctx: click.Context, /, **params: Any) -> None:
     """Discover, plan, run and report every train_*.py in this project."""
+    from orchestrator import pipeline
+    from orchestrator.project import locate
+    from orchestrator.report import console
+
     project = locate(Path.cwd())
     options = _options(params, project)
     if ctx.invoked_subcommand is not None:
@@ -512,6 +523,8 @@ def plan_shards(selection: tuple[RunOptions, Project], count: int, output_format
     """
     options, project = selection
     _say_root(project, options)
+    from orchestrator import pipeline
+
     shards = _guarded(lambda: pipeline.plan_shards(options, project.root, count))
     if output_format == "json":
         click.echo(json.dumps({"include": shards}))
@@ -629,6 +642,8 @@ def _guarded(action: Callable[[], _T]) -> _T:
     try:
         return action()
     except OrchestratorError as error:
+        from orchestrator.report import console
+
         console.print_error(error)
         sys.exit(error.exit_code)
 
@@ -637,6 +652,8 @@ def _guarded(action: Callable[[], _T]) -> _T:
 @_format("json", "markdown", help="markdown: the key reference table of README.")
 def config_schema(output_format: str) -> None:
     """Print the JSON Schema of configs/*.yaml (orchestrator/schemas/config.schema.json)."""
+    from orchestrator import config
+
     if output_format == "markdown":
         click.echo(config.config_reference(), nl=False)
     else:
@@ -653,8 +670,9 @@ def main() -> None:
     (which handles them its own way), both and SIGHUP stop at once: a line, 128 + signal.
     """
     from orchestrator.execute import signals
+    from orchestrator.report.streams import keep_running_without_a_console
 
-    console.keep_running_without_a_console()
+    keep_running_without_a_console()
     signals.interrupts_raise()
     try:
         cli(prog_name="run-all-training")
