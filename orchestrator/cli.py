@@ -6,7 +6,6 @@ GitHub workflow passes its form inputs through `env:` and never splices them int
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shlex
@@ -25,7 +24,7 @@ from orchestrator.models import DEFAULT_MAX_JOBS, RunOptions
 if TYPE_CHECKING:
     from orchestrator.project import Project
 
-# The stages and the console are imported where a command uses them: `--help` and
+# The stages, the console and json are imported where a command uses them: `--help` and
 # `--version` then load click, this module and the values, not the pipeline.
 
 ENV_PREFIX = "TRAIN_ORCH"
@@ -485,6 +484,8 @@ def _id_list(text: str | None) -> tuple[str, ...] | None:
     """A JSON list of job ids: ids may hold spaces and commas, so no other separator is safe."""
     if not text:
         return None
+    import json
+
     try:
         ids = json.loads(text)
     except ValueError as exc:
@@ -527,6 +528,8 @@ def plan_shards(selection: tuple[RunOptions, Project], count: int, output_format
 
     shards = _guarded(lambda: pipeline.plan_shards(options, project.root, count))
     if output_format == "json":
+        import json
+
         click.echo(json.dumps({"include": shards}))
     else:
         for shard in shards:
@@ -652,6 +655,8 @@ def _guarded(action: Callable[[], _T]) -> _T:
 @_format("json", "markdown", help="markdown: the key reference table of README.")
 def config_schema(output_format: str) -> None:
     """Print the JSON Schema of configs/*.yaml (orchestrator/schemas/config.schema.json)."""
+    import json
+
     from orchestrator import config
 
     if output_format == "markdown":

@@ -6,7 +6,6 @@ same functions without click.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -109,6 +108,8 @@ def make_plan(
 
 def previous_durations(summary: Path) -> dict[str, float]:
     """How long each job took last time it succeeded, for longest-first scheduling."""
+    import json  # not loaded by --list, which plans nothing
+
     try:
         data = json.loads(summary.read_text(encoding="utf-8"))
         return {

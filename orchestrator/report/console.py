@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import shlex
 import sys
@@ -98,6 +97,8 @@ def flag_letters(spec: JobSpec) -> str:
 
 def list_jobs(specs: Sequence[JobSpec], config_files: Sequence[str], fmt: str) -> None:
     if fmt == "json":
+        import json  # only for this format: a table is what most invocations print
+
         print(json.dumps({"jobs": [_spec_json(s) for s in specs]}, indent=2))
         return
     console = make_console()
@@ -158,6 +159,8 @@ def show_plan(
     levels = graph_levels(plan)
     studies = studies or {}
     if fmt == "json":
+        import json
+
         print(json.dumps(_plan_json(plan, decisions, levels, studies), indent=2))
         return
     console = make_console()
