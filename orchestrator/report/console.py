@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import shlex
 import sys
 import time
@@ -595,6 +594,8 @@ def github_log_tail(result: JobResult, lines: int = 50) -> None:
     The tail is the child's own output, so workflow commands are switched off around it
     (`::stop-commands::`): a line like `::add-mask::` or `::error::` in a log must not act.
     """
+    import secrets  # only a run on GitHub that has a failure needs it
+
     job = result.job
     token = secrets.token_hex(8)
     print(f"::group::{job.id}: last {lines} log lines ({job.log_path})")
