@@ -7,7 +7,8 @@ Usage, from anywhere (the README's one command)::
 
 Benchmarks, in the order they run (each ``bench/<module>.py`` with ``run(quick) -> dict``):
 
-    startup           --help / --list / --dry-run above bare Python; no ML imports
+    startup           --help / --list / --dry-run above bare Python, in instructions and ms;
+                      no ML imports
     discovery         --list over a 20,000-file tree vs a bare os.walk
     overhead          per-job overhead vs a bare loop, xargs, threads, GNU parallel, Snakemake
                       (module job_overhead.py)
