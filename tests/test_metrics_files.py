@@ -23,7 +23,7 @@ from conftest import GOOD_SCRIPT, REPO, SHIM, Project, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.execute.outputs import (
+from orchestrator.execute.job_files import (
     MAX_DEPTH,
     MAX_KEY_CHARS,
     MAX_METRICS_KEYS,
@@ -200,7 +200,7 @@ def test_special_files_are_refused_unread(tmp_path: Path, kind: str) -> None:
     _, make = SPECIAL[kind]
     make(tmp_path / "metrics.json")
     code = (
-        "import sys; from orchestrator.execute.outputs import read_metrics;"
+        "import sys; from orchestrator.execute.job_files import read_metrics;"
         " print(read_metrics(sys.argv[1], since=0.0))"
     )
     result = subprocess.run(

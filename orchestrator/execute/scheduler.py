@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import heapq
-import itertools
 import os
 import random
 import shlex
 import time
-from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,19 +28,14 @@ from orchestrator.events import (
     JobFinished,
     SweepStarted,
 )
-from orchestrator.execute.beneath import (
-    SymlinkInTheWay,
-    make_dirs_beneath,
-    open_beneath,
-    symlink_reason,
-)
+from orchestrator.execute.backend import Backend, LocalBackend
 from orchestrator.execute.ending import ProcessEnd
-from orchestrator.execute.outputs import read_metrics
-from orchestrator.execute.process import Supervisor
+from orchestrator.execute.job_files import read_metrics
+from orchestrator.execute.ready_queue import ReadyQueue
 from orchestrator.execute.signals import exit_code_for_signal, interrupt_handlers, signal_name
+from orchestrator.execute.stager import Stager
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
-from orchestrator.plan import JOB_ID_VAR
 from orchestrator.secrets import redact, redact_file
 
 HEADER_PREFIX = "=== attempt "
@@ -67,62 +59,6 @@ class RunOutcome:
     interrupted_exit: int | None
 
 
-class Backend(Protocol):
-    """Where attempts run: this machine (LocalBackend) or a Ray cluster (ray_backend.py).
-
-    `start` returns at once; `wait` hands back the attempts that ended, by job id: at
-    least one, unless `wake` was called (from a signal handler) or the timeout passed.
-    """
-
-    def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None: ...
-    def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]: ...
-    def wake(self) -> None: ...
-    def stop(self, key: str) -> None: ...
-    def cancel_all(self) -> None: ...
-    def kill_all(self) -> None: ...
-    def close(self) -> None: ...
-
-
-class LocalBackend:
-    """Each attempt a child process group of this process, all watched from this thread."""
-
-    def __init__(self, output_root: str) -> None:
-        self.supervisor = Supervisor(orphans_tagged_by=JOB_ID_VAR)
-        self.output_root = output_root
-
-    def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None:
-        self.supervisor.start(
-            job.id,
-            job.argv,
-            cwd=job.cwd,
-            env=dict(job.env),
-            log_path=job.log_path,
-            header=header,
-            timeout=job.timeout,
-            grace=job.grace,
-            fresh_log=fresh_log,
-            root=self.output_root,
-        )
-
-    def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]:
-        return self.supervisor.wait(timeout)
-
-    def wake(self) -> None:
-        self.supervisor.wake()
-
-    def stop(self, key: str) -> None:
-        self.supervisor.stop(key)
-
-    def cancel_all(self) -> None:
-        self.supervisor.cancel_all()
-
-    def kill_all(self) -> None:
-        self.supervisor.kill_all()
-
-    def close(self) -> None:
-        self.supervisor.close()
-
-
 class SweepRunner(Protocol):
     """What the scheduler needs of a sweep driver (execute/sweep.py)."""
 
@@ -138,8 +74,6 @@ class SweepRunner(Protocol):
     ) -> tuple[Status, tuple[tuple[str, float], ...], str | None, dict[str, Any]]: ...
 
 
-#: How many jobs in line (at least) have their dirs and logs made ahead of their start.
-STAGE_AHEAD = 8
 #: How often running sweep trials' progress.jsonl files are read for pruning.
 PROGRESS_POLL = 0.5
 
@@ -170,27 +104,20 @@ class Scheduler:
         self._unstarted: list[tuple[str, ProcessEnd]] = []
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
-        self._pending: list[PlannedJob] = []
-        self._staged: set[str] = set()
-        self._handed_to_stager: set[str] = set()
-        #: Only with a core to spare (Ray's jobs use none of ours): with a local job on
-        #: every core, the stager competes with them and its GIL hand-offs cost more than
-        #: the files it makes. 600 no-op jobs, 2 workers on 2 cores: 0.81 s with it, 0.70
-        #: s without; 1 worker: 0.80 s with it, 0.85 s without.
+        self._queue = ReadyQueue(
+            [job for job in plan.jobs if not job.not_runnable and job.id not in self.carried],
+            max_workers=plan.max_workers,
+            cpus=plan.cpus,
+        )
+        # A core is spare when Ray runs the jobs (they use none of ours) or when fewer
+        # workers than cores run here.
         spare_core = not self._own_backend or plan.max_workers < _usable_cores()
-        self._stager = ThreadPoolExecutor(1, thread_name_prefix="stage") if spare_core else None
-        self._retries: list[tuple[float, int, PlannedJob]] = []
-        self._sequence = itertools.count()
-        self._running: dict[str, PlannedJob] = {}
+        self._stager = Stager(plan.output_root, ahead=spare_core, max_workers=plan.max_workers)
         self._signals = 0
-        self._halted = False
         self._interrupted: int | None = None
 
     def run(self) -> RunOutcome:
         """Run every job; call inside `handling_signals()` so Ctrl-C stops it cleanly."""
-        self._pending = [
-            job for job in self.plan.jobs if not job.not_runnable and job.id not in self.carried
-        ]
         for job in self.plan.jobs:
             if job.not_runnable:
                 self._finish(job, Status.FAILED, reason=f"not run: {job.not_runnable}")
@@ -206,8 +133,7 @@ class Scheduler:
         try:
             self._loop()
         finally:
-            if self._stager is not None:
-                self._stager.shutdown(cancel_futures=True)
+            self._stager.stop()
             if self._own_backend:
                 self.backend.close()
         ordered = tuple(
@@ -239,25 +165,26 @@ class Scheduler:
         while True:
             while self._signalled:  # first: nothing starts after a Ctrl-C
                 self._on_signal(self._signalled.popleft())
-            self._release_due_retries()
-            while (job := self._next_ready()) is not None:
+            self._queue.release_due_retries(time.monotonic())
+            while (job := self._queue.next_ready()) is not None:
                 self._start(job)  # may finish a job at once (a sweep with nothing left)
-            if not (self._running or self._pending or self._retries):
+            if not self._queue:
                 return
-            self._stage_ahead()
+            if not self._queue.closed:
+                self._stager.stage_ahead(self._queue.waiting())
             ended, self._unstarted = self._unstarted, []
             ended += self.backend.wait(0.0 if ended else self._seconds_to_next_wake())
             while self._signalled:
                 self._on_signal(self._signalled.popleft())
-            done = [(self._running.pop(job_id), outcome) for job_id, outcome in ended]
+            done = [(self._queue.ended(job_id), outcome) for job_id, outcome in ended]
             started_early: list[AttemptStarted] = []
-            if done and all(self._record_cannot_change_choice(*item) for item in done):
+            if done and all(self._recording_cannot_change_next(*item) for item in done):
                 # Start what comes next first: it runs while the attempts are recorded.
                 # Its start is told after them, so the journal never shows a job starting
                 # before the end that made room for it: killed in between, a run would
                 # otherwise lose a success that its --resume would then run again.
                 finished = {job.id for job, _ in done}
-                while (successor := self._next_ready(unless_it_needs=finished)) is not None:
+                while (successor := self._queue.next_ready(unless_it_needs=finished)) is not None:
                     self._start(successor, tell=started_early.append)
             for job, outcome in done:
                 self._on_done(_Done(job, len(self._attempts[job.id]) + 1, outcome))
@@ -265,7 +192,7 @@ class Scheduler:
                 self.sink.emit(event)
             self._poll_progress()  # after the ended are recorded: none of them is pruned
 
-    def _record_cannot_change_choice(self, job: PlannedJob, outcome: ProcessEnd) -> bool:
+    def _recording_cannot_change_next(self, job: PlannedJob, outcome: ProcessEnd) -> bool:
         """True when recording this attempt cannot change which jobs start next.
 
         Recording (metrics, gates, events, journal) takes a few tenths of a millisecond,
@@ -279,40 +206,14 @@ class Scheduler:
             clean
             and not (self.plan.fail_fast and job.gates)
             and job.id not in self._trial_parent
-            and not (self._retries and self._retries[0][0] <= time.monotonic())
+            and not self._queue.retry_due(time.monotonic())
         )
-
-    def _next_ready(self, unless_it_needs: Collection[str] = ()) -> PlannedJob | None:
-        """The first pending job (plan order) whose cpus fit in what is free now.
-
-        Taking a smaller job past one that does not fit keeps cores busy; the big job
-        still starts as soon as enough frees up, since it stays first in line.
-        `unless_it_needs`: None if a job that needs one of these comes first, since that
-        job would be first once their results are recorded.
-        """
-        if self._halted or len(self._running) >= self.plan.max_workers:
-            return None
-        free = self.plan.cpus - sum(job.cpus for job in self._running.values())
-        for index, job in enumerate(self._pending):
-            if any(need in unless_it_needs for need in job.needs):
-                return None
-            if job.cpus <= free and self._needs_met(job):
-                return self._pending.pop(index)
-        return None
-
-    def _needs_met(self, job: PlannedJob) -> bool:
-        return all(need in self._results for need in job.needs)  # a failed need skips us
-
-    def _release_due_retries(self) -> None:
-        now = time.monotonic()
-        while self._retries and self._retries[0][0] <= now:
-            _, _, job = heapq.heappop(self._retries)
-            self._pending.insert(0, job)  # a retry goes before jobs not yet started
 
     def _seconds_to_next_wake(self) -> float | None:
         """Until the next retry is due, or the next progress poll of running trials."""
-        waits = [self._retries[0][0] - time.monotonic()] if self._retries else []
-        if any(job_id in self._trial_parent for job_id in self._running):
+        retry = self._queue.seconds_to_next_retry(time.monotonic())
+        waits = [] if retry is None else [retry]
+        if any(job_id in self._trial_parent for job_id in self._queue.running):
             waits.append(self._last_poll + PROGRESS_POLL - time.monotonic())
         return max(0.0, min(waits)) if waits else None
 
@@ -321,7 +222,7 @@ class Scheduler:
         if time.monotonic() - self._last_poll < PROGRESS_POLL:
             return
         self._last_poll = time.monotonic()
-        for job in list(self._running.values()):
+        for job in list(self._queue.running.values()):
             parent = self._trial_parent.get(job.id)
             if parent and job.id not in self._pruned and self._drivers[parent.id].should_prune(job):
                 self._pruned.add(job.id)
@@ -333,7 +234,7 @@ class Scheduler:
         if job.sweep is not None:
             self._start_sweep(job)
             return
-        problem = self._stage(job)
+        problem = self._stager.stage(job)
         if problem is not None:
             self._finish(job, Status.FAILED, reason=problem)
             return
@@ -342,7 +243,7 @@ class Scheduler:
         now = time.time()
         command = redact(shlex.join(job.argv), job.secrets)
         header = f"{HEADER_PREFIX}{number}/{total} · {_utc(now)} · {command}"
-        self._running[job.id] = job
+        self._queue.started(job)
         try:
             self.backend.start(job, header, fresh_log=number == 1)
         except Exception as exc:  # a backend bug must not leave the loop waiting forever
@@ -351,50 +252,6 @@ class Scheduler:
         # Told once the child runs: the event's journal line and console output need not
         # delay it.
         (tell or self.sink.emit)(AttemptStarted(job, number, total, now))
-
-    def _stage(self, job: PlannedJob) -> str | None:
-        """Create the job's output dir and log file once; say why not if they cannot be.
-
-        An existing log is left as it is: the first attempt empties it when it starts, so
-        a job that never starts keeps its previous run's log. The stager thread runs this
-        ahead of the loop; both may run it for one job, which is harmless. No symlink
-        below the output root is followed: a job's last run may have left one.
-        """
-        if job.id in self._staged:
-            return None
-        root = self.plan.output_root
-        try:
-            make_dirs_beneath(root, job.output_dir)
-        except SymlinkInTheWay as exc:
-            return symlink_reason("output dir", job.output_dir, exc)
-        except OSError as exc:
-            return f"cannot create {job.output_dir}: {exc.strerror or exc}"
-        try:
-            os.close(open_beneath(root, job.log_path, os.O_WRONLY | os.O_CREAT))
-        except SymlinkInTheWay as exc:
-            return symlink_reason("log", job.log_path, exc)
-        except OSError as exc:
-            return f"cannot create {job.log_path}: {exc.strerror or exc}"
-        self._staged.add(job.id)
-        return None
-
-    def _stage_ahead(self) -> None:
-        """Have the stager thread create the dirs and logs of the next jobs in line.
-
-        A job's dir and log cost ~0.1-0.2 ms on ext4, a third of what the orchestrator
-        spends per job; in a thread of its own (the system calls release the GIL) that
-        time runs on a core the children leave free instead of between one job's end and
-        the next one's start. (Without a free core there is no stager, and `_start` makes
-        them.) Only a few jobs ahead, so a run that stops early leaves no files for the
-        jobs it never reached. A failure is reported when the job starts.
-        """
-        if self._halted or self._stager is None:
-            return
-        ahead = max(STAGE_AHEAD, 2 * self.plan.max_workers)
-        for job in itertools.islice((j for j in self._pending if j.sweep is None), ahead):
-            if job.id not in self._handed_to_stager:
-                self._handed_to_stager.add(job.id)
-                self._stager.submit(self._stage, job)
 
     def _on_done(self, done: _Done) -> None:
         job, outcome = done.job, done.outcome
@@ -415,15 +272,14 @@ class Scheduler:
         retry_in = None if outcome.permanent else self._retry_delay(job, attempt)
         self.sink.emit(AttemptEnded(job, attempt, job.retries + 1, retry_in))
         if retry_in is not None:
-            due = time.monotonic() + retry_in
-            heapq.heappush(self._retries, (due, next(self._sequence), job))
+            self._queue.retry_at(time.monotonic() + retry_in, job)
         elif attempt.status is Status.SUCCEEDED:
             self._judge_success(job, attempt)
         else:
             self._finish(job, attempt.status, reason=_describe(attempt))
 
     def _retry_delay(self, job: PlannedJob, attempt: Attempt) -> float | None:
-        if self._halted or attempt.number > job.retries:
+        if self._queue.closed or attempt.number > job.retries:
             return None
         if attempt.status.value not in job.retry.on:
             return None
@@ -453,18 +309,16 @@ class Scheduler:
 
     def _halt(self, why: str, signal: str | None = None) -> None:
         """Start nothing more; stop what runs (grace, then kill); skip what never started."""
-        if self._halted:
+        if self._queue.closed:
             return
-        self._halted = True
-        if self._stager is not None:
-            self._stager.shutdown(wait=False, cancel_futures=True)
+        self._queue.closed = True
+        self._stager.stop(wait=False)
         for driver in self._drivers.values():
             driver.stop()  # before skipping queued trials, so none is asked in their place
         self.sink.emit(Halted(why, time.time(), signal))
-        while self._pending:
-            self._finish(self._pending.pop(0), Status.SKIPPED, reason=f"not started: {why}")
-        while self._retries:
-            _, _, job = heapq.heappop(self._retries)
+        while (job := self._queue.take_waiting()) is not None:
+            self._finish(job, Status.SKIPPED, reason=f"not started: {why}")
+        while (job := self._queue.take_retry()) is not None:
             last = self._attempts[job.id][-1]
             self._finish(job, last.status, reason=f"{_describe(last)}; retry cancelled: {why}")
         self.backend.cancel_all()
@@ -489,12 +343,7 @@ class Scheduler:
             self._trial_parent[trial.id] = parent
             self._trials.setdefault(parent.id, []).append(trial.id)
             self._attempts[trial.id] = []
-        # After the trials already queued (asked earlier, so they go first), before other
-        # jobs not yet started: a sweep under way finishes before new work begins.
-        position = 0
-        while position < len(self._pending) and self._pending[position].id in self._trial_parent:
-            position += 1
-        self._pending[position:position] = trials
+        self._queue.add_trials(trials)
 
     def _trial_finished(self, result: JobResult) -> None:
         parent = self._trial_parent[result.job.id]
@@ -528,6 +377,7 @@ class Scheduler:
             reason = f"{reason}; {gone}" if reason else gone
         result = JobResult(job, status, attempts, metrics, reason, from_run, sweep)
         self._results[job.id] = result
+        self._queue.finished(job.id)
         self.sink.emit(JobFinished(result))
         if job.id in self._trial_parent:
             self._trial_finished(result)
@@ -540,9 +390,8 @@ class Scheduler:
 
     def _skip_dependents(self, job_id: str, status: Status) -> None:
         """Whatever needs a job that did not succeed cannot run: skip it, and its own."""
-        for dependent in [job for job in self._pending if job_id in job.needs]:
-            if dependent in self._pending:  # a deeper skip may have taken it already
-                self._pending.remove(dependent)
+        for dependent in self._queue.dependents(job_id):
+            if self._queue.remove(dependent):  # a deeper skip may have taken it already
                 why = f"upstream '{job_id}' {status.value.replace('_', ' ')}"
                 self._finish(dependent, Status.SKIPPED, reason=why)
 

@@ -1,0 +1,115 @@
+"""Which job starts next: the jobs waiting, the retries waiting for their time, what runs.
+
+A value with no processes and no clock of its own (the time is passed in), so the order
+jobs start in can be tested as plain data. The plan already puts jobs in start order
+(needs first, then priority, then longest expected: `plan.start_order`); the queue keeps
+that order and adds what only a running run knows: free workers and cpus, which needs
+have finished, retries waiting out their backoff, and sweep trials asked mid-run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Sequence
+
+from orchestrator.models import PlannedJob
+
+
+class ReadyQueue:
+    def __init__(self, jobs: Sequence[PlannedJob], *, max_workers: int, cpus: int) -> None:
+        self.max_workers = max_workers
+        self.cpus = cpus
+        self.running: dict[str, PlannedJob] = {}
+        #: Set once the run halts: nothing starts after that.
+        self.closed = False
+        self._pending = list(jobs)
+        self._retries: list[tuple[float, int, PlannedJob]] = []
+        self._sequence = itertools.count()
+        self._finished: set[str] = set()
+        self._trials: set[str] = set()
+
+    def __bool__(self) -> bool:
+        """True while a job waits, runs, or waits for its retry."""
+        return bool(self._pending or self.running or self._retries)
+
+    # --------------------------------------------------------------------------- taking
+    def next_ready(self, unless_it_needs: Collection[str] = ()) -> PlannedJob | None:
+        """Take the first waiting job (in line order) whose cpus fit in what is free now.
+
+        Taking a smaller job past one that does not fit keeps cores busy; the big job
+        still starts as soon as enough frees up, since it stays first in line.
+        `unless_it_needs`: None if a job that needs one of these comes first, since that
+        job would be first once their results are recorded.
+        """
+        if self.closed or len(self.running) >= self.max_workers:
+            return None
+        free = self.cpus - sum(job.cpus for job in self.running.values())
+        for index, job in enumerate(self._pending):
+            if any(need in unless_it_needs for need in job.needs):
+                return None
+            if job.cpus <= free and all(need in self._finished for need in job.needs):
+                return self._pending.pop(index)  # a failed need skips us: see `dependents`
+        return None
+
+    def started(self, job: PlannedJob) -> None:
+        self.running[job.id] = job
+
+    def ended(self, job_id: str) -> PlannedJob:
+        return self.running.pop(job_id)
+
+    def finished(self, job_id: str) -> None:
+        """The job has its result: what needs it may start."""
+        self._finished.add(job_id)
+
+    def waiting(self) -> Iterator[PlannedJob]:
+        """The jobs waiting to start, in line order (not retries)."""
+        return iter(self._pending)
+
+    # -------------------------------------------------------------------------- retries
+    def retry_at(self, due: float, job: PlannedJob) -> None:
+        heapq.heappush(self._retries, (due, next(self._sequence), job))
+
+    def release_due_retries(self, now: float) -> None:
+        while self._retries and self._retries[0][0] <= now:
+            _, _, job = heapq.heappop(self._retries)
+            self._pending.insert(0, job)  # a retry goes before jobs not yet started
+
+    def retry_due(self, now: float) -> bool:
+        return bool(self._retries) and self._retries[0][0] <= now
+
+    def seconds_to_next_retry(self, now: float) -> float | None:
+        return self._retries[0][0] - now if self._retries else None
+
+    # ----------------------------------------------------------------- trials, skipping
+    def add_trials(self, trials: Iterable[PlannedJob]) -> None:
+        """Queue a sweep's new trials after those already queued, before other jobs.
+
+        The trials queued earlier were asked earlier, so they go first; a sweep under
+        way finishes before new work begins.
+        """
+        trials = list(trials)
+        position = 0
+        while position < len(self._pending) and self._pending[position].id in self._trials:
+            position += 1
+        self._pending[position:position] = trials
+        self._trials.update(trial.id for trial in trials)
+
+    def dependents(self, job_id: str) -> list[PlannedJob]:
+        """The waiting jobs that need this one, still in line."""
+        return [job for job in self._pending if job_id in job.needs]
+
+    def remove(self, job: PlannedJob) -> bool:
+        """Take the job out of line; False if it was no longer there."""
+        if job not in self._pending:
+            return False
+        self._pending.remove(job)
+        return True
+
+    def take_waiting(self) -> PlannedJob | None:
+        """The first job in line, taken out: a halt skips them one by one."""
+        return self._pending.pop(0) if self._pending else None
+
+    def take_retry(self) -> PlannedJob | None:
+        """The next retry waiting for its time, taken out: a halt cancels them."""
+        return heapq.heappop(self._retries)[2] if self._retries else None
