@@ -28,7 +28,7 @@ from mermaid_check import (  # the fixtures are used by name, in usefixtures
     render_charts,
 )
 
-from orchestrator.report import markdown
+from orchestrator.report import markdown, timeline
 from orchestrator.report.history import compare_views, trend_views
 from orchestrator.report.history.compare import compare
 from orchestrator.report.history.trend import JobTrend, Series, Trend
@@ -176,7 +176,7 @@ def test_gantt_dates_compile_in_mermaid(tmp_path: Path) -> None:
         job("c", "failed", attempt(1, "failed", 3208, 2), reason="exit 1"),
     )
 
-    chart = gantt_of(markdown.render(data, tmp_path))
+    chart = gantt_of(markdown.render(from_document(data, "test"), tmp_path))
 
     assert chart["dateFormat"] == "x"
     assert chart["todayMarker"] == "off"
@@ -201,7 +201,7 @@ def test_gantt_dates_compile_in_mermaid(tmp_path: Path) -> None:
 def test_axis_format_stays_right_for_long_runs(span_ms: int, axis: str) -> None:
     data = summary(job("long", "succeeded", attempt(1, "succeeded", 0, span_ms)))
 
-    [chart] = check_charts(["\n".join(markdown.gantt(data)[1:-1])])
+    [chart] = check_charts(["\n".join(timeline.gantt(from_document(data, "test"))[1:-1])])
 
     assert chart["ok"], chart
     assert chart["axisFormat"] == axis
@@ -213,7 +213,7 @@ def test_axis_shows_clock_times_in_the_viewers_time_zone() -> None:
     """Dates are instants, so every viewer reads the right local clock time off the axis
     (Mermaid formats ticks in the browser's zone; India is 5:30 ahead of UTC)."""
     data = summary(job("two_hours", "succeeded", attempt(1, "succeeded", 0, 2 * 3_600_000)))
-    text = "\n".join(markdown.gantt(data)[1:-1])
+    text = "\n".join(timeline.gantt(from_document(data, "test"))[1:-1])
 
     [utc] = render_charts([text], timezone="UTC")
     [india] = render_charts([text], timezone="Asia/Kolkata")
@@ -245,7 +245,7 @@ STATUS_RUN = summary(
 
 def test_each_attempt_is_drawn_with_its_status(tmp_path: Path) -> None:
     """A gate_failed job's attempt ran fine but the job failed: not `done` like a success."""
-    chart = gantt_of(markdown.render(STATUS_RUN, tmp_path))
+    chart = gantt_of(markdown.render(from_document(STATUS_RUN, "test"), tmp_path))
 
     tags = {t["name"]: t["tags"] for t in chart["tasks"]}
     assert tags == {
@@ -344,12 +344,14 @@ def test_no_job_id_changes_the_charts_structure(
         jobs.append(job(job_id, status, *tries, reason=job_id))
     lanes = len(ids) if parallel else 1  # parallel: every final attempt overlaps the others
 
-    chart = gantt_of(markdown.render(summary(*jobs, check=False), Path("/nonexistent")))
+    chart = gantt_of(
+        markdown.render(from_document(summary(*jobs, check=False), "test"), Path("/nonexistent"))
+    )
 
     assert chart["title"] == "When each job ran (clock times in your time zone)"
     assert chart["sections"] == [f"worker {n + 1}" for n in range(lanes)]
     assert sorted((t["start"], t["end"], t["tags"]) for t in chart["tasks"]) == sorted(expected)
-    assert all(t["name"].startswith(markdown.TASK_PREFIX) for t in chart["tasks"])
+    assert all(t["name"].startswith(timeline.TASK_PREFIX) for t in chart["tasks"])
 
 
 def test_a_log_tail_cannot_open_a_chart(tmp_path: Path) -> None:
@@ -360,7 +362,7 @@ def test_a_log_tail_cannot_open_a_chart(tmp_path: Path) -> None:
         job("bad", "failed", attempt(1, "failed", 0, 5), reason="exit 1", log="logs/bad.log")
     )
 
-    chart = gantt_of(markdown.render(data, tmp_path))
+    chart = gantt_of(markdown.render(from_document(data, "test"), tmp_path))
 
     assert [t["name"] for t in chart["tasks"]] == ["· bad "]
 
@@ -426,7 +428,7 @@ def test_step_summary_far_over_the_cap_keeps_the_verdict_and_the_failures(
             job(f"failing-{i:03d}", "failed", attempt(1, "failed", i, 100), reason=reason, log=log)
         )
 
-    text = markdown.render(summary(*jobs, check=False), tmp_path)
+    text = markdown.render(from_document(summary(*jobs, check=False), "test"), tmp_path)
 
     assert len(text.encode()) <= markdown.STEP_SUMMARY_LIMIT
     assert text.startswith("## ❌ Training run: 4500 succeeded · 500 failed · ")
@@ -448,7 +450,7 @@ def test_log_tails_shrink_before_the_table_and_the_timeline(tmp_path: Path) -> N
             job(f"bad-{i}", "failed", attempt(1, "failed", i, 100), reason="exit 1", log=log)
         )
 
-    text = markdown.render(summary(*jobs), tmp_path, limit=600_000)
+    text = markdown.render(from_document(summary(*jobs), "test"), tmp_path, limit=600_000)
 
     assert len(text.encode()) <= 600_000
     assert text.splitlines()[2] == (
@@ -463,7 +465,7 @@ def test_a_timeline_too_long_for_mermaid_is_left_out_with_a_note(tmp_path: Path)
     """Mermaid draws an error, not a chart, past 50,000 characters: say so instead."""
     jobs = [job(f"j{i}", "succeeded", attempt(1, "succeeded", i * 10, 10)) for i in range(1500)]
 
-    text = markdown.render(summary(*jobs, check=False), tmp_path)
+    text = markdown.render(from_document(summary(*jobs, check=False), "test"), tmp_path)
 
     assert mermaid_blocks(text) == []
     assert text.endswith(
@@ -495,7 +497,7 @@ def test_report_and_comparison_fit_one_step_summary(tmp_path: Path) -> None:
     )
     comparison = compare(from_document(base, "base"), from_document(head, "head"))
 
-    report = markdown.render(head, tmp_path)
+    report = markdown.render(from_document(head, "test"), tmp_path)
     compared = compare_views.compare_markdown(comparison)
 
     assert len(compared.encode()) <= markdown.COMPARE_RESERVE

@@ -10,6 +10,7 @@ from conftest import Project
 from mermaid_check import assert_mermaid_ok
 
 from orchestrator.report import markdown
+from orchestrator.run_summary import from_document
 
 MIXED_CONFIG = """
 jobs:
@@ -99,7 +100,7 @@ def test_annotations_past_githubs_limit_are_folded_into_one(project: Project) ->
 
 def test_markdown_shrinks_to_fit_the_step_summary_limit(mixed: tuple[Project, str, Path]) -> None:
     project, _, _ = mixed
-    summary = project.summary()
+    summary = from_document(project.summary(), "summary")
     full = markdown.render(summary, project.root)
     small = markdown.render(summary, project.root, limit=len(full.encode()) - 10)
     assert len(small.encode()) < len(full.encode())

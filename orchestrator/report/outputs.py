@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.report import console, junit, markdown
 from orchestrator.report.summary import write_atomic, write_summary
+from orchestrator.run_summary import from_document
 
 MARKDOWN = "summary.md"
 JUNIT = "junit.xml"
@@ -23,7 +24,10 @@ def write_reports(summary: Mapping[str, Any], summary_dir: Path, run_id: str, ba
     A shard's run leaves the step summary to the merge job, which shows the whole run.
     latest.json comes last: whoever finds it finds the rest of this run's reports beside it.
     """
-    text = markdown.render(summary, base)
+    # The Markdown reads the typed summary; until the run builds one itself (issue 18
+    # point 1), it is parsed from the dict the run writes.
+    typed = from_document(summary, "the run's summary")
+    text = markdown.render(typed, base)
     summary_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(summary_dir / MARKDOWN, text)
     write_atomic(summary_dir / JUNIT, junit.render(summary, base))
@@ -33,7 +37,7 @@ def write_reports(summary: Mapping[str, Any], summary_dir: Path, run_id: str, ba
     set_step_outputs(
         {
             "exit-code": str(summary["exit_code"]),
-            "verdict": markdown.verdict(summary).removeprefix("## "),
+            "verdict": markdown.verdict(typed).removeprefix("## "),
             "summary-path": str(path.resolve()),
         }
     )

@@ -19,12 +19,12 @@ from orchestrator.report.history.text import borderless_table
 from orchestrator.report.logs import tail_lines
 from orchestrator.report.markdown import gates_text, is_failure, metrics_text, render
 from orchestrator.report.summary import duration_text
-from orchestrator.run_summary import JobRecord, RunSummary, job_document, to_document
+from orchestrator.run_summary import JobRecord, RunSummary
 
 
 def show_markdown(summary: RunSummary, base: Path) -> str:
     """The same Markdown the run wrote, so `show` on an old summary matches its artifact."""
-    return render(to_document(summary), base)
+    return render(summary, base)
 
 
 def print_show(summary: RunSummary, base: Path, *, tail: int = 20) -> None:
@@ -41,7 +41,7 @@ def print_show(summary: RunSummary, base: Path, *, tail: int = 20) -> None:
     console.print()
     console.print(_job_table(summary, jobs))
     for job in jobs:
-        if is_failure(job_document(job)):
+        if is_failure(job):
             _print_tail(console, job, tail_lines(base / job.log_path, tail))
     exit_style = "green" if summary.exit_code == 0 else "red"
     console.print(
@@ -64,14 +64,13 @@ def _job_table(summary: RunSummary, jobs: Sequence[JobRecord]) -> Table:
         optional = " (optional)" if job.optional else ""
         note = f" · {trials[job.id]} trials" if trials[job.id] else ""
         runs = attempts.get(job.id, [])
-        document = job_document(job)
         table.add_row(
             escape(job.id),
             f"[{style}]{job.status.value}[/]{optional}",
             str(len(runs)),
             duration_text(sum(attempt.duration_s for attempt in runs)),
-            escape(metrics_text(document) + note),
-            escape(gates_text(document)),
+            escape(metrics_text(job) + note),
+            escape(gates_text(job)),
         )
     return table
 

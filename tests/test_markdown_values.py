@@ -1,0 +1,90 @@
+"""The step summary's parts from typed records, in-process: no run, no file, no parser."""
+
+from __future__ import annotations
+
+from orchestrator.models import Status
+from orchestrator.report import markdown, timeline
+from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary
+
+START = "2026-03-01T09:00:00.000Z"
+
+
+def job(
+    job_id: str,
+    status: Status = Status.SUCCEEDED,
+    *,
+    tags: tuple[str, ...] = (),
+    metrics: dict[str, float] | None = None,
+    gates: tuple[str, ...] = (),
+    reason: str | None = None,
+) -> JobRecord:
+    """A job with one 1.5 s attempt at START (a gate-failed job's attempt succeeded)."""
+    ran = Status.SUCCEEDED if status is Status.GATE_FAILED else status
+    return JobRecord(
+        job_id,
+        status,
+        attempts=(AttemptRecord(1, ran, START, 1.5),),
+        tags=tags,
+        metrics=metrics or {},
+        gates=gates,
+        reason=reason,
+    )
+
+
+def test_verdict_counts_jobs_and_sweep_trials_apart() -> None:
+    summary = RunSummary(
+        START,
+        START,
+        exit_code=1,
+        duration_s=75.0,
+        interrupted_by="SIGINT",
+        jobs=(
+            job("a"),
+            job("b", Status.FAILED),
+            job("s"),
+            job("s[0]", tags=("sweep:s",)),
+            job("s[1]", Status.PRUNED, tags=("sweep:s",)),
+        ),
+    )
+
+    assert markdown.verdict(summary) == (
+        "## ❌ Training run: 2 succeeded · 1 failed (+2 sweep trials) · 1m15s"
+        " · interrupted by SIGINT · exit 1"
+    )
+
+
+def test_metrics_and_gates_text() -> None:
+    scored = job(
+        "a",
+        metrics={"n_rows": 10.0, "loss": 0.25, "accuracy": 0.9},
+        gates=("accuracy >= 0.8",),
+        reason="loss.json missing",
+    )
+    gated = job("b", Status.GATE_FAILED, metrics={"accuracy": 0.5}, reason="accuracy 0.5 < 0.8")
+    failed = job("c", Status.FAILED, metrics={"accuracy": 0.1}, reason="exit 1")
+
+    assert markdown.metrics_text(scored) == "accuracy 0.9, loss 0.25 ⚠️ loss.json missing"
+    assert markdown.gates_text(scored) == "✓ accuracy >= 0.8"
+    assert markdown.metrics_text(gated) == "accuracy 0.5"
+    assert markdown.gates_text(gated) == "✗ accuracy 0.5 < 0.8"
+    assert markdown.metrics_text(failed) == "exit 1"
+    assert markdown.gates_text(failed) == "—"
+    assert [markdown.is_failure(j) for j in (scored, gated, failed)] == [False, True, True]
+
+
+def test_gantt_bar_per_attempt_tagged_by_outcome() -> None:
+    summary = RunSummary(
+        START,
+        START,
+        exit_code=1,
+        jobs=(job("ok"), job("gated", Status.GATE_FAILED), job("bad", Status.FAILED)),
+    )
+
+    tasks = [line.strip() for line in timeline.gantt(summary) if " :" in line]
+
+    start = 1772355600000  # START in epoch milliseconds
+    assert tasks == [
+        f"· bad :crit, {start}, {start + 1500}",
+        f"· gated :active, {start}, {start + 1500}",
+        f"· ok :done, {start}, {start + 1500}",
+    ]
