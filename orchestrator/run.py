@@ -18,7 +18,8 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
 from orchestrator.execute.backend import Backend
 from orchestrator.execute.lock import LOCK_FILE, run_lock
-from orchestrator.execute.scheduler import Scheduler, SweepRunner
+from orchestrator.execute.scheduler import Scheduler
+from orchestrator.execute.sweep_trials import SweepRunner
 from orchestrator.execute.watchdog import Watchdog, watching
 from orchestrator.incremental import (
     Decisions,

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator.events import (
     AttemptEnded,
@@ -26,7 +26,6 @@ from orchestrator.events import (
     EventSink,
     Halted,
     JobFinished,
-    SweepStarted,
 )
 from orchestrator.execute.backend import Backend, LocalBackend
 from orchestrator.execute.ending import ProcessEnd
@@ -34,6 +33,7 @@ from orchestrator.execute.job_files import read_metrics
 from orchestrator.execute.ready_queue import ReadyQueue
 from orchestrator.execute.signals import exit_code_for_signal, interrupt_handlers, signal_name
 from orchestrator.execute.stager import Stager
+from orchestrator.execute.sweep_trials import SweepRunner, SweepTrials
 from orchestrator.gates import failed_gates
 from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
 from orchestrator.secrets import redact, redact_file
@@ -59,25 +59,6 @@ class RunOutcome:
     interrupted_exit: int | None
 
 
-class SweepRunner(Protocol):
-    """What the scheduler needs of a sweep driver (execute/sweep.py)."""
-
-    @property
-    def done(self) -> bool: ...
-    def begin(self) -> list[PlannedJob]: ...
-    def tell(self, result: JobResult) -> list[PlannedJob]: ...
-    def should_prune(self, job: PlannedJob) -> bool: ...
-    def stop(self) -> None: ...
-    def announcement(self) -> SweepStarted | None: ...
-    def outcome(
-        self,
-    ) -> tuple[Status, tuple[tuple[str, float], ...], str | None, dict[str, Any]]: ...
-
-
-#: How often running sweep trials' progress.jsonl files are read for pruning.
-PROGRESS_POLL = 0.5
-
-
 class Scheduler:
     def __init__(
         self,
@@ -90,12 +71,7 @@ class Scheduler:
         self.plan = plan
         self.sink = sink
         self.carried = carried or {}
-        self.sweep_factory = sweeps
-        self._drivers: dict[str, SweepRunner] = {}
-        self._trial_parent: dict[str, PlannedJob] = {}
-        self._trials: dict[str, list[str]] = {}
-        self._pruned: set[str] = set()
-        self._last_poll = 0.0
+        self._sweeps = SweepTrials(sweeps)
         self._own_backend = backend is None
         self.backend: Backend = backend or LocalBackend(plan.output_root)
         #: Signals noted by the handler, handled by the loop (deque.append is atomic).
@@ -139,7 +115,7 @@ class Scheduler:
         ordered = tuple(
             self._results[job_id]
             for job in self.plan.jobs
-            for job_id in (job.id, *self._trials.get(job.id, ()))
+            for job_id in (job.id, *self._sweeps.trials_of(job.id))
         )
         signum = self._interrupted
         return RunOutcome(
@@ -205,28 +181,28 @@ class Scheduler:
         return (
             clean
             and not (self.plan.fail_fast and job.gates)
-            and job.id not in self._trial_parent
+            and self._sweeps.sweep_of(job.id) is None
             and not self._queue.retry_due(time.monotonic())
         )
 
     def _seconds_to_next_wake(self) -> float | None:
         """Until the next retry is due, or the next progress poll of running trials."""
-        retry = self._queue.seconds_to_next_retry(time.monotonic())
-        waits = [] if retry is None else [retry]
-        if any(job_id in self._trial_parent for job_id in self._queue.running):
-            waits.append(self._last_poll + PROGRESS_POLL - time.monotonic())
+        now = time.monotonic()
+        waits = [
+            wait
+            for wait in (
+                self._queue.seconds_to_next_retry(now),
+                self._sweeps.seconds_to_poll(now, self._queue.running),
+            )
+            if wait is not None
+        ]
         return max(0.0, min(waits)) if waits else None
 
     def _poll_progress(self) -> None:
-        """Report running trials' progress to their sweep; stop those the pruner gives up on."""
-        if time.monotonic() - self._last_poll < PROGRESS_POLL:
-            return
-        self._last_poll = time.monotonic()
-        for job in list(self._queue.running.values()):
-            parent = self._trial_parent.get(job.id)
-            if parent and job.id not in self._pruned and self._drivers[parent.id].should_prune(job):
-                self._pruned.add(job.id)
-                self.backend.stop(job.id)
+        """Stop the running trials the pruner gives up on."""
+        running = list(self._queue.running.values())
+        for job_id in self._sweeps.to_prune(time.monotonic(), running):
+            self.backend.stop(job_id)
 
     # --------------------------------------------------------------------- one attempt
     def _start(self, job: PlannedJob, tell: Callable[[AttemptStarted], None] | None = None) -> None:
@@ -262,7 +238,7 @@ class Scheduler:
             number=done.number,
             started_at=outcome.started_at,
             duration=outcome.duration,
-            status=Status.PRUNED if job.id in self._pruned else _attempt_status(outcome),
+            status=Status.PRUNED if self._sweeps.was_pruned(job.id) else _attempt_status(outcome),
             exit_code=outcome.exit_code,
             signal=outcome.signal,
             node=outcome.node,
@@ -313,8 +289,7 @@ class Scheduler:
             return
         self._queue.closed = True
         self._stager.stop(wait=False)
-        for driver in self._drivers.values():
-            driver.stop()  # before skipping queued trials, so none is asked in their place
+        self._sweeps.stop_all()  # before skipping queued trials, so none is asked in their place
         self.sink.emit(Halted(why, time.time(), signal))
         while (job := self._queue.take_waiting()) is not None:
             self._finish(job, Status.SKIPPED, reason=f"not started: {why}")
@@ -326,10 +301,10 @@ class Scheduler:
     # ------------------------------------------------------------------------ sweeps
     def _start_sweep(self, job: PlannedJob) -> None:
         """A sweep job runs no process itself: its trials are queued as jobs of their own."""
-        if self.sweep_factory is None:
+        if not self._sweeps.available:
             self._finish(job, Status.FAILED, reason="sweeps are not available here")
             return
-        driver = self._drivers[job.id] = self.sweep_factory(job)
+        driver = self._sweeps.open(job)
         trials = driver.begin()
         announcement = driver.announcement()
         if announcement is not None:
@@ -339,21 +314,19 @@ class Scheduler:
             self._finish_sweep(job)
 
     def _queue_trials(self, parent: PlannedJob, trials: list[PlannedJob]) -> None:
+        self._sweeps.adopt(parent, trials)
         for trial in trials:
-            self._trial_parent[trial.id] = parent
-            self._trials.setdefault(parent.id, []).append(trial.id)
             self._attempts[trial.id] = []
         self._queue.add_trials(trials)
 
-    def _trial_finished(self, result: JobResult) -> None:
-        parent = self._trial_parent[result.job.id]
-        driver = self._drivers[parent.id]
+    def _trial_finished(self, parent: PlannedJob, result: JobResult) -> None:
+        driver = self._sweeps.driver(parent.id)
         self._queue_trials(parent, driver.tell(result))
         if driver.done:
             self._finish_sweep(parent)
 
     def _finish_sweep(self, job: PlannedJob) -> None:
-        status, metrics, reason, info = self._drivers[job.id].outcome()
+        status, metrics, reason, info = self._sweeps.driver(job.id).outcome()
         failures = failed_gates(job.gates, dict(metrics)) if status.ok else []
         if failures:
             status, reason = Status.GATE_FAILED, "; ".join(failures)
@@ -379,8 +352,8 @@ class Scheduler:
         self._results[job.id] = result
         self._queue.finished(job.id)
         self.sink.emit(JobFinished(result))
-        if job.id in self._trial_parent:
-            self._trial_finished(result)
+        if (parent := self._sweeps.sweep_of(job.id)) is not None:
+            self._trial_finished(parent, result)
         if status is Status.GATE_FAILED and not self.plan.enforce_gates:
             return  # reported, and otherwise a success: dependents run, nothing halts
         if not status.ok:
