@@ -18,7 +18,7 @@ from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, sa
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
 from orchestrator.secrets import secret_values
 
-__all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); sweep.py uses it
+__all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); trial_job.py uses it
     "DEFAULT_GRACE",
     "JOB_ID_VAR",
     "THREAD_VARIABLES",

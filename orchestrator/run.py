@@ -201,7 +201,8 @@ def sweep_factory(
     """Drivers for sweep jobs; Optuna is imported only when the plan has one."""
     if not any(job.sweep for job in plan.jobs):
         return None
-    from orchestrator.execute.sweep import SweepDriver, open_storage
+    from orchestrator.execute.sweep import SweepDriver
+    from orchestrator.execute.sweep_storage import open_storage
 
     storage = open_storage(options.optuna_storage, plan.output_root)
     if storage.set_aside:

@@ -12,7 +12,7 @@ from rich.console import Console
 from test_sweeps import SLEEPY, sweep_config
 
 from orchestrator.events import AttemptStarted, JobFinished, SweepStarted
-from orchestrator.execute.sweep import trial_job
+from orchestrator.execute.trial_job import trial_job
 from orchestrator.models import (
     Attempt,
     JobResult,

@@ -9,26 +9,23 @@ one a run uses (resumed, or new and why). Optuna is imported only when a plan ha
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import json
 import math
-import sqlite3
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import OrchestratorError
 from orchestrator.events import SweepStarted
+from orchestrator.execute.sweep_storage import Storage
+from orchestrator.execute.trial_job import trial_job
 from orchestrator.models import JobResult, PlannedJob, Status, Sweep
-from orchestrator.plan import safe_name
 from orchestrator.run_summary import encode_metric
 from orchestrator.studies import (
     IDENTITY_ATTR,
     INTERRUPTED,
-    STORAGE_FILE,
     TRIALS_DIR_ATTR,
     Choice,
     choose,
@@ -36,69 +33,12 @@ from orchestrator.studies import (
     grid_space,
     new_trials_dir,
     trial_budget,
-    trial_dir,
 )
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["INTERRUPTED", "SweepDriver", "open_storage", "trial_job"]
-
-
-@dataclass(frozen=True, slots=True)
-class Storage:
-    """The study store every sweep of a run shares, and what happened to a damaged one."""
-
-    url: str
-    handle: Any  # optuna.storages.RDBStorage: one engine for the run, not one per sweep
-    #: Set when a damaged default store was renamed aside for this run.
-    set_aside: str | None = None
-
-
-def open_storage(url: str | None, output_root: str) -> Storage:
-    """The study store, opened once before the run starts; a bad URL is the user's error.
-
-    A damaged default store (truncated, overwritten) is renamed aside rather than breaking
-    every later sweep: deleting `.train_orch/` is always safe, so starting afresh is too.
-    """
-    import optuna
-
-    set_aside = None
-    if url is None:
-        path = Path(output_root, STORAGE_FILE)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        set_aside = _set_aside_if_damaged(path)
-        url = f"sqlite:///{path}"
-    try:
-        handle = optuna.storages.RDBStorage(url)
-    except Exception as exc:  # sqlalchemy's errors (no such dialect, no server) vary by URL
-        raise OrchestratorError(f"--optuna-storage {url}: {_first_line(exc)}") from None
-    return Storage(url, handle, set_aside)
-
-
-def _set_aside_if_damaged(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        with sqlite3.connect(path) as db:  # WAL: readers (optuna-dashboard) never block a run
-            db.execute("PRAGMA journal_mode=WAL")
-            if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
-                raise sqlite3.DatabaseError("quick_check failed")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return None
-    except sqlite3.DatabaseError:
-        pass
-    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
-    for suffix in ("", "-wal", "-shm"):
-        part = path.with_name(path.name + suffix)
-        if part.exists() or part.is_symlink():
-            part.replace(f"{aside}{suffix}")
-    return str(aside)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+__all__ = ["INTERRUPTED", "SweepDriver"]
 
 
 class SweepDriver:
@@ -417,42 +357,6 @@ class SweepDriver:
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
-def trial_job(
-    parent: PlannedJob, trials_dir: str, number: int, params: Mapping[str, Any]
-) -> PlannedJob:
-    """The parent's command with this trial's params, in its own dir and log.
-
-    The dir is under the study's own trials dir: trial numbers restart with each study,
-    and a new study must not read an older one's progress.jsonl or overwrite its outputs.
-    """
-    trial_id = f"{parent.id}[trial={number}]"
-    output_dir = trial_dir(trials_dir, number)
-    argv = list(parent.argv)
-    for name, flag in parent.sweep_flags:
-        argv = _with_flag(argv, flag, str(params[name]))
-    env = {
-        **dict(parent.env),
-        "TRAIN_ORCH_OUTPUT_DIR": output_dir,
-        "TRAIN_ORCH_JOB_ID": trial_id,
-        "TRAIN_ORCH_TRIAL": str(number),
-    }
-    return replace(
-        parent,
-        id=trial_id,
-        argv=tuple(_with_flag(argv, _output_flag(parent), output_dir)),
-        env=tuple(env.items()),
-        output_dir=output_dir,
-        optional=True,
-        sweep=None,
-        log_path=str(Path(parent.log_path).with_name(f"{safe_name(trial_id)}.log")),
-        tags=(*parent.tags, f"sweep:{parent.id}"),
-        needs=(),
-        needs_outside=(),
-        cache=False,
-        gates=(),
-    )
-
-
 def _grid_sampler(optuna: Any, space: dict[str, list[Any]], seed: int) -> Any:
     class GridToTheEnd(optuna.samplers.GridSampler):  # type: ignore[misc]
         """GridSampler that leaves stopping to the driver.
@@ -469,22 +373,3 @@ def _grid_sampler(optuna: Any, space: dict[str, list[Any]], seed: int) -> Any:
 
 def _point(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, repr(value)) for name, value in params.items()))
-
-
-def _output_flag(job: PlannedJob) -> str:
-    """The flag the parent passes its output dir with (trials need their own dir)."""
-    argv = list(job.argv)
-    for flag, value in itertools.pairwise(argv):
-        if value == job.output_dir and flag.startswith("-"):
-            return flag
-    return ""
-
-
-def _with_flag(argv: list[str], flag: str, value: str) -> list[str]:
-    """`argv` with `flag value`, replacing the flag's value if it is already there."""
-    if not flag:
-        return argv
-    if flag in argv[:-1]:
-        index = argv.index(flag)
-        return [*argv[: index + 1], value, *argv[index + 2 :]]
-    return [*argv, flag, value]

@@ -77,7 +77,7 @@ def _without_one(group: list[str], job_id: str) -> tuple[str, ...]:
 SAME_FILES = "shares its log and results dir with"
 
 
-#: A sweep's trial as a file name key: `execute/sweep.py` names trial 3 of `sw` `sw[trial=3]`,
+#: A sweep's trial as a file name key: `execute/trial_job.py` names trial 3 of `sw` `sw[trial=3]`,
 #: whose key is `sw_trial=3_`.
 _TRIAL_KEY = re.compile(r"(.*)_trial=([0-9]+)_")
 

@@ -223,7 +223,7 @@ def sweep_preview_lines(job: PlannedJob, study: StudyPreview) -> list[str]:
 
 
 def example_trial(job: PlannedJob, study: StudyPreview) -> PlannedJob:
-    from orchestrator.execute.sweep import trial_job  # no Optuna: it is imported lazily
+    from orchestrator.execute.trial_job import trial_job  # only a sweep's --dry-run needs it
 
     assert job.sweep is not None
     return trial_job(job, study.trials_dir, study.next_trial, example_params(job.sweep))
