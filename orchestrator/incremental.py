@@ -23,7 +23,7 @@ from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import Event, JobFinished, RunFinished
 from orchestrator.execute.procfs import boot_id, start_time
-from orchestrator.models import Carried, Plan, PlannedJob, RunOptions, Status
+from orchestrator.models import Plan, PlannedJob, ReusedResult, RunOptions, Status
 from orchestrator.report.journal import open_attempts, read_journal, rebuild_summary
 from orchestrator.report.summary import write_atomic
 from orchestrator.run_summary import (
@@ -54,7 +54,7 @@ Cache = Mapping[str, Mapping[str, Any]]
 class Decisions:
     """Per job: a result that stands (`carried`), or why it runs (`reasons`)."""
 
-    carried: Mapping[str, Carried] = field(default_factory=dict)
+    carried: Mapping[str, ReusedResult] = field(default_factory=dict)
     reasons: Mapping[str, str] = field(default_factory=dict)
     fingerprints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: Attempts of the run resumed that may still be running: see `stop_leftovers`.
@@ -89,7 +89,7 @@ def decide(plan: Plan, options: RunOptions, base: Path) -> Decisions:
         for problem in problems:
             console.print_warning(f"{cache_file}: {problem}")
     previous, leftovers = _previous_jobs(options, base)
-    carried: dict[str, Carried] = {}
+    carried: dict[str, ReusedResult] = {}
     reasons: dict[str, str] = {}
     prints: dict[str, dict[str, str]] = {}
     for job in plan.jobs:  # plan order: needs come first
@@ -113,7 +113,7 @@ def _decide_job(
     *,
     parts: Mapping[str, str],
     cache: Cache,
-) -> tuple[Carried | None, str]:
+) -> tuple[ReusedResult | None, str]:
     if previous is not None:
         decided = _against_previous(job, options, base, previous.jobs.get(job.id), previous.name)
         if decided is not None:
@@ -147,7 +147,7 @@ def study_identity(job: PlannedJob, decisions: Decisions) -> dict[str, str]:
 
 def _against_previous(
     job: PlannedJob, options: RunOptions, base: Path, record: JobRecord | None, run: str
-) -> tuple[Carried | None, str] | None:
+) -> tuple[ReusedResult | None, str] | None:
     """What --resume/--rerun-failed decide for a job; None when the run has no say."""
     rerun_failed_only = options.rerun_failed is not None
     kept = _from_previous(record, run, rerun_failed_only=rerun_failed_only)
@@ -163,7 +163,7 @@ def _against_previous(
 
 def _from_cache(
     job: PlannedJob, base: Path, parts: Mapping[str, str], cache: Cache
-) -> tuple[Carried | None, str]:
+) -> tuple[ReusedResult | None, str]:
     state = cache.get(job.id)
     if state is None:
         return None, "no earlier success recorded"
@@ -177,24 +177,24 @@ def _from_cache(
     if damage:
         return None, f"output changed: {damage}"
     metrics = tuple(state["metrics"].items())
-    return Carried(
+    return ReusedResult(
         Status.CACHED, f"unchanged since {state['run_id']}", metrics, state["run_id"]
     ), ""
 
 
 def _from_previous(
     record: JobRecord | None, run: str, *, rerun_failed_only: bool
-) -> Carried | None:
+) -> ReusedResult | None:
     """Keep an earlier success; under --rerun-failed, leave all but failures alone."""
     status = record.status.value if record else None
     if record is not None and status in KEPT:
         source = record.from_run or run
-        return Carried(
+        return ReusedResult(
             Status.REUSED, f"succeeded in {source}", tuple(record.metrics.items()), source
         )
     if rerun_failed_only and status not in RERUN_FAILED:
         why = "not rerun: --rerun-failed" + (f" (was {status})" if status else " (new job)")
-        return Carried(Status.SKIPPED, why)
+        return ReusedResult(Status.SKIPPED, why)
     return None
 
 

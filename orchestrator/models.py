@@ -241,7 +241,7 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
-class Carried:
+class ReusedResult:
     """A result that stands without running the job (cached, or reused on --resume)."""
 
     status: Status

@@ -35,7 +35,7 @@ from orchestrator.execute.signals import exit_code_for_signal, interrupt_handler
 from orchestrator.execute.stager import Stager
 from orchestrator.execute.sweep_trials import SweepRunner, SweepTrials
 from orchestrator.gates import failed_gates
-from orchestrator.models import Attempt, Carried, JobResult, Plan, PlannedJob, Status
+from orchestrator.models import Attempt, JobResult, Plan, PlannedJob, ReusedResult, Status
 from orchestrator.secrets import redact, redact_file
 
 HEADER_PREFIX = "=== attempt "
@@ -64,13 +64,13 @@ class Scheduler:
         self,
         plan: Plan,
         sink: EventSink,
-        carried: Mapping[str, Carried] | None = None,
+        reused: Mapping[str, ReusedResult] | None = None,
         sweeps: Callable[[PlannedJob], SweepRunner] | None = None,
         backend: Backend | None = None,
     ) -> None:
         self.plan = plan
         self.sink = sink
-        self.carried = carried or {}
+        self.reused = reused or {}
         self._sweeps = SweepTrials(sweeps)
         self._own_backend = backend is None
         self.backend: Backend = backend or LocalBackend(plan.output_root)
@@ -81,7 +81,7 @@ class Scheduler:
         self._attempts: dict[str, list[Attempt]] = {job.id: [] for job in plan.jobs}
         self._results: dict[str, JobResult] = {}
         self._queue = ReadyQueue(
-            [job for job in plan.jobs if not job.not_runnable and job.id not in self.carried],
+            [job for job in plan.jobs if not job.not_runnable and job.id not in self.reused],
             max_workers=plan.max_workers,
             cpus=plan.cpus,
         )
@@ -97,8 +97,8 @@ class Scheduler:
         for job in self.plan.jobs:
             if job.not_runnable:
                 self._finish(job, Status.FAILED, reason=f"not run: {job.not_runnable}")
-            elif job.id in self.carried:
-                kept = self.carried[job.id]
+            elif job.id in self.reused:
+                kept = self.reused[job.id]
                 self._finish(
                     job,
                     kept.status,
