@@ -46,6 +46,12 @@ scheduler and the report writers, the final table, the summary files (~60 ms in 
 this machine, ~0.2 ms a job over 300). It does not grow with N, so the marginal figure,
 which cancels it, is the one that says what a job costs; the net one is per job plus that
 once-per-run work spread over N.
+
+``orch seq`` and ``orch par(2)`` on a 2-core machine also run the two ways a job's dir and
+log get made (``orchestrator/execute/stager.py``): ahead, by a thread, when a core is
+spare (one worker); by the loop itself when every core has a job. Measured when that
+choice was made, 600 no-op jobs on 2 cores: 2 workers 0.81 s with the thread, 0.70 s
+without; 1 worker 0.80 s with it, 0.85 s without.
 """
 
 from __future__ import annotations
