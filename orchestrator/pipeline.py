@@ -1,4 +1,4 @@
-"""discover → config → select → plan → execute → report, as plain function calls.
+"""discover → config → select → plan → decide → execute → report, as plain function calls.
 
 cli.py turns flags into `RunOptions` and calls `main`; tests and other tools can call the
 same functions without click.
@@ -6,6 +6,7 @@ same functions without click.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -21,7 +22,10 @@ from orchestrator.plan import build_plan
 from orchestrator.report import console
 
 if TYPE_CHECKING:
-    from orchestrator.incremental import Decisions
+    from collections.abc import Iterator
+
+    from orchestrator.decide import Decisions
+    from orchestrator.execute.ray_backend import RayBackend
     from orchestrator.studies import StudyPreview
 
 # Everything a run needs beyond planning is imported where it is used: `--help`, `--list`
@@ -129,29 +133,48 @@ def main(options: RunOptions, base: Path) -> int:
     if options.list_only:
         _preview_list(options, selection)
         return 0
-    from orchestrator.incremental import decide
+    with _ray_backend(options) as ray:
+        # One plan and one set of decisions: --dry-run prints exactly what a run executes.
+        plan = make_plan(options, selection, base, cpu_count=ray.cpus if ray else None)
+        decisions = decide_plan(plan, options, base)
+        if options.dry_run:
+            _preview_plan(options, plan, decisions, base)
+            return 0
+        from orchestrator.run import run_plan
 
-    if options.dry_run:
-        plan = make_plan(options, selection, base)
-        decisions = decide(plan, options, base)
-        _preview_plan(options, plan, decisions, base)
-        return 0
-    from orchestrator.run import run_plan
+        info = ray.info if ray else {"name": "local", "cpus": plan.cpus}
+        return run_plan(plan, options, base, decisions, backend=ray, backend_info=info)
 
-    if options.backend == "ray":
-        from orchestrator.execute.ray_backend import connect
 
-        ray = connect(options.ray_address, options.cpus, ship_outputs=options.ray_ship_outputs)
-        try:
-            plan = make_plan(options, selection, base, cpu_count=ray.cpus)
-            decisions = decide(plan, options, base)
-            return run_plan(plan, options, base, decisions, backend=ray, backend_info=ray.info)
-        finally:
-            ray.close()
-    plan = make_plan(options, selection, base)
-    local = {"name": "local", "cpus": plan.cpus}
-    decisions = decide(plan, options, base)
-    return run_plan(plan, options, base, decisions, backend=None, backend_info=local)
+@contextlib.contextmanager
+def _ray_backend(options: RunOptions) -> Iterator[RayBackend | None]:
+    """Connected to Ray for a run with `--backend ray`; None when jobs run here, or not at
+    all (--dry-run plans for this machine, without starting Ray)."""
+    if options.dry_run or options.backend != "ray":
+        yield None
+        return
+    from orchestrator.execute.ray_backend import connect
+
+    ray = connect(options.ray_address, options.cpus, ship_outputs=options.ray_ship_outputs)
+    try:
+        yield ray
+    finally:
+        ray.close()
+
+
+def decide_plan(plan: Plan, options: RunOptions, base: Path) -> Decisions:
+    """Read the history the plan's jobs have (the cache, the run resumed), then decide."""
+    from orchestrator.decide import decide
+    from orchestrator.decide.cache import CACHE_FILE, STATE_DIR, load_cache
+    from orchestrator.decide.history import read_history
+    from orchestrator.resume import previous_run
+
+    cache_file = PurePath(plan.output_root, STATE_DIR, CACHE_FILE)  # as the user sees it
+    cache, problems = load_cache(base / cache_file)
+    for problem in problems:
+        console.print_warning(f"{cache_file}: {problem}")
+    history = read_history(plan, base, cache, previous_run(options, base))
+    return decide(plan, history, force=options.force)
 
 
 def _preview_list(options: RunOptions, selection: Selection) -> None:
@@ -183,7 +206,7 @@ def _preview_studies(
     sweeps = [job for job in plan.jobs if job.sweep is not None and not job.not_runnable]
     if not sweeps:
         return {}
-    from orchestrator.incremental import forced, study_identity
+    from orchestrator.decide import is_forced, study_identity
     from orchestrator.studies import preview_study, read_store_for_preview
 
     store, note = read_store_for_preview(options.optuna_storage, plan.output_root, base)
@@ -194,7 +217,7 @@ def _preview_studies(
             study_identity(job, decisions),
             store,
             output_dir=job.output_dir,
-            forced=forced(job.id, options),
+            forced=is_forced(job.id, options.force),
             base=base,
             store_note=note,
         )

@@ -14,23 +14,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
+from orchestrator.decide import Decisions, Leftover, is_forced, study_identity
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
 from orchestrator.execute.backend import Backend
+from orchestrator.execute.leftovers import still_running, stop_leftovers
 from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.execute.sweep_trials import SweepRunner
 from orchestrator.execute.watchdog import Watchdog, watching
-from orchestrator.incremental import (
-    Decisions,
-    StateRecorder,
-    forced,
-    stop_leftovers,
-    study_identity,
-)
 from orchestrator.models import Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
+from orchestrator.report.cache_recorder import CacheRecorder
 from orchestrator.report.journal import Journal, journal_path
 from orchestrator.report.outputs import write_reports
 from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_id, run_header
@@ -50,7 +46,7 @@ def run_plan(
     root = base / plan.output_root
     _refuse_symlinked_dirs(plan, base)
     with run_lock(root):
-        stop_leftovers(decisions.leftovers, plan)
+        _stop_leftovers(decisions.leftovers, plan)
         # Before the journal: a bad --optuna-storage is refused before anything is written.
         sweeps = sweep_factory(plan, options, decisions)
         # Ray's jobs run on their nodes, under Ray's own supervision.
@@ -65,6 +61,17 @@ def run_plan(
                 backend_info=backend_info,
                 dog=watchdog,
             )
+
+
+def _stop_leftovers(leftovers: tuple[Leftover, ...], plan: Plan) -> None:
+    """Stop the resumed run's attempts that are still running, saying so first."""
+    live = still_running(leftovers)
+    for old in live:
+        console.print_warning(
+            f"job '{old.job}' of run {old.run} is still running (pid {old.pid}): "
+            f"stopping its process group before this run starts"
+        )
+    stop_leftovers(live, plan)
 
 
 def _run_locked(
@@ -96,13 +103,13 @@ def _run_locked(
     sinks: list[EventSink] = [journal] if journal else []
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     sinks += [
-        StateRecorder(plan, decisions, base, run_id),
+        CacheRecorder(plan, decisions, base, run_id),
         console.ConsoleReporter(options.verbosity, github=github),
     ]
     sink = Fanout(*sinks)
     if backend is None:  # Ray's jobs hold their descriptors on their own nodes
         plan = _fit_to_descriptors(plan)
-    scheduler = Scheduler(plan, sink, decisions.carried, sweeps, backend)
+    scheduler = Scheduler(plan, sink, decisions.reused, sweeps, backend)
     with scheduler.handling_signals():
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()
@@ -211,5 +218,5 @@ def sweep_factory(
             f"set aside as {storage.set_aside}; sweeps start new studies"
         )
     return lambda job: SweepDriver(
-        job, storage, study_identity(job, decisions), forced=forced(job.id, options)
+        job, storage, study_identity(job, decisions), forced=is_forced(job.id, options.force)
     )

@@ -214,7 +214,7 @@ def _remove_stale(home: Path) -> None:
     """Remove the empty cgroups of orchestrators that died (SIGKILL) with their watchdog.
 
     Empty ones only: what still runs in one is a killed run's attempt, which `--resume`
-    stops with its grace (incremental.stop_leftovers), not us at once without it."""
+    stops with its grace (execute.leftovers.stop_leftovers), not us at once without it."""
     with contextlib.suppress(OSError):
         for run in home.glob(f"{RUN_PREFIX}*"):
             owner = run.name.removeprefix(RUN_PREFIX)

@@ -24,8 +24,8 @@ from orchestrator.secrets import mask, redact
 from orchestrator.studies import example_params, search_space_text, trial_budget
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
+    from orchestrator.decide import Decisions
     from orchestrator.events import AttemptStarted, Event, RunFinished, RunStarted, SweepStarted
-    from orchestrator.incremental import Decisions
     from orchestrator.studies import StudyPreview
 
 # What only a run prints with (its events, the live view, durations and metrics) is imported
@@ -231,10 +231,10 @@ def example_trial(job: PlannedJob, study: StudyPreview) -> PlannedJob:
 
 def decision(job_id: str, decisions: Decisions) -> tuple[str, str]:
     """("run", why) or ("cached"/"reused"/"skipped", why): what a run would do with a job."""
-    carried = decisions.carried.get(job_id)
-    if carried is None:
-        return "run", decisions.reasons.get(job_id, "")
-    return carried.status.value, carried.reason
+    reused = decisions.reused.get(job_id)
+    if reused is None:
+        return "run", decisions.why_run.get(job_id, "")
+    return reused.status.value, reused.reason
 
 
 def plan_has_graph(plan: Plan) -> bool:

@@ -21,7 +21,7 @@ from orchestrator.report.console import (
 from orchestrator.report.markdown import cell
 
 if TYPE_CHECKING:
-    from orchestrator.incremental import Decisions
+    from orchestrator.decide import Decisions
     from orchestrator.studies import StudyPreview
 
 
