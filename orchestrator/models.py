@@ -272,7 +272,7 @@ DEFAULT_MAX_JOBS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """Everything the command line (or `TRAIN_ORCH_*` env) asked for; built only by cli.py."""
+    """Everything the command line (or `TRAIN_ORCH_*` env) asked for; built only by cli/."""
 
     epochs: int | None = None
     folds: int | None = None

@@ -1,7 +1,7 @@
 """discover → config → select → plan → decide → execute → report, as plain function calls.
 
-cli.py turns flags into `RunOptions` and calls `main`; tests and other tools can call the
-same functions without click.
+`orchestrator.cli` turns flags into `RunOptions` and calls `main`; tests and other tools
+can call the same functions without click.
 """
 
 from __future__ import annotations
