@@ -120,14 +120,15 @@ def merge(
 @format_option("table", "json", "markdown", help="How to print the run.")
 def show(summary: Path | None, output_format: str) -> None:
     """Show a run: SUMMARY, or summaries/latest.json."""
-    guarded(lambda: _show(summary or Path("summaries/latest.json"), output_format))
+    guarded(lambda: _show(summary, output_format))
 
 
-def _show(path: Path, output_format: str) -> None:
+def _show(summary: Path | None, output_format: str) -> None:
     from orchestrator.report.history.runs import load_summaries
     from orchestrator.report.history.show import print_show, show_markdown
-    from orchestrator.run_summary import dump
+    from orchestrator.run_summary import LATEST, SUMMARY_DIR, dump
 
+    path = summary or Path(SUMMARY_DIR, LATEST)
     data = load_summaries([path])[-1]
     if output_format == "json":
         click.echo(dump(data), nl=False)
