@@ -19,7 +19,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import forced, merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
-from orchestrator.report import console
+from orchestrator.report import console, listing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -180,7 +180,7 @@ def decide_plan(plan: Plan, options: RunOptions, base: Path) -> Decisions:
 def _preview_list(options: RunOptions, selection: Selection) -> None:
     """The job list, printed; in a GitHub step also its step summary (it ran nothing else)."""
     if options.output_format != "markdown":
-        console.list_jobs(selection.jobs, selection.config_files, options.output_format)
+        listing.list_jobs(selection.jobs, selection.config_files, options.output_format)
     if options.output_format == "markdown" or _in_github():
         from orchestrator.report.preview import list_markdown
 
@@ -190,7 +190,7 @@ def _preview_list(options: RunOptions, selection: Selection) -> None:
 def _preview_plan(options: RunOptions, plan: Plan, decisions: Decisions, base: Path) -> None:
     studies = _preview_studies(options, plan, decisions, base)
     if options.output_format != "markdown":
-        console.show_plan(
+        listing.show_plan(
             plan, decisions, options.output_format, options.verbosity > 0, studies=studies
         )
     if options.output_format == "markdown" or _in_github():
@@ -227,7 +227,7 @@ def _preview_studies(
 
 
 def _markdown_out(options: RunOptions, text: str) -> None:
-    from orchestrator.report.outputs import append_step_summary
+    from orchestrator.report.github import append_step_summary
 
     if options.output_format == "markdown":
         print(text, end="")

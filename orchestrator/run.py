@@ -27,7 +27,9 @@ from orchestrator.models import Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
 from orchestrator.report.cache_recorder import CacheRecorder
+from orchestrator.report.github import github_annotations
 from orchestrator.report.journal import Journal, journal_path
+from orchestrator.report.live import ConsoleReporter
 from orchestrator.report.outputs import write_reports
 from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_id, run_header
 from orchestrator.secrets import redact_tree
@@ -104,7 +106,7 @@ def _run_locked(
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     sinks += [
         CacheRecorder(plan, decisions, base, run_id),
-        console.ConsoleReporter(options.verbosity, github=github),
+        ConsoleReporter(options.verbosity, github=github),
     ]
     sink = Fanout(*sinks)
     if backend is None:  # Ray's jobs hold their descriptors on their own nodes
@@ -128,7 +130,7 @@ def _run_locked(
         if journal:
             journal.close()
         if github:
-            console.github_annotations(summary)
+            github_annotations(summary)
     return code
 
 

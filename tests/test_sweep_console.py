@@ -25,7 +25,7 @@ from orchestrator.models import (
     SweepParam,
 )
 from orchestrator.plan import build_plan
-from orchestrator.report.console import ConsoleReporter, LiveView
+from orchestrator.report.live import ConsoleReporter, LiveView
 
 SWEEP = Sweep(metric="mape", n_trials=12, params=(SweepParam("lr", "float", 0.01, 0.3),))
 

@@ -1,6 +1,6 @@
 """A sweep trial as a job: the sweep's command with the trial's params, its own dir and log.
 
-No Optuna here: `--dry-run` shows an example trial with it (report/console.py).
+No Optuna here: `--dry-run` shows an example trial with it (report/listing.py).
 """
 
 from __future__ import annotations

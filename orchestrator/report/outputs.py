@@ -1,16 +1,15 @@
 """Everything a finished run leaves in summaries/, written the same way for a live run,
 a summary rebuilt from a journal, and shards merged into one; and what GitHub Actions
-reads back: the step summary and the step's outputs."""
+reads back: the step summary and the step's outputs (written by github.py)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.report import console, junit, markdown
+from orchestrator.report import junit, markdown
+from orchestrator.report.github import append_step_summary, set_step_outputs
 from orchestrator.report.summary import write_atomic, write_summary
 from orchestrator.run_summary import from_document
 
@@ -42,35 +41,3 @@ def write_reports(summary: Mapping[str, Any], summary_dir: Path, run_id: str, ba
         }
     )
     return path
-
-
-def append_step_summary(text: str) -> None:
-    """Add to GitHub's step summary, when running in a GitHub Actions step."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if target:
-        _append(target, text, "the step summary")
-
-
-def set_step_outputs(values: Mapping[str, str]) -> None:
-    """Write the step's outputs (`steps.<id>.outputs.<name>`) when in a GitHub Actions step.
-
-    Each value goes in GitHub's multi-line form with a random delimiter, so no value (a
-    verdict naming a hostile job id, say) can end it early and forge another output.
-    """
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        text = "".join(
-            f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
-            for name, value in values.items()
-            for delimiter in [f"ghadelimiter_{uuid.uuid4()}"]
-        )
-        _append(target, text, "the step outputs")
-
-
-def _append(path: str, text: str, what: str) -> None:
-    """GitHub's files are a courtesy to the reader: failing to write one loses nothing else."""
-    try:
-        with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        console.print_warning(f"could not write {what} ({path}): {exc.strerror}")

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from orchestrator.models import JobSpec, Plan
-from orchestrator.report.console import (
+from orchestrator.report.listing import (
     decision,
     example_trial,
     flag_letters,

@@ -1,0 +1,263 @@
+"""What a run would do, before it does anything: `--list` (the jobs found) and `--dry-run`
+(each job's command in start order, with whether it would run), as text or JSON.
+
+Both print and exit, so this module imports only what a table needs: the live view's
+imports (rich.live, progress bars) and the study store's stay out of `--list`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.models import STANDARD_FLAGS, JobSpec, Plan, PlannedJob
+from orchestrator.plan import declared_flag
+from orchestrator.report.console import make_console
+from orchestrator.secrets import mask, redact
+
+if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
+    from orchestrator.decide import Decisions
+    from orchestrator.studies import StudyPreview
+
+
+# ------------------------------------------------------------------------------- --list
+def flag_letters(spec: JobSpec) -> str:
+    """`O E F S` for the standard flags a script accepts, `.` where it does not."""
+    if spec.command is not None:
+        return "command"
+    return " ".join(
+        name[0].upper() if declared_flag(spec, name) else "." for name in STANDARD_FLAGS
+    )
+
+
+def list_jobs(specs: Sequence[JobSpec], config_files: Sequence[str], fmt: str) -> None:
+    if fmt == "json":
+        import json  # only for this format: a table is what most invocations print
+
+        print(json.dumps({"jobs": [_spec_json(s) for s in specs]}, indent=2))
+        return
+    console = make_console()
+    dirs = Counter(Path(s.script).parts[0] + "/" for s in specs if s.script)
+    origins = [f"{d} ({n})" for d, n in sorted(dirs.items())]
+    origins += [f"config: {', '.join(config_files)}"] if config_files else []
+    console.print(
+        f"{len(specs)} job{'s' * (len(specs) != 1)} from {' · '.join(origins)}"
+        "    [dim]flags: O=--output-dir E=--epochs F=--folds S=--seed[/]"
+    )
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column in ("job", "script", "flags", "tags", "notes"):
+        table.add_column(column)
+    for spec in specs:
+        notes = (spec.error and f"{spec.error}: not run") or ("optional" if spec.optional else "")
+        table.add_row(
+            escape(spec.id),
+            escape(spec.script or shlex.join(spec.command or ())),
+            "—" if spec.error else flag_letters(spec),
+            escape(" ".join(spec.tags)),
+            f"[red]{escape(notes)}[/]" if spec.error else escape(notes),
+        )
+    console.print(table)
+
+
+def _spec_json(spec: JobSpec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "script": spec.script,
+        "command": list(spec.command) if spec.command is not None else None,
+        "flags": list(spec.flags),
+        "standard_flags": {
+            n: declared_flag(spec, n) for n in STANDARD_FLAGS if declared_flag(spec, n)
+        },
+        "tags": list(spec.tags),
+        "optional": spec.optional,
+        "enabled": spec.enabled,
+        "description": spec.description,
+        "error": spec.error,
+        "origin": list(spec.origin),
+    }
+
+
+def show_plan(
+    plan: Plan,
+    decisions: Decisions,
+    fmt: str,
+    verbose: bool,
+    studies: Mapping[str, StudyPreview] | None = None,
+) -> None:
+    """Each job's command in start order, with what it needs and whether it would run.
+
+    Jobs that would not run have their command commented out, so pasting the whole output
+    into a shell runs exactly what the orchestrator would. A sweep shows its study and one
+    example trial, commented out too: the sampler picks each trial's values as it goes.
+    """
+    levels = graph_levels(plan)
+    studies = studies or {}
+    if fmt == "json":
+        import json
+
+        print(json.dumps(_plan_json(plan, decisions, levels, studies), indent=2))
+        return
+    console = make_console()
+    graphed = plan_has_graph(plan)  # once: per job, 10,000 jobs took 10 s
+    for job in plan.jobs:
+        notes = [f"level {levels[job.id]}"] if graphed else []
+        notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
+        notes += [f"retries {job.retries}"] if job.retries else []
+        notes += ["optional"] if job.optional else []
+        suffix = f"  ({' · '.join(notes)})" if notes else ""
+        console.print(f"[bold]# {escape(job.id)}[/]{escape(suffix)}")
+        for need in job.needs_outside:
+            console.print(f"[dim]# uses {escape(need)}'s output as it is on disk (--no-deps)[/]")
+        if job.not_runnable:
+            console.print(f"[red]# not run: {escape(job.not_runnable)}[/]")
+            continue
+        action, reason = decision(job.id, decisions)
+        if verbose:
+            for name, value in shown_env(job).items():
+                console.print(f"[dim]#   {escape(name)}={escape(value)}[/]")
+        study = studies.get(job.id)
+        if action == "run" and study is not None:
+            console.print(f"[dim]# runs: {escape(sweep_runs(study))}[/]")
+            for line in sweep_preview_lines(job, study):
+                console.print(f"[dim]# {escape(line)}[/]", soft_wrap=True)
+        elif action == "run":
+            console.print(f"[dim]# runs: {escape(reason)}[/]")
+            console.print(escape(shown_command(job)), soft_wrap=True)
+        else:
+            console.print(f"[cyan]# {action}: {escape(reason)}[/]")
+            console.print(f"[dim]# {escape(shown_command(job))}[/]", soft_wrap=True)
+    counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
+    what = ", ".join(f"{n} {action}" for action, n in counts.items())
+    workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
+    console.print(
+        f"\n{len(plan.jobs)} jobs ({what}), {workers} · logs → {plan.log_dir}/<job>.log · "
+        f"summary → {plan.summary_dir}/training_summary_<UTC>.json · [bold]nothing has been run[/]"
+    )
+
+
+def sweep_runs(study: StudyPreview) -> str:
+    """Why a sweep runs, in trials: a complete study runs none, and reports its best."""
+    if study.left == 0:
+        return "no trial: its study is complete (its best is reported again)"
+    if study.choice.new_because is None:
+        return f"{study.left} more trials of its study"
+    return f"{study.left} trials of a new study"
+
+
+def sweep_preview_lines(job: PlannedJob, study: StudyPreview) -> list[str]:
+    """The study, the search space and one example trial's command."""
+    from orchestrator.studies import search_space_text  # only a sweep's --dry-run needs it
+
+    assert job.sweep is not None
+    sweep = job.sweep
+    return [
+        study.text(),
+        f"search {search_space_text(sweep)} · {sweep.sampler} sampler, {sweep.pruner} "
+        f"pruner, {sweep.parallel} at a time",
+        f"e.g. trial {study.next_trial}, with the middle of each range (the sampler picks):",
+        shown_command(example_trial(job, study)),
+    ]
+
+
+def example_trial(job: PlannedJob, study: StudyPreview) -> PlannedJob:
+    from orchestrator.execute.trial_job import trial_job  # only a sweep's --dry-run needs it
+    from orchestrator.studies import example_params
+
+    assert job.sweep is not None
+    return trial_job(job, study.trials_dir, study.next_trial, example_params(job.sweep))
+
+
+def decision(job_id: str, decisions: Decisions) -> tuple[str, str]:
+    """("run", why) or ("cached"/"reused"/"skipped", why): what a run would do with a job."""
+    reused = decisions.reused.get(job_id)
+    if reused is None:
+        return "run", decisions.why_run.get(job_id, "")
+    return reused.status.value, reused.reason
+
+
+def plan_has_graph(plan: Plan) -> bool:
+    return any(job.needs for job in plan.jobs)
+
+
+def graph_levels(plan: Plan) -> dict[str, int]:
+    """0 for jobs that need nothing in the plan, else one more than their deepest need."""
+    levels: dict[str, int] = {}
+    for job in plan.jobs:  # start order: needs come first
+        levels[job.id] = 1 + max((levels[n] for n in job.needs), default=-1)
+    return levels
+
+
+def _plan_json(
+    plan: Plan,
+    decisions: Decisions,
+    levels: Mapping[str, int],
+    studies: Mapping[str, StudyPreview],
+) -> dict[str, Any]:
+    return {
+        "output_root": plan.output_root,
+        "log_dir": plan.log_dir,
+        "summary_dir": plan.summary_dir,
+        "max_workers": plan.max_workers,
+        "edges": [[need, job.id] for job in plan.jobs for need in job.needs],
+        "jobs": [
+            {
+                "id": job.id,
+                "argv": [redact(arg, job.secrets) for arg in job.argv],
+                "command": shown_command(job),
+                "cwd": job.cwd,
+                "env": shown_env(job),
+                "output_dir": job.output_dir,
+                "log_path": job.log_path,
+                "retries": job.retries,
+                "optional": job.optional,
+                "tags": list(job.tags),
+                "needs": list(job.needs),
+                "needs_outside_run": list(job.needs_outside),
+                "level": levels[job.id],
+                "decision": dict(
+                    zip(("action", "reason"), decision(job.id, decisions), strict=True)
+                ),
+                "not_runnable": job.not_runnable,
+                **({"study": _study_json(job, studies[job.id])} if job.id in studies else {}),
+            }
+            for job in plan.jobs
+        ],
+    }
+
+
+def _study_json(job: PlannedJob, study: StudyPreview) -> dict[str, Any]:
+    from orchestrator.studies import search_space_text
+
+    assert job.sweep is not None
+    example = example_trial(job, study)
+    return {
+        "name": study.choice.name,
+        "new": study.choice.new_because is not None,
+        "new_because": study.choice.new_because,
+        "earlier": study.choice.earlier,
+        "done": study.done,
+        "left": study.left,
+        "trials_dir": study.trials_dir,
+        "search_space": search_space_text(job.sweep),
+        "store_note": study.store_note,
+        "example_trial": {
+            "id": example.id,
+            "argv": [redact(arg, job.secrets) for arg in example.argv],
+            "command": shown_command(example),
+        },
+    }
+
+
+def shown_command(job: PlannedJob) -> str:
+    """The job's command as a shell would take it, with secret values masked."""
+    return redact(shlex.join(job.argv), job.secrets)
+
+
+def shown_env(job: PlannedJob) -> dict[str, str]:
+    return {name: redact(mask(name, value), job.secrets) for name, value in job.env}
