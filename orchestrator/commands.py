@@ -18,7 +18,7 @@ from orchestrator.report.history.compare import compare
 from orchestrator.report.history.compare_views import compare_json, compare_markdown, print_compare
 from orchestrator.report.history.runs import load_summaries
 from orchestrator.report.journal import read_journal, rebuild_summary
-from orchestrator.report.outputs import write_reports
+from orchestrator.report.reports import write_reports
 from orchestrator.report.summary import new_run_id, run_header
 from orchestrator.run_summary import LATEST, SUMMARY_DIR, load, to_document
 from orchestrator.shards import merge_summaries

@@ -30,7 +30,7 @@ from orchestrator.report.cache_recorder import CacheRecorder
 from orchestrator.report.github import github_annotations
 from orchestrator.report.journal import Journal, journal_path
 from orchestrator.report.live import ConsoleReporter
-from orchestrator.report.outputs import write_reports
+from orchestrator.report.reports import write_reports
 from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_id, run_header
 from orchestrator.secrets import redact_tree
 
