@@ -22,15 +22,13 @@ from orchestrator.models import (
     SweepParam,
 )
 from orchestrator.plan import build_plan
-from orchestrator.report.live import (
+from orchestrator.report.final_table import (
     FINAL_TABLE_ROWS,
     _rows_worth_showing,
     final_table,
     headline,
-    last_line,
-    running_name,
-    sweep_started_text,
 )
+from orchestrator.report.live import last_line, running_name, sweep_started_text
 
 SWEEP = Sweep(metric="mape", n_trials=4, params=(SweepParam("lr", "float", 0.01, 0.3),))
 

@@ -1,8 +1,7 @@
-"""A run as it happens: a live view on a terminal, one plain line per event elsewhere,
-and the table of every job when it ends.
+"""A run as it happens: a live view on a terminal, one plain line per event elsewhere;
+the table it ends on is final_table.py's.
 
-Only a run loads this module (rich.live, progress bars, the durations and metrics of
-report/summary.py); `--list` and `--dry-run` print through listing.py without it.
+Only a run loads this module; `--list` and `--dry-run` print through listing.py without it.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,31 +17,28 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.events import (
+    AttemptEnded,
+    AttemptStarted,
+    Halted,
+    JobFinished,
+    RunFinished,
+    RunStarted,
+    SweepStarted,
+)
 from orchestrator.models import JobResult, Plan, PlannedJob, Status
 from orchestrator.report.console import STATUS_STYLE, make_console, print_warning
+from orchestrator.report.final_table import final_table, headline
 from orchestrator.report.github import github_log_tail
 from orchestrator.report.listing import shown_command, shown_env
 from orchestrator.report.logs import tail
 from orchestrator.report.streams import LosableStream
+from orchestrator.report.summary import duration_text
 from orchestrator.secrets import redact
 from orchestrator.studies import trial_budget
 
 if TYPE_CHECKING:
-    from orchestrator.events import AttemptStarted, Event, RunFinished, RunStarted, SweepStarted
-
-
-def headline(result: JobResult) -> str:
-    from orchestrator.report.summary import metric_text, ranked_metrics
-
-    metrics = dict(result.metrics)
-    if not result.status.ok:
-        text = result.reason or result.status.value
-        return f"{text} (optional)" if result.job.optional else text
-    ranked = ranked_metrics(metrics, result.job.headline)
-    text = " ".join(f"{name} {metric_text(value)}" for name, value in ranked[:1])
-    if result.status is Status.SUCCEEDED and result.reason:  # a note on its metrics.json
-        text += f" ⚠ {result.reason}"
-    return text
+    from orchestrator.events import Event
 
 
 class ConsoleReporter:
@@ -63,16 +58,6 @@ class ConsoleReporter:
         self.sweeps_started: dict[str, float] = {}
 
     def emit(self, event: Event) -> None:
-        from orchestrator.events import (
-            AttemptEnded,
-            AttemptStarted,
-            Halted,
-            JobFinished,
-            RunFinished,
-            RunStarted,
-            SweepStarted,
-        )
-
         if isinstance(event, RunFinished):
             self._close()
             final_table(self.console, event)
@@ -133,8 +118,6 @@ class ConsoleReporter:
         self._line(event.at, escape(sweep_started_text(event)))
 
     def _finished(self, result: JobResult) -> None:
-        from orchestrator.report.summary import duration_text
-
         if self.live is not None:
             self.live.finished(result)
         mark, style = STATUS_STYLE[result.status]
@@ -222,7 +205,7 @@ class LiveView:
             job.id: trial_budget(job.sweep) for job in plan.jobs if job.sweep is not None
         }
         self.trials_done: Counter[str] = Counter()
-        from rich.live import Live
+        from rich.live import Live  # only a terminal gets one: plain runs never load it
 
         self._live = Live(
             console=console, refresh_per_second=4, transient=True, get_renderable=self._render
@@ -300,79 +283,3 @@ def last_line(path: Path, window: int = 2048) -> str:
     lines = tail(path, window).splitlines()
     ours = ("=== ",)
     return next((ln for ln in reversed(lines) if ln.strip() and not ln.startswith(ours)), "")
-
-
-def sweep_trials(results: Sequence[JobResult]) -> dict[str, list[JobResult]]:
-    trials: dict[str, list[JobResult]] = {}
-    for result in results:
-        for tag in result.job.tags:
-            if tag.startswith("sweep:"):
-                trials.setdefault(tag.removeprefix("sweep:"), []).append(result)
-    return trials
-
-
-#: Past this many jobs the final table keeps every job that did not succeed and only the
-#: first successes: a 2,000-job run should end on something readable, not a scroll.
-FINAL_TABLE_ROWS = 40
-
-
-def final_table(console: Console, event: RunFinished) -> None:
-    from orchestrator.report.summary import duration_text
-
-    results, exit_code = event.results, event.exit_code
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column, justify in (
-        ("job", "left"),
-        ("status", "left"),
-        ("tries", "right"),
-        ("time", "right"),
-        ("headline", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    trials = sweep_trials(results)
-    from orchestrator.run_summary import is_trial  # not needed by --list
-
-    shown = [r for r in results if not is_trial(r.job.tags)]
-    for result in _rows_worth_showing(shown):
-        _, style = STATUS_STYLE[result.status]
-        runs = trials.get(result.job.id, [result])
-        note = f" · {len(runs)} trials" if result.job.id in trials else ""
-        table.add_row(
-            escape(result.job.id),
-            f"[{style}]{result.status.value}[/]",
-            str(sum(len(r.attempts) for r in runs)),
-            duration_text(sum(a.duration for r in runs for a in r.attempts)),
-            escape(headline(result) + note),
-        )
-    console.print()
-    console.print(table)
-    hidden = len(shown) - table.row_count
-    if hidden:
-        console.print(f"[dim]… and {hidden} more successful jobs (every job is in the summary)[/]")
-    counts: dict[str, int] = {}
-    for result in shown:
-        key = result.status.value.replace("_", " ")
-        if result.job.optional and not result.status.ok:
-            key = f"optional {key}"
-        counts[key] = counts.get(key, 0) + 1
-    verdict = " · ".join(f"{n} {k}" for k, n in counts.items())
-    style = "green" if exit_code == 0 else "red"
-    duration = duration_text(event.at - event.started_at)
-    console.print(f"\n{verdict} · {duration} · [{style}]exit {exit_code}[/]")
-    if event.summary_path is not None:
-        console.print(f"summary: {event.summary_path}")
-
-
-def _rows_worth_showing(results: Sequence[JobResult]) -> list[JobResult]:
-    """Every job that did not succeed, and successes while there is room, in plan order."""
-    if len(results) <= FINAL_TABLE_ROWS:
-        return list(results)
-    room = FINAL_TABLE_ROWS - sum(not r.status.ok for r in results)
-    rows = []
-    for result in results:
-        if not result.status.ok:
-            rows.append(result)
-        elif room > 0:
-            rows.append(result)
-            room -= 1
-    return rows
