@@ -104,7 +104,7 @@ def show_plan(
         print(json.dumps(_plan_json(plan, decisions, levels, studies), indent=2))
         return
     console = make_console()
-    graphed = plan_has_graph(plan)  # once: per job, 10,000 jobs took 10 s
+    graphed = plan_has_graph(plan)  # once, not per job: per job it is quadratic
     for job in plan.jobs:
         notes = [f"level {levels[job.id]}"] if graphed else []
         notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
