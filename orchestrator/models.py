@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from orchestrator.frozen_dataclass import frozen_dataclass
 
 #: Flags that the orchestrator itself fills in, by their canonical spelling.
 STANDARD_FLAGS = ("output_dir", "epochs", "folds", "seed")
@@ -47,7 +49,7 @@ class Status(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Gate:
     """A quality gate on one metric, e.g. `accuracy >= 0.9`."""
 
@@ -59,7 +61,7 @@ class Gate:
         return f"{self.metric} {self.op} {self.threshold:g}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class RetryPolicy:
     """When and how long to wait before another attempt.
 
@@ -78,7 +80,7 @@ class RetryPolicy:
         return max(0.0, base * (1 + 0.2 * jitter))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class SweepParam:
     """One searched parameter: a float or int range, or a list of choices."""
 
@@ -90,7 +92,7 @@ class SweepParam:
     choices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Sweep:
     """An Optuna study run as trials of one job (config `sweep:`)."""
 
@@ -106,7 +108,7 @@ class Sweep:
     digest: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class DiscoveredScript:
     """A `train_*.py` found on disk, with the flags its source declares."""
 
@@ -117,7 +119,7 @@ class DiscoveredScript:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class JobSpec:
     """One job as the user defined it: discovery merged with every config file."""
 
@@ -162,7 +164,7 @@ class JobSpec:
     locations: tuple[tuple[str, str, int], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class PlannedJob:
     """Exactly what will run for one job: the argv, where, with what env, logged where."""
 
@@ -206,7 +208,7 @@ class PlannedJob:
     not_runnable: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Plan:
     """The whole run, decided before anything starts; `--dry-run` prints this value."""
 
@@ -223,7 +225,7 @@ class Plan:
     enforce_gates: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Attempt:
     """One execution of a job's argv."""
 
@@ -240,7 +242,7 @@ class Attempt:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class ReusedResult:
     """A result that stands without running the job (cached, or reused on --resume)."""
 
@@ -251,7 +253,7 @@ class ReusedResult:
     from_run: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class JobResult:
     """A job's outcome after all its attempts."""
 
@@ -270,7 +272,7 @@ class JobResult:
 DEFAULT_MAX_JOBS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class RunOptions:
     """Everything the command line (or `TRAIN_ORCH_*` env) asked for; built only by cli/."""
 

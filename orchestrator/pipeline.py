@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.errors import OrchestratorError
+from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import forced, merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 CONFIG_DIR = "configs"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Selection:
     jobs: tuple[JobSpec, ...]
     config_files: tuple[str, ...]

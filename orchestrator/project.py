@@ -7,17 +7,17 @@ are read from its root; a path the user typed belongs to the directory they type
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.discovery import DEFAULT_ROOTS
+from orchestrator.frozen_dataclass import frozen_dataclass
 
 #: What marks a project's root: its job definitions, its packaging, its repository. The
 #: nearest directory holding any of them wins, so a sub-project is its own root.
 MARKERS = ("configs/", "pyproject.toml", ".git")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Project:
     root: Path
     #: The directory the command was started in, which typed paths are relative to.

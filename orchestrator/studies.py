@@ -17,11 +17,11 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.models import Sweep
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def identity_key(ident: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(ident.items())).encode()).hexdigest()[:10]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Choice:
     """The study a run of a sweep would use: its name, and why it is new (None: resumed)."""
 
@@ -168,7 +168,7 @@ def search_space_text(sweep: Sweep) -> str:
     return " · ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class StudyPreview:
     """What a run would do with a sweep's study, as `--dry-run` shows it."""
 
@@ -239,7 +239,7 @@ def read_store_for_preview(
 
 
 # ------------------------------------------------------------------ the store, read-only
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class StoredStudy:
     attrs: Mapping[str, Any]
     #: Trials finished and not interrupted: what counts toward n_trials.

@@ -6,10 +6,10 @@ names the file, line, column and key path of the value it refuses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.errors import ConfigError
+from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.models import DEFAULT_MAX_JOBS
 
 KeyPath = tuple[str, ...]
@@ -19,7 +19,7 @@ TOP_LEVEL = ("defaults", "jobs", "profile")
 EXTENSION_PREFIX = "x-"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Position:
     line: int
     column: int

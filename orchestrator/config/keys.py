@@ -8,7 +8,6 @@ side here, so they cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config import validate
@@ -16,11 +15,12 @@ from orchestrator.config.document import EXTENSION_PREFIX
 from orchestrator.config.matrix import matrix
 from orchestrator.config.sweep import PRUNERS, SAMPLERS, sweep
 from orchestrator.config.validate import Validator
+from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.gates import GATE_PATTERN
 from orchestrator.models import PRIORITIES, STANDARD_FLAGS
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Key:
     """One config key: how it is checked, its JSON Schema, and its documentation.
 

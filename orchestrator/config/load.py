@@ -4,7 +4,7 @@ and laid over the files before it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from orchestrator.config.document import TOP_LEVEL, Document, KeyPath, Value, is_known_top_level
@@ -12,10 +12,11 @@ from orchestrator.config.keys import COMMON_FIELDS, JOB_FIELDS, Key
 from orchestrator.config.validate import text, type_name
 from orchestrator.config.yaml_positions import parse
 from orchestrator.errors import ConfigError, did_you_mean
+from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.models import DEFAULT_MAX_JOBS
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class JobConfig:
     """One job's fields as a config file set them, with where the job was defined."""
 
@@ -30,7 +31,7 @@ class JobConfig:
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Config:
     """All config files merged: later files override earlier ones, field by field."""
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from orchestrator.errors import ConfigError, SelectionError, did_you_mean
+from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.models import JobSpec
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Selector:
     """One item of `--only`, `--exclude` or `--force`.
 
