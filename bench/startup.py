@@ -10,13 +10,15 @@ Run in the repository itself (cwd = the checkout, its real ``configs/`` and ``tr
 Counted in instructions, once each under ``valgrind --tool=callgrind``: the count is the
 same from run to run (wall time on this shared machine moved 2-3x between sittings), so
 it shows what a change did. ``<command> - python -c pass`` and ``<command> - import
-click, yaml, rich.console`` (the command's own part), in millions. Target: ``--list``'s
-own part at most 200 M, with the byte code of every module cached (in a
-``PYTHONPYCACHEPREFIX`` of its own, filled by one run of each first), as an installed
-package or a checkout after its first run loads them. Then again with the checkout's own
-modules compiled on every run, as from a fresh checkout under ``PYTHONDONTWRITEBYTECODE``.
-``PYTHONHASHSEED=0``, so string hashing takes the same path every time. Without valgrind
-these figures are skipped, with a note.
+click, yaml, rich.console`` (the command's own part), in millions. Counted in a copy of the
+bundled project (``configs/``, ``training/``), in two states. Cached: the byte code of every
+module cached (in a ``PYTHONPYCACHEPREFIX`` of its own, filled by one run of each first),
+as an installed package or a checkout after its first run loads them, and ``.train_orch/``
+present, as after a run, so the scripts' facts are kept there. Target: ``--list``'s own
+part at most 200 M. Compiled: a fresh checkout under ``PYTHONDONTWRITEBYTECODE``, the
+checkout's own modules compiled on every run and no ``.train_orch/``, so every script is
+parsed. ``PYTHONHASHSEED=0``, so string hashing takes the same path every time. Without
+valgrind these figures are skipped, with a note.
 
 Timed too, interleaved over rounds (10; ``--quick``: 3): the same figures in ms. Target:
 ``--list`` under 150 ms above bare Python.
@@ -48,8 +50,13 @@ BASELINES = {"python -c pass": "pass", LIBS: LIBS}
 #: The most instructions ``--list`` may take above ``import click, yaml, rich.console``.
 LIST_TARGET_MI = 200.0
 COLLECTED = re.compile(r"Collected : (\d+)")
-#: Byte code of every module cached; or the checkout's own modules compiled on each run.
+#: Byte code and scripts' facts cached; or the checkout's own modules compiled on each
+#: run, and every script parsed.
 CACHE_STATES = ("cached", "compiled")
+#: What the counted commands read of the bundled project.
+PROJECT_PARTS = ("configs", "training")
+#: Where a run leaves its state, the scripts' facts among it.
+STATE_DIR = ".train_orch"
 INFORMATIONAL = ("numpy", "scipy", "pandas", "joblib", "rich", "jsonschema")
 
 
@@ -103,38 +110,50 @@ def instruction_counts() -> dict[str, Any]:
     counts: dict[str, dict[str, int | None]] = {}
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+        project = _bundled_project_copy(Path(tmp, "project"))
         cache = Path(tmp, "pycache")
         env = c.bench_env({"PYTHONHASHSEED": "0", "PYTHONPYCACHEPREFIX": str(cache)})
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        for argv in argvs.values():  # fills the cache; counted from the next run on
-            subprocess.run(argv, cwd=c.REPO_ROOT, env=env, capture_output=True, check=False)
+        for argv in argvs.values():  # fills the caches; counted from the next run on
+            subprocess.run(argv, cwd=project, env=env, capture_output=True, check=False)
         for state in CACHE_STATES:
             if state == "compiled":  # the checkout's byte code gone, nothing written anew
                 shutil.rmtree(cache / c.REPO_ROOT.relative_to(c.REPO_ROOT.anchor))
+                shutil.rmtree(project / STATE_DIR)
                 env["PYTHONDONTWRITEBYTECODE"] = "1"
             counts[state] = {}
             for name, argv in argvs.items():
-                count, problem = _count([valgrind, "--tool=callgrind", *argv], env, Path(tmp))
+                count, problem = _count([valgrind, "--tool=callgrind", *argv], env, project)
                 counts[state][name] = count
                 problems += [f"{name} ({state}): {problem}"] if problem else []
     return {
         "valgrind": valgrind,
         "commands": {name: c.shown(argv, c.REPO_ROOT) for name, argv in argvs.items()},
+        "cwd": "a copy of the bundled project (configs/, training/), with .train_orch/",
         "env": "PYTHONHASHSEED=0 PYTHONPYCACHEPREFIX=<a cache filled by one run of each>; "
-        "compiled: its part for the checkout removed, and PYTHONDONTWRITEBYTECODE=1",
+        "compiled: its part for the checkout removed, PYTHONDONTWRITEBYTECODE=1 and no "
+        ".train_orch/",
         "counts": counts,
         "own": {state: _own_parts(by_name) for state, by_name in counts.items()},
         "problems": problems,
     }
 
 
-def _count(argv: list[str], env: dict[str, str], tmp: Path) -> tuple[int | None, str | None]:
+def _bundled_project_copy(project: Path) -> Path:
+    """The bundled jobs and scripts, with the state dir a run leaves (see the docstring)."""
+    for part in PROJECT_PARTS:
+        shutil.copytree(c.REPO_ROOT / part, project / part)
+    (project / STATE_DIR).mkdir()
+    return project
+
+
+def _count(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int | None, str | None]:
     """Instructions the command ran under callgrind, or None and why not."""
-    out = tmp / "callgrind.out"
+    out = cwd.parent / "callgrind.out"
     argv = [argv[0], f"--callgrind-out-file={out}", *argv[1:]]
     proc = subprocess.run(
         argv,
-        cwd=c.REPO_ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -173,8 +192,9 @@ def instruction_table(record: dict[str, Any]) -> dict[str, Any]:
             row += [c.fmt(own["python"], 1), c.fmt(own["libs"], 1)]
         rows.append(row)
     return {
-        "title": "instructions (millions), valgrind --tool=callgrind, once each: byte code "
-        "cached / the checkout's modules compiled (libs = import click, yaml, rich.console)",
+        "title": "instructions (millions), valgrind --tool=callgrind, once each: byte code and "
+        "scripts' facts cached / the checkout's modules compiled and every script parsed "
+        "(libs = import click, yaml, rich.console)",
         "headers": ["command", "cached", "- python", "- libs", "compiled", "- python", "- libs"],
         "rows": rows,
     }
@@ -204,7 +224,7 @@ def instruction_summary(record: dict[str, Any]) -> list[dict[str, Any]]:
                 f"--list, the checkout's modules compiled: M instructions above {LIBS}",
                 {"unit": "M", "median": compiled, "min": compiled, "max": compiled},
             ),
-            "note": "as from a fresh checkout with PYTHONDONTWRITEBYTECODE=1",
+            "note": "as from a fresh checkout with PYTHONDONTWRITEBYTECODE=1, no .train_orch/",
         }
     )
     return lines

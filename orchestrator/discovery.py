@@ -7,7 +7,7 @@ in its heavy libraries (and run its module-level code) just to list it.
 from __future__ import annotations
 
 import ast
-import functools
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -107,10 +107,32 @@ def inspect_script(path: Path, job_id: str, display: str) -> DiscoveredScript:
     return DiscoveredScript(display, job_id, flags=flags, error=error)
 
 
-@functools.cache
-def _read_source(source: bytes, display: str) -> tuple[tuple[str, ...], str | None]:
-    """A script's flags, or why it cannot be parsed: once per source, since merging reads
-    again every script a config file names, and parsing is most of what `--list` does."""
+#: A script's flags, or why it cannot be run.
+Facts = tuple[tuple[str, ...], str | None]
+
+#: The facts of each source this process read, by digest: a script is parsed once (merging
+#: reads again every script a config names).
+PARSED: dict[str, Facts] = {}
+#: Facts an earlier run kept (see `discovery_cache`), taken as parsed for the same source.
+KEPT: dict[str, Facts] = {}
+
+
+def source_digest(source: bytes) -> str:
+    return hashlib.blake2b(source, digest_size=16).hexdigest()
+
+
+def _read_source(source: bytes, display: str) -> Facts:
+    """A script's facts: parsing is most of what `--list` does, so a source is parsed only
+    when neither this process nor an earlier run has."""
+    key = source_digest(source)
+    facts = PARSED.get(key)
+    if facts is None:
+        kept = KEPT.get(key)
+        facts = PARSED[key] = _parse(source, display) if kept is None else kept
+    return facts
+
+
+def _parse(source: bytes, display: str) -> Facts:
     try:
         tree = ast.parse(source, filename=display)
     except SyntaxError as exc:
