@@ -3,10 +3,10 @@
 Parsing the scripts with `ast` was most of what `--list` did. Entries are keyed by a digest
 of a script's bytes, and the whole file by the Python version (its parser decides what is a
 syntax error) and by the source of `discovery.py` (which reads the flags): a changed
-script, parser or reader is parsed anew. The file is kept in `.train_orch/`, and only where
-that directory already exists (a run made it): listing a fresh project writes nothing, and
-deleting the directory only costs parsing again. It is read as untrusted input: anything
-not as this module writes it is ignored.
+script, parser or reader is parsed anew. A run writes the file into `.train_orch/` when that
+directory already exists (an earlier run made it); `--list` and `--dry-run` only read it.
+Deleting it only costs parsing again. It is read as untrusted input: anything not as this
+module writes it is ignored.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator import discovery
@@ -27,21 +25,18 @@ STATE_DIR = ".train_orch"
 FILE_NAME = "scripts.json"
 
 
-@contextmanager
-def facts_kept(state_dir: Path) -> Iterator[None]:
-    """Within: a script whose facts the last run kept is not parsed. After: this run's are
-    kept for the next, when they differ. A `state_dir` that is a symlink is neither read
-    nor written: nothing is written outside the output root."""
-    path = state_dir / FILE_NAME
-    salt = _salt()
-    kept = _read(path, salt) if _is_real_dir(state_dir) else {}
-    discovery.KEPT.update(kept)
-    try:
-        yield
-    finally:
-        discovery.KEPT = {}
-        if discovery.PARSED.keys() != kept.keys() and _is_real_dir(state_dir):
-            _write(path, salt, discovery.PARSED)
+def use_kept_facts(state_dir: Path) -> None:
+    """From now on, a script whose facts an earlier run kept is not parsed."""
+    if _is_real_dir(state_dir):
+        discovery.KEPT.update(_read(state_dir / FILE_NAME, _salt()))
+
+
+def keep_facts(state_dir: Path) -> None:
+    """Keep the facts of the scripts this run read, for the next: by a run only, since
+    `--list` and `--dry-run` write nothing. A `state_dir` that is a symlink is left alone:
+    nothing is written outside the output root."""
+    if discovery.PARSED.keys() != discovery.KEPT.keys() and _is_real_dir(state_dir):
+        _write(state_dir / FILE_NAME, _salt(), discovery.PARSED)
 
 
 def _is_real_dir(path: Path) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
-from orchestrator.discovery_cache import STATE_DIR, facts_kept
+from orchestrator.discovery_cache import STATE_DIR, keep_facts, use_kept_facts
 from orchestrator.errors import OrchestratorError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import forced, merge, select
@@ -51,12 +51,12 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         if not (base / root).is_dir():  # the defaults are conventions; a given root must exist
             raise OrchestratorError(f"--discover-roots {root}: no such directory")
     roots = options.discover_roots or DEFAULT_ROOTS
-    with facts_kept(base / options.output_root / STATE_DIR):
-        scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
-        profiles = [f"{CONFIG_DIR}/{name}.yaml" for name in options.profiles]
-        files, explicit = config_files(base / CONFIG_DIR, [*profiles, *options.configs], base)
-        config = load_configs(files, base, explicit=explicit, max_jobs=options.max_jobs)
-        specs = merge(scripts, config, base, max_jobs=options.max_jobs)
+    use_kept_facts(base / options.output_root / STATE_DIR)
+    scripts, warnings = discover(roots, base) if options.auto_discover else ((), [])
+    profiles = [f"{CONFIG_DIR}/{name}.yaml" for name in options.profiles]
+    files, explicit = config_files(base / CONFIG_DIR, [*profiles, *options.configs], base)
+    config = load_configs(files, base, explicit=explicit, max_jobs=options.max_jobs)
+    specs = merge(scripts, config, base, max_jobs=options.max_jobs)
     selected = select(
         specs,
         options.only,
@@ -143,6 +143,7 @@ def main(options: RunOptions, base: Path) -> int:
         if options.dry_run:
             _preview_plan(options, plan, decisions, base)
             return 0
+        keep_facts(base / options.output_root / STATE_DIR)
         from orchestrator.run import run_plan
 
         info = ray.info if ray else {"name": "local", "cpus": plan.cpus}

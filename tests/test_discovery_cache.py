@@ -11,7 +11,7 @@ from conftest import GOOD_SCRIPT, Project, write
 
 from orchestrator import discovery
 from orchestrator.discovery import discover
-from orchestrator.discovery_cache import FILE_NAME, facts_kept
+from orchestrator.discovery_cache import FILE_NAME, keep_facts, use_kept_facts
 
 BROKEN = "import argparse\np = argparse.ArgumentParser(\n"
 
@@ -24,9 +24,12 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def listed(project: Path) -> list[tuple[str, tuple[str, ...], str | None]]:
-    with facts_kept(project / ".train_orch"):
-        scripts, _ = discover(["training"], project)
-    discovery.PARSED.clear()  # the next call is a new run
+    """What a run discovers, as a new process that keeps the facts for the next."""
+    use_kept_facts(project / ".train_orch")
+    scripts, _ = discover(["training"], project)
+    keep_facts(project / ".train_orch")
+    discovery.PARSED.clear()
+    discovery.KEPT.clear()
     return [(s.job_id, s.flags, s.error) for s in scripts]
 
 
@@ -103,13 +106,15 @@ def test_a_file_not_as_written_is_ignored(tmp_path: Path, damage: str) -> None:
     assert listed(tmp_path) == first
 
 
-def test_the_list_of_a_project_after_a_run_is_the_same(project: Project, tmp_path: Path) -> None:
-    """End to end: `--list` keeps the facts once `.train_orch/` exists, and reads them back."""
+def test_a_run_keeps_the_facts_and_list_and_dry_run_only_read_them(project: Project) -> None:
+    """End to end: `--list` and `--dry-run` write nothing; a run keeps the facts once
+    `.train_orch/` exists, and `--list` reads them back to the same listing."""
     project.script("training/train_a.py", GOOD_SCRIPT)
     project.script("training/train_b.py", BROKEN)
+    (project.root / ".train_orch").mkdir()
     fresh = project.run("--list")
-    assert not (tmp_path / ".train_orch").exists()
-    (tmp_path / ".train_orch").mkdir()
-    assert project.run("--list").stdout == fresh.stdout
-    assert (tmp_path / ".train_orch" / FILE_NAME).is_file()
+    assert project.run("--dry-run").returncode == 0
+    assert list((project.root / ".train_orch").iterdir()) == []
+    assert project.run("--exclude", "*", "--allow-empty").returncode == 0
+    assert (project.root / ".train_orch" / FILE_NAME).is_file()
     assert project.run("--list").stdout == fresh.stdout
