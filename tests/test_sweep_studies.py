@@ -145,7 +145,6 @@ def test_a_study_resumed_after_sigkill_proposes_new_points(project: Project) -> 
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
-    time.sleep(1.1)  # a new run id
     result = project.run()
     assert result.returncode == 0, result.stdout
     complete = [t for t in study(project, "sleepy-").get_trials() if t.state.name == "COMPLETE"]
