@@ -1,4 +1,4 @@
-"""How an attempt's process ended, as the supervisor saw it."""
+"""How an attempt's process ended, as the supervisor saw it, and what that makes of the attempt."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import errno
 from dataclasses import dataclass
 
 from orchestrator.execute.signals import signal_name
+from orchestrator.models import Attempt, Status
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -40,3 +41,27 @@ def describe(outcome: ProcessEnd) -> str:
     if outcome.signal is not None:
         return f"killed by {signal_name(outcome.signal)}"
     return f"exit {outcome.exit_code}"
+
+
+def attempt_status(outcome: ProcessEnd) -> Status:
+    """The attempt's status, before its metrics meet its gates."""
+    if outcome.cancelled:
+        return Status.CANCELLED
+    if outcome.timed_out:
+        return Status.TIMED_OUT
+    return Status.SUCCEEDED if outcome.exit_code == 0 else Status.FAILED
+
+
+def why_it_ended(attempt: Attempt) -> str:
+    """How a recorded attempt ended, in words (its job's reason when it is the last)."""
+    if attempt.error is not None:
+        return attempt.error
+    if attempt.status is Status.TIMED_OUT:
+        return "timed out"
+    if attempt.status is Status.CANCELLED:
+        return "cancelled"
+    if attempt.status is Status.PRUNED:
+        return "pruned"
+    if attempt.signal is not None:
+        return f"killed by {signal_name(attempt.signal)}"
+    return f"exit {attempt.exit_code}"

@@ -28,7 +28,7 @@ from orchestrator.events import (
     JobFinished,
 )
 from orchestrator.execute.backend import Backend, LocalBackend
-from orchestrator.execute.ending import ProcessEnd
+from orchestrator.execute.ending import ProcessEnd, attempt_status, why_it_ended
 from orchestrator.execute.job_files import read_metrics
 from orchestrator.execute.ready_queue import ReadyQueue
 from orchestrator.execute.signals import exit_code_for_signal, interrupt_handlers, signal_name
@@ -171,11 +171,11 @@ class Scheduler:
     def _recording_cannot_change_next(self, job: PlannedJob, outcome: ProcessEnd) -> bool:
         """True when recording this attempt cannot change which jobs start next.
 
-        Recording (metrics, gates, events, journal) takes a few tenths of a millisecond,
-        which the next child can spend running. It can change the choice when the attempt
-        failed (a retry goes first; a halt or a skip may follow), when a clean exit may
-        still fail gates under --fail-fast, when a sweep trial's result decides the next
-        trials, and when a due retry goes first.
+        Recording (metrics, gates, events, journal) takes time the next child can spend
+        running. It can change the choice when the attempt failed (a retry goes first; a
+        halt or a skip may follow), when a clean exit may still fail gates under
+        --fail-fast, when a sweep trial's result decides the next trials, and when a due
+        retry goes first.
         """
         clean = outcome.exit_code == 0 and not (outcome.timed_out or outcome.cancelled)
         return (
@@ -238,7 +238,7 @@ class Scheduler:
             number=done.number,
             started_at=outcome.started_at,
             duration=outcome.duration,
-            status=Status.PRUNED if self._sweeps.was_pruned(job.id) else _attempt_status(outcome),
+            status=Status.PRUNED if self._sweeps.was_pruned(job.id) else attempt_status(outcome),
             exit_code=outcome.exit_code,
             signal=outcome.signal,
             node=outcome.node,
@@ -252,7 +252,7 @@ class Scheduler:
         elif attempt.status is Status.SUCCEEDED:
             self._judge_success(job, attempt)
         else:
-            self._finish(job, attempt.status, reason=_describe(attempt))
+            self._finish(job, attempt.status, reason=why_it_ended(attempt))
 
     def _retry_delay(self, job: PlannedJob, attempt: Attempt) -> float | None:
         if self._queue.closed or attempt.number > job.retries:
@@ -295,7 +295,7 @@ class Scheduler:
             self._finish(job, Status.SKIPPED, reason=f"not started: {why}")
         while (job := self._queue.take_retry()) is not None:
             last = self._attempts[job.id][-1]
-            self._finish(job, last.status, reason=f"{_describe(last)}; retry cancelled: {why}")
+            self._finish(job, last.status, reason=f"{why_it_ended(last)}; retry cancelled: {why}")
         self.backend.cancel_all()
 
     # ------------------------------------------------------------------------ sweeps
@@ -367,28 +367,6 @@ class Scheduler:
             if self._queue.remove(dependent):  # a deeper skip may have taken it already
                 why = f"upstream '{job_id}' {status.value.replace('_', ' ')}"
                 self._finish(dependent, Status.SKIPPED, reason=why)
-
-
-def _attempt_status(outcome: ProcessEnd) -> Status:
-    if outcome.cancelled:
-        return Status.CANCELLED
-    if outcome.timed_out:
-        return Status.TIMED_OUT
-    return Status.SUCCEEDED if outcome.exit_code == 0 else Status.FAILED
-
-
-def _describe(attempt: Attempt) -> str:
-    if attempt.error is not None:
-        return attempt.error
-    if attempt.status is Status.TIMED_OUT:
-        return "timed out"
-    if attempt.status is Status.CANCELLED:
-        return "cancelled"
-    if attempt.status is Status.PRUNED:
-        return "pruned"
-    if attempt.signal is not None:
-        return f"killed by {signal_name(attempt.signal)}"
-    return f"exit {attempt.exit_code}"
 
 
 def _usable_cores() -> int:

@@ -86,11 +86,12 @@ def spawn(argv: Sequence[str], cwd: str, env: Mapping[str, str], log: int) -> Sp
 
     posix_spawn where it can do all Popen would: a local job runs in our own directory,
     its executable is found, and we could hide our inherited descriptors. It costs the
-    parent ~40 us of CPU against Popen's ~110, and on a machine whose cores the jobs keep
-    busy, that is time taken from the jobs. Popen starts the rest (a Ray worker's job
-    directory, a command not on the PATH, no /proc, no POSIX_SPAWN_SETSID), and any job
-    that posix_spawn could not start, so every failure reads the way Popen words it and
-    Popen's search of the PATH (the next candidate when one cannot be run) still holds.
+    parent a fraction of Popen's CPU (README, "Spawning"), and on a machine whose cores
+    the jobs keep busy, that is time taken from the jobs. Popen starts the rest (a Ray
+    worker's job directory, a command not on the PATH, no /proc, no POSIX_SPAWN_SETSID),
+    and any job that posix_spawn could not start, so every failure reads the way Popen
+    words it and Popen's search of the PATH (the next candidate when one cannot be run)
+    still holds.
     Two differences are made up for: the signals Python ignores go back to their defaults,
     and the descriptors we inherited are made non-inheritable (see `no_inherited_fds`),
     since posix_spawn does not close them. Everything Python opens is non-inheritable
