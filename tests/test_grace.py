@@ -110,7 +110,7 @@ def start_cli(project: Project, *prefix: str) -> subprocess.Popen[str]:
 SUPERVISED = """
 import json, os, shlex, signal, sys, time
 from pathlib import Path
-from orchestrator.execute.process import Supervisor
+from orchestrator.execute.supervisor import Supervisor
 subreaper, watch = sys.argv[1] == "subreaper", sys.argv[2]
 if watch == "thread" and hasattr(os, "pidfd_open"):
     del os.pidfd_open

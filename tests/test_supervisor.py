@@ -17,7 +17,7 @@ from conftest import alive
 
 from orchestrator.execute import spawn as spawning
 from orchestrator.execute.ending import CANNOT_START, ProcessEnd
-from orchestrator.execute.process import Supervisor
+from orchestrator.execute.supervisor import Supervisor
 
 
 @pytest.fixture(params=["pidfd+posix_spawn", "pidfd+popen", "thread+posix_spawn"])

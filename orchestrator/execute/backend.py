@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from orchestrator.execute.ending import ProcessEnd
-from orchestrator.execute.process import Supervisor
+from orchestrator.execute.supervisor import Supervisor
 from orchestrator.models import PlannedJob
 from orchestrator.plan import JOB_ID_VAR
 

@@ -27,7 +27,7 @@ from typing import Any
 import orchestrator
 from orchestrator.errors import OrchestratorError
 from orchestrator.execute.ending import ProcessEnd
-from orchestrator.execute.process import Supervisor
+from orchestrator.execute.supervisor import Supervisor
 from orchestrator.models import PlannedJob
 
 INSTALL = 'pip install "training-orchestrator[ray]"'

@@ -6,7 +6,7 @@ grace belongs to the group, not to its leader: a job ends when its group is empt
 grace is over. A job that exits normally still has any leftover group members killed, so
 nothing outlives it.
 A descendant that leaves the group (a daemon calls setsid()) is caught on Linux by a
-cgroup per attempt, or by the process tree as this process's orphans: see descendants.py.
+cgroup per attempt, or by the process tree as this process's orphans: see orphan_watch.py.
 The child's stdout and stderr go straight into its log file: no pipe for us to drain, so a
 child that writes gigabytes or invalid UTF-8 can never block the orchestrator.
 """
@@ -16,76 +16,25 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import select
-import selectors
 import signal
-import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 
 from orchestrator.execute import groups
 from orchestrator.execute.attempt_log import append_footer, open_log
 from orchestrator.execute.beneath import SymlinkInTheWay, symlink_reason
-from orchestrator.execute.descendants import (
-    ORPHAN_CHECK_AFTER_END,
-    ORPHAN_CHECK_EVERY,
-    Descendants,
-)
+from orchestrator.execute.child import Child
 from orchestrator.execute.ending import CANNOT_START, FOR_GOOD, ProcessEnd, describe
+from orchestrator.execute.exit_watch import ExitWatch
+from orchestrator.execute.orphan_watch import OrphanWatch
 from orchestrator.execute.signals import signal_group
 from orchestrator.execute.spawn import Spawned, default_sigchld, spawn
-
-
-class _Child:
-    """One live child: its process, where its output goes, and the deadlines that apply."""
-
-    def __init__(
-        self,
-        key: str,
-        spawned: Spawned,
-        log: int,
-        started: float,
-        grace: float,
-        *,
-        attempt: int | None,
-    ) -> None:
-        self.key = key
-        #: Its number in `Descendants`, which finds what it leaves behind (Linux).
-        self.attempt = attempt
-        self.spawned = spawned
-        self.log = log
-        self.started = started
-        self.grace = grace
-        #: When the timeout fires (monotonic), then when SIGTERM turns into SIGKILL.
-        self.timeout_at: float | None = None
-        self.kill_at: float | None = None
-        self.pidfd: int | None = None
-        #: When the child was seen to exit (it is a zombie until we reap it), else None.
-        self.exited_at: float | None = None
-        #: The leader's status (as `Spawned.wait` gives it) once reaped, else None.
-        self.returncode: int | None = None
-        #: While the group outlives its leader within its grace: when to look next whether
-        #: it is empty (monotonic), and how long to wait after that look.
-        self.drain_check_at: float | None = None
-        self.drain_every = DRAIN_CHECK_FIRST
-        #: When the attempt ended, if not when its leader exited: its group emptied or was
-        #: killed after the leader's exit.
-        self.ended_at: float | None = None
-        self.stopping = False
-        self.timed_out = False
-        self.cancelled = False
-
-    @property
-    def pid(self) -> int:
-        """The child's pid, which is also its process group's and session's id."""
-        return self.spawned.pid
 
 
 class Supervisor:
     """Starts children and watches all of them from one thread, without polling.
 
-    Each child's exit makes its pidfd readable in one selector; a timeout and the SIGKILL
+    Each child's exit wakes one selector (exit_watch.py); a timeout and the SIGKILL
     after a grace period are deadlines of the same loop (so are the looks at a stopped
     job's group that outlives its leader: see `_drains`). On Linux nothing waits in a thread
     of its own, so there are no hand-offs between threads per job: a start, an exit and the
@@ -98,13 +47,9 @@ class Supervisor:
     def __init__(self, *, orphans_tagged_by: str | None = None) -> None:
         """`orphans_tagged_by`: the environment variable that names a child's job; with it,
         descendants that leave their job's group are found and killed (Linux only)."""
-        self._descendants = Descendants.adopt(orphans_tagged_by) if orphans_tagged_by else None
-        self._selector = selectors.DefaultSelector()
-        self._wake_read, self._wake_write = os.pipe()
-        for fd in (self._wake_read, self._wake_write):
-            os.set_blocking(fd, False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ)
-        self._children: dict[str, _Child] = {}
+        self._orphans = OrphanWatch.adopt(orphans_tagged_by) if orphans_tagged_by else None
+        self._exits = ExitWatch()
+        self._children: dict[str, Child] = {}
         self._finished: list[tuple[str, ProcessEnd]] = []
         self._requests: collections.deque[tuple[str, str]] = collections.deque()
         #: Set once the run is being stopped: a child started after that is stopped at once.
@@ -112,12 +57,6 @@ class Supervisor:
         #: The environment children start from, read once: os.environ decodes every
         #: variable on each read, a cost per job for a value that does not change.
         self._environ = dict(os.environ)
-        #: When to look for orphans next (monotonic): ORPHAN_CHECK_AFTER_END after a job
-        #: ends (one look for all the jobs that end meanwhile, off the path to the next
-        #: start), then every ORPHAN_CHECK_EVERY while jobs run, to catch a daemon
-        #: orphaned a moment after its job and to reap orphans that exit.
-        self._orphan_check_at: float | None = None
-        self._closed = False
         self._sigchld_was = default_sigchld()
 
     # ------------------------------------------------------------ the owning thread
@@ -171,11 +110,11 @@ class Supervisor:
             )
             self._finished.append((key, outcome))
             return
-        child = _Child(key, spawned, log, started, grace, attempt=attempt)
+        child = Child(key, spawned, log, started, grace, attempt=attempt)
         if timeout is not None:
             child.timeout_at = time.monotonic() + timeout
         try:
-            self._watch_exit(child)
+            self._exits.watch(child.pid, child.saw_exit)
         except Exception as exc:  # e.g. no thread to spare: the child cannot be watched
             signal_group(spawned.pid, signal.SIGKILL)
             spawned.wait()
@@ -184,8 +123,8 @@ class Supervisor:
             self._finished.append((key, ProcessEnd(None, None, started, 0.0, error=error)))
             return
         self._register(child)
-        if self._descendants is not None and self._orphan_check_at is None:
-            self._orphan_check_at = time.monotonic() + ORPHAN_CHECK_EVERY
+        if self._orphans is not None:
+            self._orphans.running(time.monotonic())
         if self._stopping == "kill":
             child.cancelled = True
             signal_group(child.pid, signal.SIGKILL)
@@ -197,28 +136,17 @@ class Supervisor:
         self, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: int
     ) -> tuple[Spawned, int | None]:
         """Start the leader, in its attempt's cgroup where there is one."""
-        if self._descendants is None:
+        if self._orphans is None:
             return spawn(argv, cwd, env, log), None
-        attempt = None
-        try:
-            with self._descendants.spawning(env.get(self._descendants.tag_var)) as attempt:
-                spawned = spawn(argv, cwd, env, log)
-        except BaseException:
-            # Ended only once out of the block: ending kills what is in the attempt's
-            # cgroup, and inside the block that is this process.
-            if attempt is not None:
-                self._descendants.ended(attempt, self._leaders())
-            raise
-        self._descendants.started(attempt, spawned.pid)
-        return spawned, attempt
+        return self._orphans.spawn(argv, cwd, env, log, self._leaders)
 
-    def _register(self, child: _Child) -> None:
+    def _register(self, child: Child) -> None:
         self._children[child.key] = child
         told = groups.listener()
         if told is not None:
             cgroup = None
-            if self._descendants is not None and child.attempt is not None:
-                cgroup = self._descendants.cgroup_of(child.attempt)
+            if self._orphans is not None and child.attempt is not None:
+                cgroup = self._orphans.cgroup_of(child.attempt)
             told.started(child.key, child.pid, child.grace, cgroup)
 
     def wait(self, timeout: float | None = None) -> list[tuple[str, ProcessEnd]]:
@@ -231,10 +159,11 @@ class Supervisor:
         until = None if timeout is None else time.monotonic() + timeout
         woken = False
         while True:
-            woken = self._poll(0.0) or woken
+            woken = self._exits.poll(0.0) or woken
             now = time.monotonic()
-            if self._orphan_check_at is not None and now >= self._orphan_check_at:
-                self._check_orphans(now)
+            next_look = self._orphans.next_look if self._orphans is not None else None
+            if next_look is not None and now >= next_look:
+                self._look_for_orphans(now)
             finished = self._reap()
             self._serve_requests()
             if finished or woken or (until is not None and now >= until):
@@ -246,20 +175,8 @@ class Supervisor:
                 for t in (c.timeout_at, c.kill_at, c.drain_check_at)
                 if t
             ]
-            due += [t for t in (until, self._orphan_check_at) if t is not None]
-            woken = self._poll(max(0.0, min(due) - now) if due else None)
-
-    def _poll(self, timeout: float | None) -> bool:
-        """Note the children that exited; True if `wake` was called."""
-        woken = False
-        for selected, _ in self._selector.select(timeout):
-            if selected.data is None:
-                woken = True
-                with contextlib.suppress(BlockingIOError):
-                    os.read(self._wake_read, 4096)
-            elif selected.data.exited_at is None:
-                selected.data.exited_at = time.time()
-        return woken
+            due += [t for t in (until, next_look) if t is not None]
+            woken = self._exits.poll(max(0.0, min(due) - now) if due else None)
 
     def wait_for(self, key: str) -> ProcessEnd:
         """Block until the attempt started as `key` ends (a Ray task runs just one)."""
@@ -270,24 +187,17 @@ class Supervisor:
 
     def close(self) -> None:
         """Release the selector; kill whatever descendant of a job is still around."""
-        if self._descendants is not None:
-            self._descendants.close()
+        if self._orphans is not None:
+            self._orphans.close()
         if self._sigchld_was is not None:
             with contextlib.suppress(ValueError):  # closed from another thread
                 signal.signal(signal.SIGCHLD, self._sigchld_was)
-        self._closed = True  # before the pipe goes: a late signal must not write to it
-        self._selector.close()
-        for fd in (self._wake_read, self._wake_write):
-            os.close(fd)
+        self._exits.close()
 
     # -------------------------------------------------- any thread, signal handlers
     def wake(self) -> None:
         """Make `wait` return now (signal handlers and other threads call this)."""
-        if self._closed:  # the run is over; a signal now is the caller's to handle
-            return
-        # A full pipe means a wake-up is pending anyway; a closed one, that we just closed.
-        with contextlib.suppress(OSError):
-            os.write(self._wake_write, b"\0")
+        self._exits.wake()
 
     def stop(self, key: str) -> None:
         """Stop one running child (e.g. a pruned trial) as cancellation would."""
@@ -306,25 +216,6 @@ class Supervisor:
         self.wake()
 
     # -------------------------------------------------------------------- internals
-    def _watch_exit(self, child: _Child) -> None:
-        """Make the child's exit wake the selector, without reaping it.
-
-        A pidfd where the kernel has them; elsewhere a thread that waits with WNOWAIT.
-        """
-        try:
-            child.pidfd = os.pidfd_open(child.pid)
-        except (AttributeError, OSError):  # not Linux >= 5.3
-            threading.Thread(target=self._wait_in_thread, args=(child,), daemon=True).start()
-            return
-        self._selector.register(child.pidfd, selectors.EVENT_READ, child)
-
-    def _wait_in_thread(self, child: _Child) -> None:
-        try:
-            _wait_without_reaping(child.pid)
-        finally:  # if the wait failed, reaping blocks until the exit: never a hang for good
-            child.exited_at = time.time()
-            self.wake()
-
     def _serve_requests(self) -> None:
         while self._requests:
             what, key = self._requests.popleft()
@@ -354,7 +245,7 @@ class Supervisor:
             if child.kill_at is not None and now >= child.kill_at:
                 self._kill_group(child)
 
-    def _kill_group(self, child: _Child) -> None:
+    def _kill_group(self, child: Child) -> None:
         """SIGKILL the child's group now; its grace, if any, is over."""
         child.kill_at = None
         if child.returncode is None:  # the leader, alive or a zombie, keeps the group id ours
@@ -367,7 +258,7 @@ class Supervisor:
         if not self._group_gone(child.pid):
             signal_group(child.pid, signal.SIGKILL)
 
-    def _begin_stop(self, child: _Child) -> None:
+    def _begin_stop(self, child: Child) -> None:
         """SIGTERM the group; SIGKILL it if it is not empty after its grace."""
         if child.stopping or child.exited_at is not None:
             return
@@ -377,8 +268,7 @@ class Supervisor:
 
     def _reap(self) -> list[tuple[str, ProcessEnd]]:
         finished, self._finished = self._finished, []
-        exited = [(c, c.exited_at) for c in self._children.values() if c.exited_at is not None]
-        for child, exited_at in exited:
+        for child in [c for c in self._children.values() if c.exited_at is not None]:
             if child.kill_at is not None and self._drains(child):
                 continue
             if child.returncode is None:
@@ -387,41 +277,25 @@ class Supervisor:
                 signal_group(child.pid, signal.SIGKILL)
                 self._reap_leader(child)
             del self._children[child.key]
-            if self._descendants is not None and child.attempt is not None:
-                with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
-                    self._descendants.ended(child.attempt, self._leaders())
+            if self._orphans is not None and child.attempt is not None:
+                self._orphans.ended(child.attempt, self._leaders)
             told = groups.listener()
             if told is not None:  # the group is empty or killed: nothing left to stop
                 told.ended(child.pid)
-            returncode = child.returncode
-            assert returncode is not None  # reaped just above, or when the group began to drain
-            exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
-            outcome = ProcessEnd(
-                exit_code,
-                sig,
-                child.started,
-                (child.ended_at or exited_at) - child.started,
-                child.timed_out,
-                child.cancelled,
-            )
+            outcome = child.end()  # its leader reaped just above, or as its group drained
             with contextlib.suppress(OSError):  # a full disk must not lose the outcome
                 append_footer(child.log, describe(outcome), outcome.duration)
             os.close(child.log)
             finished.append((child.key, outcome))
-        if finished and self._descendants is not None:
-            soon = time.monotonic() + ORPHAN_CHECK_AFTER_END
-            if self._orphan_check_at is None or self._orphan_check_at > soon:
-                self._orphan_check_at = soon
+        if finished and self._orphans is not None:
+            self._orphans.look_soon(time.monotonic())
         return finished
 
-    def _reap_leader(self, child: _Child) -> None:
+    def _reap_leader(self, child: Child) -> None:
         child.returncode = child.spawned.wait()
-        if child.pidfd is not None:  # an exited process's pidfd stays readable: drop it
-            self._selector.unregister(child.pidfd)
-            os.close(child.pidfd)
-            child.pidfd = None
+        self._exits.forget(child.pid)
 
-    def _drains(self, child: _Child) -> bool:
+    def _drains(self, child: Child) -> bool:
         """True while a stopping child's group outlives its leader within its grace.
 
         The grace belongs to the whole group: a wrapper (`bash run.sh`) dies of SIGTERM at
@@ -440,8 +314,7 @@ class Supervisor:
             child.kill_at = child.drain_check_at = None
             child.ended_at = time.time()
             return False
-        child.drain_check_at = now + child.drain_every
-        child.drain_every = min(2 * child.drain_every, DRAIN_CHECK_MAX)
+        child.look_again_later(now)
         return True
 
     def _group_gone(self, pgid: int) -> bool:
@@ -451,9 +324,8 @@ class Supervisor:
         subreaper), and each stays in the group as a zombie until we reap it, so the
         orphans that exited are reaped first. Not the leaders: their status is their job's.
         """
-        if self._descendants is not None:
-            with contextlib.suppress(OSError):  # without /proc the group just looks busy
-                self._descendants.reap_exited(self._leaders())
+        if self._orphans is not None:
+            self._orphans.reap_exited(self._leaders)
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
@@ -466,44 +338,8 @@ class Supervisor:
         """The jobs' leaders not reaped yet: children of ours that are not orphans."""
         return {c.pid for c in self._children.values() if c.returncode is None}
 
-    def _check_orphans(self, now: float) -> None:
-        """Kill the orphans of ended attempts (see descendants.py), then plan the next check."""
-        assert self._descendants is not None
+    def _look_for_orphans(self, now: float) -> None:
+        assert self._orphans is not None
         graces = {c.attempt: c.grace for c in self._children.values()}
-        with contextlib.suppress(OSError):  # a cleanup: it must never cost an outcome
-            self._descendants.look(
-                self._leaders(), graces, {c.pid for c in self._children.values()}
-            )
-        self._orphan_check_at = now + ORPHAN_CHECK_EVERY if self._children else None
-
-
-#: Seconds between looks at a group that outlives its stopped leader: the first wait,
-#: doubled after each look up to the last. A look is a few system calls; a checkpoint
-#: that takes a while is not looked at thousands of times, one that is quick ends soon.
-DRAIN_CHECK_FIRST = 0.005
-DRAIN_CHECK_MAX = 0.1
-
-
-def _wait_without_reaping(pid: int) -> None:
-    """Block until the child exits, leaving it a zombie so its group id stays ours.
-
-    waitid(WNOWAIT); on macOS, where Python has no waitid, a kqueue NOTE_EXIT, which
-    reports the exit without reaping either.
-    """
-    if sys.platform == "darwin":
-        queue = select.kqueue()
-        note = select.kevent(
-            pid,
-            select.KQ_FILTER_PROC,
-            select.KQ_EV_ADD | select.KQ_EV_ONESHOT,
-            select.KQ_NOTE_EXIT,
-        )
-        try:
-            queue.control([note], 1, None)
-        except ProcessLookupError:  # it has exited already
-            pass
-        finally:
-            queue.close()
-        return
-    with contextlib.suppress(ChildProcessError):
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        running = {c.pid for c in self._children.values()}
+        self._orphans.look(now, self._leaders(), graces, running)
