@@ -164,15 +164,21 @@ class FakeBackend:
     def __init__(self, exits: dict[str, list[int]]) -> None:
         self.exits = exits
         self.started: list[str] = []
+        self.running: set[str] = set()
+        #: What ran when each job started (its last attempt).
+        self.alongside: dict[str, set[str]] = {}
         self._ending: list[tuple[str, ProcessEnd]] = []
 
     def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None:
+        self.alongside[job.id] = set(self.running)
+        self.running.add(job.id)
         self.started.append(job.id)
         code = self.exits[job.id].pop(0) if self.exits.get(job.id) else 0
         self._ending.append((job.id, ProcessEnd(code, None, 0.0, 0.0)))
 
     def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]:
         ended, self._ending = self._ending[:1], self._ending[1:]
+        self.running.difference_update(job_id for job_id, _ in ended)
         return ended
 
     def wake(self) -> None:
@@ -225,3 +231,20 @@ def test_the_scheduler_starts_retries_needs_and_skips_in_order(tmp_path: Path) -
     assert starts == [("prep", 1), ("prep", 2), ("train", 1), ("broken", 1)]
     finished = [e.result.job.id for e in sink.events if isinstance(e, JobFinished)]
     assert finished.index("broken") < finished.index("report")
+
+
+def test_the_scheduler_keeps_to_max_workers_and_cpus(tmp_path: Path) -> None:
+    plan = plan_of(
+        *(spec(f"j{i}") for i in range(4)),
+        spec("big", cpus=4),
+        workers=2,
+        cpus=4,
+        root=str(tmp_path),
+    )
+    (tmp_path / "logs").mkdir()
+    backend = FakeBackend({})
+    outcome = Scheduler(plan, Recorder(), backend=backend).run()
+    assert sorted(backend.started) == ["big", "j0", "j1", "j2", "j3"]
+    assert max(len(others) for others in backend.alongside.values()) == 1  # two at a time
+    assert backend.alongside["big"] == set()  # it takes every cpu: it runs alone
+    assert {result.status for result in outcome.results} == {Status.SUCCEEDED}
