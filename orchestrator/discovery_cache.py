@@ -27,16 +27,20 @@ FILE_NAME = "scripts.json"
 
 def use_kept_facts(state_dir: Path) -> None:
     """From now on, a script whose facts an earlier run kept is not parsed."""
-    if _is_real_dir(state_dir):
-        discovery.KEPT.update(_read(state_dir / FILE_NAME, _salt()))
+    salt = _salt()
+    if salt is not None and _is_real_dir(state_dir):
+        discovery.KEPT.update(_read(state_dir / FILE_NAME, salt))
 
 
 def keep_facts(state_dir: Path) -> None:
     """Keep the facts of the scripts this run read, for the next: by a run only, since
     `--list` and `--dry-run` write nothing. A `state_dir` that is a symlink is left alone:
     nothing is written outside the output root."""
-    if discovery.PARSED.keys() != discovery.KEPT.keys() and _is_real_dir(state_dir):
-        _write(state_dir / FILE_NAME, _salt(), discovery.PARSED)
+    salt = _salt()
+    if salt is None or discovery.PARSED.keys() == discovery.KEPT.keys():
+        return
+    if _is_real_dir(state_dir):
+        _write(state_dir / FILE_NAME, salt, discovery.PARSED)
 
 
 def _is_real_dir(path: Path) -> bool:
@@ -46,8 +50,13 @@ def _is_real_dir(path: Path) -> bool:
         return False
 
 
-def _salt() -> str:
-    reader = Path(discovery.__file__).read_bytes()
+def _salt() -> str | None:
+    """None where the reader's source cannot be read (installed as a zip, say): then a
+    kept entry could come from another reader, so nothing is kept or used."""
+    try:
+        reader = Path(discovery.__file__).read_bytes()
+    except OSError:
+        return None
     return discovery.source_digest(sys.version.encode() + b"\0" + reader)
 
 

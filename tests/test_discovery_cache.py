@@ -118,3 +118,17 @@ def test_a_run_keeps_the_facts_and_list_and_dry_run_only_read_them(project: Proj
     assert project.run("--exclude", "*", "--allow-empty").returncode == 0
     assert (project.root / ".train_orch" / FILE_NAME).is_file()
     assert project.run("--list").stdout == fresh.stdout
+
+
+def test_a_reader_whose_source_cannot_be_read_keeps_and_uses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed as a zip, discovery.py has no file to digest: kept facts could then come
+    from another reader, so none are used, and none are written."""
+    write(tmp_path / "training/train_a.py", GOOD_SCRIPT)
+    (tmp_path / ".train_orch").mkdir()
+    listed(tmp_path)
+    monkeypatch.setattr(discovery, "__file__", str(tmp_path / "gone.zip/discovery.py"))
+    (tmp_path / ".train_orch" / FILE_NAME).unlink()
+    assert listed(tmp_path) == [("a", ("--output-dir", "--epochs", "--folds", "--seed"), None)]
+    assert not (tmp_path / ".train_orch" / FILE_NAME).exists()
