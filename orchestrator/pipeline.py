@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from orchestrator.studies import StudyPreview
 
 # Everything a run needs beyond planning is imported where it is used: `--help`, `--list`
-# and `--dry-run` then load only what they print (README: under 150 ms above bare Python).
+# and `--dry-run` then load only what they print (bench/startup.py counts what they load).
 
 CONFIG_DIR = "configs"
 

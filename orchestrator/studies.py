@@ -262,7 +262,7 @@ def read_store(path: Path) -> dict[str, StoredStudy]:
 
     Raises sqlite3.DatabaseError for a file that is not a study store.
     """
-    import sqlite3  # 3 ms: only a dry run of a sweep needs it, not --list or the live view
+    import sqlite3  # only a dry run of a sweep needs it, not --list or the live view
 
     if not path.is_file():
         return {}
