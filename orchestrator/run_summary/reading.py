@@ -1,129 +1,31 @@
-"""The run summary as a typed value: the one place that reads and writes its JSON.
+"""Reading a summary back: every field checked, older schema versions understood.
 
 A summary is read back long after it was written: by another version of the orchestrator,
 from a CI artifact, a shard or a hand-edited file. So every field is checked on the way
 in, one line names the file and the field when one is wrong, and fields added since
-schema 1 have defaults, so older summaries load. This module also owns the names of the
-output layout (`summaries/`, `latest.json`), so no reader spells them twice.
-
-JSON has no NaN or infinity: a metric that became one is written as the string `"NaN"`,
-`"Infinity"` or `"-Infinity"` (schema 2) and read back as the float it stands for.
+schema 1 have defaults, so older summaries load.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
-
-SUMMARY_DIR = "summaries"
-LATEST = "latest.json"
-SUMMARY_PREFIX = "training_summary_"
-#: 2: a metric may be the string "NaN", "Infinity" or "-Infinity". A reader of 1 would
-#: take those for numbers, so it must refuse such a file rather than misread it.
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-
-#: A non-finite metric's spelling in the JSON: the tokens JavaScript and Python's `json`
-#: print for these values, as strings, since JSON itself has no way to say them.
-NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+from orchestrator.run_summary.records import (
+    NON_FINITE,
+    READABLE_VERSIONS,
+    AttemptRecord,
+    JobRecord,
+    RunSummary,
+    decode_metric,
+    parse_iso,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    number: int
-    status: Status
-    started_at: str
-    duration_s: float
-    exit_code: int | None = None
-    signal: int | None = None
-    node: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    id: str
-    status: Status
-    script: str = ""
-    argv: tuple[str, ...] = ()
-    reason: str | None = None
-    optional: bool = False
-    tags: tuple[str, ...] = ()
-    attempts: tuple[AttemptRecord, ...] = ()
-    duration_s: float = 0.0
-    log_path: str = ""
-    output_dir: str = ""
-    #: Floats, NaN and the infinities included.
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    gates: tuple[str, ...] = ()
-    headline: str | None = None
-    needs: tuple[str, ...] = ()
-    from_run: str | None = None
-    sweep: Mapping[str, Any] | None = None
-    #: The CI shard (`K/N`) that ran it, in a merged run.
-    shard: str | None = None
-
-    @property
-    def is_trial(self) -> bool:
-        return is_trial(self.tags)
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    started_at: str
-    ended_at: str
-    exit_code: int
-    jobs: tuple[JobRecord, ...]
-    duration_s: float = 0.0
-    interrupted_by: str | None = None
-    host: str | None = None
-    python: str | None = None
-    orchestrator_version: str | None = None
-    git_commit: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    backend: Mapping[str, Any] = field(default_factory=lambda: {"name": "local"})
-    counts: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def started(self) -> float:
-        """The start as a POSIX timestamp (checked to parse when loaded)."""
-        return parse_iso(self.started_at)
-
-
-def is_trial(tags: Sequence[str]) -> bool:
-    """A sweep trial: reports fold it into its sweep's row (twelve trial rows bury the news)."""
-    return any(tag.startswith("sweep:") for tag in tags)
-
-
-# ------------------------------------------------------------------------------ layout
-def summary_name(run_id: str) -> str:
-    return f"{SUMMARY_PREFIX}{run_id}.json"
-
-
-def summary_files(path: Path) -> list[Path]:
-    """The summaries `path` stands for: itself, or a directory's `training_summary_*.json`
-    files (its `latest.json` is a copy of the newest, so it counts only where none is)."""
-    if not path.exists():
-        raise OrchestratorError(f"{path}: no such file or directory")
-    if not path.is_dir():
-        return [path]
-    stamped = sorted(path.glob(summary_name("*")))
-    if stamped:
-        return stamped
-    if (path / LATEST).is_file():
-        return [path / LATEST]
-    raise OrchestratorError(f"{path}: no run summaries ({summary_name('*')}) in this directory")
-
-
-# ----------------------------------------------------------------------------- reading
 def load(path: Path) -> RunSummary:
     """The summary at `path`; any problem is an `OrchestratorError` of one line that
     starts with the path."""
@@ -270,16 +172,6 @@ def _metric(value: object, where: str) -> float:
     return number
 
 
-def decode_metric(value: object) -> float | None:
-    """A metric as stored (a number, or a non-finite one's string) as a float; None if it
-    is neither."""
-    if isinstance(value, str):
-        return NON_FINITE.get(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 _MISSING: Any = object()
 
 
@@ -372,100 +264,3 @@ def _kind(value: object) -> str:
     if isinstance(value, str):
         return f"the string {value[:40]!r}"
     return "a list" if isinstance(value, list) else "an object"
-
-
-def parse_iso(text: str) -> float:
-    """`2026-11-25T22:41:07.123Z` as a POSIX timestamp."""
-    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:  # a time without a zone would be read as the machine's
-        raise ValueError(f"no time zone in {text!r}")
-    return moment.timestamp()
-
-
-# ----------------------------------------------------------------------------- writing
-def dump(summary: RunSummary) -> str:
-    return dump_document(to_document(summary))
-
-
-def dump_document(document: Mapping[str, Any]) -> str:
-    """A summary document (`to_document`'s, or the one a run builds) as JSON text, with
-    non-finite metrics as their strings: valid JSON that any parser reads (Python's `json`
-    would write a bare `NaN`, which most reject).
-
-    Metrics are what a job makes non-finite. Should any other field be (an option, a
-    sweep's figure), it is written as Python writes it rather than refused: the end of a
-    run is no time to lose its summary.
-    """
-    jobs = [
-        {**job, "metrics": {name: encode_metric(v) for name, v in job["metrics"].items()}}
-        for job in document["jobs"]
-    ]
-    return json.dumps({**document, "jobs": jobs}, indent=2) + "\n"
-
-
-def to_document(summary: RunSummary) -> dict[str, Any]:
-    """The summary as the dict a run builds in memory (metrics as floats, NaN included),
-    for the reports that still render from dicts."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "started_at": summary.started_at,
-        "ended_at": summary.ended_at,
-        "duration_s": summary.duration_s,
-        "exit_code": summary.exit_code,
-        "interrupted_by": summary.interrupted_by,
-        "host": summary.host,
-        "python": summary.python,
-        "orchestrator_version": summary.orchestrator_version,
-        "git_commit": summary.git_commit,
-        "options": dict(summary.options),
-        "backend": dict(summary.backend),
-        "counts": dict(summary.counts),
-        "jobs": [job_document(job) for job in summary.jobs],
-    }
-
-
-def job_document(job: JobRecord) -> dict[str, Any]:
-    document = {
-        "id": job.id,
-        "script": job.script,
-        "argv": list(job.argv),
-        "status": job.status.value,
-        "reason": job.reason,
-        "optional": job.optional,
-        "tags": list(job.tags),
-        "attempts": [_attempt_document(a) for a in job.attempts],
-        "duration_s": job.duration_s,
-        "log_path": job.log_path,
-        "output_dir": job.output_dir,
-        "metrics": dict(job.metrics),
-        "gates": list(job.gates),
-        "headline": job.headline,
-        "needs": list(job.needs),
-        "from_run": job.from_run,
-        "sweep": None if job.sweep is None else dict(job.sweep),
-    }
-    if job.shard is not None:
-        document["shard"] = job.shard
-    return document
-
-
-def _attempt_document(attempt: AttemptRecord) -> dict[str, Any]:
-    return {
-        "number": attempt.number,
-        "status": attempt.status.value,
-        "started_at": attempt.started_at,
-        "duration_s": attempt.duration_s,
-        "exit_code": attempt.exit_code,
-        "signal": attempt.signal,
-        "node": attempt.node,
-        "error": attempt.error,
-    }
-
-
-def encode_metric(value: float) -> float | str:
-    """A metric as JSON can hold it: itself, or a non-finite one's string."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value

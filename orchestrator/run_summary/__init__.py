@@ -1,0 +1,60 @@
+"""The run summary as a typed value: the one place that reads and writes its JSON.
+
+Every reader and writer of a summary goes through here: `load()` (tolerant of older
+schema versions, one clear line on a bad file) and `dump()`, the frozen values they pass
+(`RunSummary`, `JobRecord`, `AttemptRecord`), and the names of the output layout
+(`summaries/`, `latest.json`), so no reader spells them twice.
+
+- `records`: the values and the format's version;
+- `layout`: where summaries live;
+- `reading`: from JSON, every field checked;
+- `writing`: to JSON.
+"""
+
+from orchestrator.run_summary.layout import (
+    JOURNAL_PREFIX,
+    LATEST,
+    SUMMARY_DIR,
+    SUMMARY_PREFIX,
+    journal_name,
+    summary_files,
+    summary_name,
+)
+from orchestrator.run_summary.reading import from_document, load
+from orchestrator.run_summary.records import (
+    NON_FINITE,
+    SCHEMA_VERSION,
+    AttemptRecord,
+    JobRecord,
+    RunSummary,
+    decode_metric,
+    encode_metric,
+    is_trial,
+    parse_iso,
+)
+from orchestrator.run_summary.writing import dump, dump_document, job_document, to_document
+
+__all__ = [
+    "JOURNAL_PREFIX",
+    "LATEST",
+    "NON_FINITE",
+    "SCHEMA_VERSION",
+    "SUMMARY_DIR",
+    "SUMMARY_PREFIX",
+    "AttemptRecord",
+    "JobRecord",
+    "RunSummary",
+    "decode_metric",
+    "dump",
+    "dump_document",
+    "encode_metric",
+    "from_document",
+    "is_trial",
+    "job_document",
+    "journal_name",
+    "load",
+    "parse_iso",
+    "summary_files",
+    "summary_name",
+    "to_document",
+]
