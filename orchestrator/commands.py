@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.config import config_files, load_configs
@@ -20,7 +21,7 @@ from orchestrator.report.history.runs import load_summaries
 from orchestrator.report.journal import read_journal, rebuild_summary
 from orchestrator.report.reports import write_reports
 from orchestrator.report.summary import new_run_id, run_header
-from orchestrator.run_summary import LATEST, SUMMARY_DIR, load, to_document
+from orchestrator.run_summary import LATEST, SUMMARY_DIR, JobRecord, RunSummary, load
 from orchestrator.shards import merge_summaries
 
 
@@ -44,15 +45,7 @@ def merge_runs(
         for f in ([p] if p.is_file() else sorted(p.rglob(f"{SUMMARY_DIR}/{LATEST}")))
     ]
     files = [f for f in found if f.resolve() != own]
-    summaries = []
-    for file in files:
-        summary = to_document(load(file))  # the dict merge and the reports work on
-        root = file.parent.parent
-        for job in summary["jobs"]:
-            log = root / job["log_path"]
-            if log.is_file() and not (output_root / job["log_path"]).is_file():
-                job["log_path"] = os.path.relpath(log, output_root)
-        summaries.append(summary)
+    summaries = [_with_logs_found(load(file), file.parent.parent, output_root) for file in files]
     # With a plan, shards that all died before writing anything are still a report: every
     # planned job listed as never reported.
     header = {**run_header(RunOptions(), output_root), "backend": {"name": "local"}}
@@ -60,11 +53,25 @@ def merge_runs(
     expect = len(plan) if expect is None and plan is not None else expect
     if expect is not None and len(summaries) != expect:
         console.print_warning(f"expected {expect} shard summaries, found {len(summaries)}")
-        merged["exit_code"] = max(merged["exit_code"], EXIT_FAILED)
+        merged = replace(merged, exit_code=max(merged.exit_code, EXIT_FAILED))
     summary_dir = output_root / SUMMARY_DIR
     run_id = new_run_id(summary_dir, time.time()) + "_merged"
     path = write_reports(merged, summary_dir, run_id, output_root)
-    return path, int(merged["exit_code"])
+    return path, merged.exit_code
+
+
+def _with_logs_found(summary: RunSummary, root: Path, output_root: Path) -> RunSummary:
+    """The shard's summary with each log path pointing at a log that is there: its own
+    (the shards' logs/ gathered under `output_root`), else the copy beside the shard's
+    summary (`root`)."""
+
+    def found(job: JobRecord) -> JobRecord:
+        log = root / job.log_path
+        if log.is_file() and not (output_root / job.log_path).is_file():
+            return replace(job, log_path=os.path.relpath(log, output_root))
+        return job
+
+    return replace(summary, jobs=tuple(found(job) for job in summary.jobs))
 
 
 def compare_runs(
@@ -112,7 +119,7 @@ def summarize(journal: Path, output_root: Path) -> Path:
     """Rebuild a summary from a run's journal (e.g. one killed before it wrote its own)."""
     try:
         records = read_journal(journal)
-        summary = rebuild_summary(records)
+        summary = rebuild_summary(records, str(journal))
     except (OSError, StopIteration, KeyError, ValueError) as exc:
         raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
     summary_dir = output_root / SUMMARY_DIR

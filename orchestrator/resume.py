@@ -17,7 +17,6 @@ from orchestrator.run_summary import (
     SUMMARY_DIR,
     SUMMARY_PREFIX,
     RunSummary,
-    from_document,
     load,
 )
 
@@ -58,12 +57,12 @@ def _from_journal(path: Path, name: str) -> tuple[RunSummary, tuple[Leftover, ..
     if not any(isinstance(r, dict) and r.get("event") == "run_started" for r in records):
         raise OrchestratorError(f"{path}: not a run journal (no run_started record)")
     try:
-        rebuilt = rebuild_summary(records)
+        rebuilt = rebuild_summary(records, str(path))
         leftovers = _leftovers(records, name)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         what = f"{type(error).__name__} {error}".strip()
         raise OrchestratorError(f"{path}: not a usable journal ({what})") from None
-    return from_document(rebuilt, str(path)), leftovers
+    return rebuilt, leftovers
 
 
 def _leftovers(records: list[dict[str, Any]], run: str) -> tuple[Leftover, ...]:

@@ -32,6 +32,7 @@ from orchestrator.report.journal import Journal, journal_path
 from orchestrator.report.live import ConsoleReporter
 from orchestrator.report.reports import write_reports
 from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_id, run_header
+from orchestrator.run_summary import RunSummary
 from orchestrator.secrets import redact_tree
 
 
@@ -187,7 +188,7 @@ def _refuse_symlinked_dirs(plan: Plan, base: Path) -> None:
 
 
 def _write_reports_or_say_why(
-    summary: Mapping[str, Any], summary_dir: Path, run_id: str, base: Path, journal: Journal | None
+    summary: RunSummary, summary_dir: Path, run_id: str, base: Path, journal: Journal | None
 ) -> Path | None:
     """The reports, or a clear error (a full disk, a read-only dir) and no half file.
 

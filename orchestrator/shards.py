@@ -12,13 +12,14 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
 from orchestrator.outcome import EXIT_FAILED, exit_code_for
 from orchestrator.report.summary import RunInfo, assemble
-from orchestrator.run_summary import is_trial, parse_iso
+from orchestrator.run_summary import JobRecord, RunSummary, parse_iso
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -97,11 +98,11 @@ def parse_matrix(text: str) -> dict[str, list[str]]:
 
 
 def merge_summaries(
-    summaries: Sequence[Mapping[str, Any]],
+    summaries: Sequence[RunSummary],
     expected: Mapping[str, Sequence[str]] | None = None,
     *,
     header: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """One summary as if one runner had run every shard's jobs.
 
     With `expected` (shard label → job ids, as planned), a planned job that no shard
@@ -115,47 +116,50 @@ def merge_summaries(
         now = time.time()
         never = list(_missing_jobs({}, expected).values())
         return assemble(header, never, RunInfo(now, now, EXIT_FAILED))
-    jobs: dict[str, Mapping[str, Any]] = {}
+    jobs: dict[str, JobRecord] = {}
     for summary in summaries:
-        shard = summary["options"].get("shard")
-        for job in summary["jobs"]:
-            if job["id"] in jobs:
-                raise OrchestratorError(f"merge: job '{job['id']}' appears in two summaries")
+        shard = summary.options.get("shard")
+        for job in summary.jobs:
+            if job.id in jobs:
+                raise OrchestratorError(f"merge: job '{job.id}' appears in two summaries")
             # Which runner ran it: the timeline draws each runner's workers apart.
-            jobs[job["id"]] = {**job, "shard": shard} if shard else job
+            jobs[job.id] = replace(job, shard=shard) if shard else job
     if expected is not None:
         jobs.update(_missing_jobs(jobs, expected))
     first = summaries[0]
-    header_keys = ("host", "python", "orchestrator_version", "git_commit", "options", "backend")
-    header = {key: first[key] for key in header_keys}
     # The merged run is the whole run, not the first shard: reports treat it as such.
-    header["options"] = {**first["options"], "shard": None, "shard_jobs": None}
-    allow_partial = bool(first["options"].get("allow_partial_success"))
+    options = {**first.options, "shard": None, "shard_jobs": None}
     code = exit_code_for(
-        [(Status(j["status"]), j["optional"]) for j in jobs.values()],
-        allow_partial_success=allow_partial,
-        enforce_gates=first["options"].get("gates", "enforce") == "enforce",
+        [(job.status, job.optional) for job in jobs.values()],
+        allow_partial_success=bool(options.get("allow_partial_success")),
+        enforce_gates=options.get("gates", "enforce") == "enforce",
     )
-    interrupted = next((s["interrupted_by"] for s in summaries if s["interrupted_by"]), None)
+    interrupted = next((s.interrupted_by for s in summaries if s.interrupted_by), None)
     if interrupted:
-        code = max(code, *(s["exit_code"] for s in summaries))
+        code = max(code, *(s.exit_code for s in summaries))
     run = RunInfo(
-        min(parse_iso(s["started_at"]) for s in summaries),
-        max(parse_iso(s["ended_at"]) for s in summaries),
+        min(s.started for s in summaries),
+        max(parse_iso(s.ended_at) for s in summaries),
         code,
         interrupted,
     )
+    header = {
+        "host": first.host,
+        "python": first.python,
+        "orchestrator_version": first.orchestrator_version,
+        "git_commit": first.git_commit,
+        "options": options,
+        "backend": first.backend,
+    }
     return assemble(header, list(jobs.values()), run)
 
 
 def _missing_jobs(
-    reported: Mapping[str, Mapping[str, Any]], expected: Mapping[str, Sequence[str]]
-) -> dict[str, dict[str, Any]]:
+    reported: Mapping[str, JobRecord], expected: Mapping[str, Sequence[str]]
+) -> dict[str, JobRecord]:
     planned = {job_id: shard for shard, ids in expected.items() for job_id in ids}
     extra = [
-        job_id
-        for job_id, job in reported.items()
-        if job_id not in planned and not is_trial(job["tags"])
+        job_id for job_id, job in reported.items() if job_id not in planned and not job.is_trial
     ]
     if extra:
         raise OrchestratorError(
@@ -169,24 +173,12 @@ def _missing_jobs(
     }
 
 
-def _never_reported(job_id: str, shard: str) -> dict[str, Any]:
+def _never_reported(job_id: str, shard: str) -> JobRecord:
     """A record for a planned job no shard reported, so every report shows the gap."""
-    return {
-        "id": job_id,
-        "script": "",
-        "argv": ["(not run)"],
-        "status": Status.SKIPPED.value,
-        "reason": f"shard {shard} never reported it",
-        "optional": False,
-        "tags": [],
-        "attempts": [],
-        "duration_s": 0.0,
-        "log_path": f"logs/{job_id}.log",
-        "output_dir": "",
-        "metrics": {},
-        "gates": [],
-        "headline": None,
-        "needs": [],
-        "from_run": None,
-        "sweep": None,
-    }
+    return JobRecord(
+        id=job_id,
+        status=Status.SKIPPED,
+        argv=("(not run)",),
+        reason=f"shard {shard} never reported it",
+        log_path=f"logs/{job_id}.log",
+    )

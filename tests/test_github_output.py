@@ -18,6 +18,7 @@ from orchestrator.report.github import (
     github_log_tail,
     set_step_outputs,
 )
+from orchestrator.run_summary import JobRecord, RunSummary
 
 
 def test_data_and_properties_are_escaped_as_github_reads_them() -> None:
@@ -25,18 +26,27 @@ def test_data_and_properties_are_escaped_as_github_reads_them() -> None:
     assert _escape_property("job:a,b%\n") == "job%3Aa%2Cb%25%0A"
 
 
-def job_record(job_id: str, status: str, *, optional: bool = False) -> dict[str, Any]:
-    return {
-        "id": job_id,
-        "status": status,
-        "optional": optional,
-        "reason": "exit 1",
-        "log_path": f"logs/{job_id}.log",
-    }
+def job_record(job_id: str, status: str, *, optional: bool = False) -> JobRecord:
+    return JobRecord(
+        id=job_id,
+        status=Status(status),
+        optional=optional,
+        reason="exit 1",
+        log_path=f"logs/{job_id}.log",
+    )
 
 
 def printed_annotations(summary: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> list[str]:
-    github_annotations(summary)
+    """The annotations of a run with these options and jobs."""
+    github_annotations(
+        RunSummary(
+            started_at="2026-11-29T10:00:00.000Z",
+            ended_at="2026-11-29T10:00:01.000Z",
+            exit_code=1,
+            jobs=tuple(summary["jobs"]),
+            options=summary["options"],
+        )
+    )
     return capsys.readouterr().out.splitlines()
 
 

@@ -12,11 +12,14 @@ import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from orchestrator.models import JobResult
+from orchestrator.models import JobResult, Status
 from orchestrator.report.console import print_warning
 from orchestrator.report.logs import tail_lines
+
+if TYPE_CHECKING:
+    from orchestrator.run_summary import JobRecord, RunSummary
 
 
 def github_log_tail(result: JobResult, lines: int = 50) -> None:
@@ -40,28 +43,29 @@ def github_log_tail(result: JobResult, lines: int = 50) -> None:
 ANNOTATION_LIMIT = 10
 
 
-def github_annotations(summary: Mapping[str, Any]) -> None:
+def github_annotations(summary: RunSummary) -> None:
     """`::error` for required jobs that did not succeed, `::warning` for optional ones (and
     for failed gates that `--gates report` only reports).
 
     Past GitHub's limit per type the rest are folded into one last annotation, so none is
     silently dropped.
     """
-    problems = [j for j in summary["jobs"] if j["status"] not in {"succeeded", "skipped"}]
-    reported_only = summary["options"].get("gates") == "report"
+    fine = {Status.SUCCEEDED, Status.SKIPPED}
+    problems = [job for job in summary.jobs if job.status not in fine]
+    reported_only = summary.options.get("gates") == "report"
 
-    def is_warning(job: Mapping[str, Any]) -> bool:
-        return bool(job["optional"]) or (reported_only and job["status"] == "gate_failed")
+    def is_warning(job: JobRecord) -> bool:
+        return job.optional or (reported_only and job.status is Status.GATE_FAILED)
 
     for level, warning in (("error", False), ("warning", True)):
         jobs = [j for j in problems if is_warning(j) is warning]
         shown = jobs if len(jobs) <= ANNOTATION_LIMIT else jobs[: ANNOTATION_LIMIT - 1]
         for job in shown:
-            message = f"{job['id']} {job['status']}: {job['reason'] or ''} (log: {job['log_path']})"
-            print(f"::{level} title={_escape_property(job['id'])}::{_escape_data(message)}")
+            message = f"{job.id} {job.status.value}: {job.reason or ''} (log: {job.log_path})"
+            print(f"::{level} title={_escape_property(job.id)}::{_escape_data(message)}")
         rest = jobs[len(shown) :]
         if rest:
-            names = ", ".join(j["id"] for j in rest)
+            names = ", ".join(j.id for j in rest)
             print(f"::{level} title={len(rest)} more jobs::{_escape_data(names)}")
     sys.stdout.flush()
 

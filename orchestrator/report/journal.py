@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +32,15 @@ from orchestrator.execute.procfs import boot_id, start_time
 from orchestrator.models import Status
 from orchestrator.outcome import exit_code_for
 from orchestrator.report.summary import RunInfo, assemble, attempt_record, job_record
+from orchestrator.run_summary import (
+    JobRecord,
+    RunSummary,
+    attempt_document,
+    attempt_from_document,
+    job_document,
+    job_from_document,
+    journal_name,
+)
 from orchestrator.secrets import redact
 
 JOURNAL_VERSION = 1
@@ -137,7 +147,7 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
             "event": "attempt_ended",
             "at": event.attempt.started_at + event.attempt.duration,  # when it ended
             "job": event.job.id,
-            "attempt": attempt_record(event.attempt),
+            "attempt": attempt_document(attempt_record(event.attempt)),
             "retry_in": event.retry_in,
         }
     elif isinstance(event, JobFinished):
@@ -145,7 +155,7 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
             "event": "job_finished",
             "at": time.time(),
             "job": event.result.job.id,
-            "result": job_record(event.result),
+            "result": job_document(job_record(event.result)),
         }
     elif isinstance(event, Halted):
         yield {"event": "halted", "at": event.at, "why": event.why, "signal": event.signal}
@@ -180,15 +190,16 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """A summary from a journal, even one whose run died before writing its own.
+def rebuild_summary(records: list[dict[str, Any]], source: str) -> RunSummary:
+    """A summary from a journal, even one whose run died before writing its own; `source`
+    names the journal in errors.
 
     A job with an attempt that never ended was running when the orchestrator died: it is
     `cancelled`. A queued job that never started is `skipped`.
     """
     started = next(r for r in records if r["event"] == "run_started")
     header = {k: v for k, v in started.items() if k not in NOT_HEADER}
-    jobs: dict[str, dict[str, Any]] = {}
+    jobs: dict[str, JobRecord] = {}
     open_attempts: dict[str, int] = {}
     for record in records:
         kind, job_id = record["event"], str(record.get("job"))
@@ -198,13 +209,17 @@ def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
             open_attempts[job_id] = record["attempt"]
         elif kind == "attempt_ended" and job_id in jobs:  # sweep trials come whole, below
             open_attempts.pop(job_id, None)
-            jobs[job_id]["attempts"].append(record["attempt"])
+            where = f"attempt_ended of {job_id!r}"
+            attempt = attempt_from_document(record["attempt"], source, where)
+            jobs[job_id] = replace(jobs[job_id], attempts=(*jobs[job_id].attempts, attempt))
         elif kind == "job_finished":
-            jobs[job_id] = record["result"]
+            jobs[job_id] = job_from_document(record["result"], source, "job_finished")
     for job_id, number in open_attempts.items():
-        if jobs[job_id]["status"] == "skipped":
-            jobs[job_id].update(
-                status="cancelled", reason=f"orchestrator stopped during attempt {number}"
+        if jobs[job_id].status is Status.SKIPPED:
+            jobs[job_id] = replace(
+                jobs[job_id],
+                status=Status.CANCELLED,
+                reason=f"orchestrator stopped during attempt {number}",
             )
     finished = next((r for r in records if r["event"] == "run_finished"), None)
     options = header.get("options", {})
@@ -212,7 +227,7 @@ def rebuild_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         finished["exit_code"]
         if finished
         else exit_code_for(
-            [(Status(j["status"]), j["optional"]) for j in jobs.values()],
+            [(job.status, job.optional) for job in jobs.values()],
             allow_partial_success=options.get("allow_partial_success", False),
         )
     )
@@ -237,27 +252,22 @@ def open_attempts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(open_.values())
 
 
-def _queued_job(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": record["job"],
-        "script": record["source"],
-        "argv": record["argv"],
-        "status": "skipped",
-        "reason": "never started",
-        "optional": record["optional"],
-        "tags": record["tags"],
-        "attempts": [],
-        "duration_s": 0.0,
-        "log_path": record["log_path"],
-        "output_dir": record["output_dir"],
-        "metrics": {},
-        "gates": record["gates"],
-        "headline": record["headline"],
-        "needs": record["needs"],
-        "from_run": None,
-        "sweep": None,
-    }
+def _queued_job(record: Mapping[str, Any]) -> JobRecord:
+    return JobRecord(
+        id=record["job"],
+        script=record["source"],
+        argv=tuple(record["argv"]),
+        status=Status.SKIPPED,
+        reason="never started",
+        optional=record["optional"],
+        tags=tuple(record["tags"]),
+        log_path=record["log_path"],
+        output_dir=record["output_dir"],
+        gates=tuple(record["gates"]),
+        headline=record["headline"],
+        needs=tuple(record["needs"]),
+    )
 
 
 def journal_path(summary_dir: Path, run_id: str) -> Path:
-    return summary_dir / f"journal_{run_id}.jsonl"
+    return summary_dir / journal_name(run_id)

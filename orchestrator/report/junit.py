@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from orchestrator.models import Status
 from orchestrator.report.logs import tail_lines
 from orchestrator.report.summary import metric_text
+from orchestrator.run_summary import RunSummary
 
 #: Characters XML 1.0 cannot hold at all (a log may contain any byte), and lone
 #: surrogates, which no UTF-8 file can hold either.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-FAILURE = {"failed", "timed_out", "gate_failed"}
+FAILURE = {Status.FAILED, Status.TIMED_OUT, Status.GATE_FAILED}
 
 
-def render(summary: Mapping[str, Any], base: Path, tail_count: int = 100) -> str:
-    jobs = summary["jobs"]
+def render(summary: RunSummary, base: Path, tail_count: int = 100) -> str:
+    jobs = summary.jobs
     totals = {
         "tests": str(len(jobs)),
-        "failures": str(sum(job["status"] in FAILURE for job in jobs)),
-        "errors": str(sum(job["status"] == "cancelled" for job in jobs)),
-        "skipped": str(sum(job["status"] == "skipped" for job in jobs)),
-        "time": f"{summary['duration_s']:.3f}",
+        "failures": str(sum(job.status in FAILURE for job in jobs)),
+        "errors": str(sum(job.status is Status.CANCELLED for job in jobs)),
+        "skipped": str(sum(job.status is Status.SKIPPED for job in jobs)),
+        "time": f"{summary.duration_s:.3f}",
     }
     # Readers that validate against the Ant schema (Jenkins, some check publishers) take
     # a timestamp with no zone and no fraction; it is UTC, as every time we write.
@@ -35,8 +35,8 @@ def render(summary: Mapping[str, Any], base: Path, tail_count: int = 100) -> str
         {
             "name": "training-orchestrator",
             **totals,
-            "timestamp": summary["started_at"][:19],
-            "hostname": summary["host"],
+            "timestamp": summary.started_at[:19],
+            "hostname": summary.host or "",
         },
     )
     for job in jobs:
@@ -45,19 +45,20 @@ def render(summary: Mapping[str, Any], base: Path, tail_count: int = 100) -> str
             "testcase",
             {
                 "classname": "training",
-                "name": job["id"],
-                "time": f"{job['duration_s']:.3f}",
+                "name": job.id,
+                "time": f"{job.duration_s:.3f}",
             },
         )
-        status, reason = job["status"], job["reason"] or job["status"]
-        if status in FAILURE or status == "cancelled":
+        status, reason = job.status, job.reason or job.status.value
+        if status in FAILURE or status is Status.CANCELLED:
             kind = "failure" if status in FAILURE else "error"
-            element = ET.SubElement(case, kind, {"message": _clean(reason), "type": status})
-            log = "\n".join(tail_lines(base / job["log_path"], tail_count))
+            attributes = {"message": _clean(reason), "type": status.value}
+            element = ET.SubElement(case, kind, attributes)
+            log = "\n".join(tail_lines(base / job.log_path, tail_count))
             element.text = _clean(log)
-        elif status == "skipped":
+        elif status is Status.SKIPPED:
             ET.SubElement(case, "skipped", {"message": _clean(reason)})
-        metrics = " ".join(f"{k}={metric_text(v, 6)}" for k, v in job["metrics"].items())
+        metrics = " ".join(f"{k}={metric_text(v, 6)}" for k, v in job.metrics.items())
         if metrics:
             # Metric names come from a job's file, or from a summary an older version wrote.
             ET.SubElement(case, "system-out").text = _clean(metrics)

@@ -4,39 +4,34 @@ reads back: the step summary and the step's outputs (written by github.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from orchestrator.report import junit, markdown
 from orchestrator.report.github import append_step_summary, set_step_outputs
 from orchestrator.report.summary import write_atomic, write_summary
-from orchestrator.run_summary import from_document
+from orchestrator.run_summary import RunSummary
 
 MARKDOWN = "summary.md"
 JUNIT = "junit.xml"
 
 
-def write_reports(summary: Mapping[str, Any], summary_dir: Path, run_id: str, base: Path) -> Path:
+def write_reports(summary: RunSummary, summary_dir: Path, run_id: str, base: Path) -> Path:
     """The JSON summary (+ latest.json), summary.md, junit.xml and GitHub's step summary.
 
     A shard's run leaves the step summary to the merge job, which shows the whole run.
     latest.json comes last: whoever finds it finds the rest of this run's reports beside it.
     """
-    # The Markdown reads the typed summary; until the run builds one itself (issue 18
-    # point 1), it is parsed from the dict the run writes.
-    typed = from_document(summary, "the run's summary")
-    text = markdown.render(typed, base)
+    text = markdown.render(summary, base)
     summary_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(summary_dir / MARKDOWN, text)
     write_atomic(summary_dir / JUNIT, junit.render(summary, base))
     path = write_summary(summary, summary_dir, run_id)
-    if not summary["options"].get("shard"):
+    if not summary.options.get("shard"):
         append_step_summary(text)
     set_step_outputs(
         {
-            "exit-code": str(summary["exit_code"]),
-            "verdict": markdown.verdict(typed).removeprefix("## "),
+            "exit-code": str(summary.exit_code),
+            "verdict": markdown.verdict(summary).removeprefix("## "),
             "summary-path": str(path.resolve()),
         }
     )

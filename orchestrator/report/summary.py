@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import __version__
 from orchestrator.models import Attempt, JobResult, RunOptions, Status
@@ -19,6 +19,8 @@ from orchestrator.secrets import redact
 
 # run_summary (the typed records) is imported where used: --list loads this module for
 # duration_text and must not pay for the records' classes.
+if TYPE_CHECKING:
+    from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,60 +91,68 @@ def run_header(options: RunOptions, base: Path) -> dict[str, Any]:
     }
 
 
-def assemble(
-    header: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]], run: RunInfo
-) -> dict[str, Any]:
-    """The summary document; `jobs` are `job_record` dicts, live or rebuilt from a journal."""
-    from orchestrator.run_summary import SCHEMA_VERSION
+def assemble(header: Mapping[str, Any], jobs: Sequence[JobRecord], run: RunInfo) -> RunSummary:
+    """The run's summary: `header` is `run_header`'s (with the backend), as the journal
+    also records it; `jobs` are live (`job_record`), rebuilt from a journal, or merged."""
+    from orchestrator.run_summary import RunSummary
 
-    counts = Counter(job["status"] for job in jobs)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "started_at": iso(run.started_at),
-        "ended_at": iso(run.ended_at),
-        "duration_s": round(run.ended_at - run.started_at, 3),
-        "exit_code": run.exit_code,
-        "interrupted_by": run.interrupted_by,
-        **header,
-        "counts": {s.value: counts[s.value] for s in Status if counts[s.value]},
-        "jobs": list(jobs),
-    }
+    counts = Counter(job.status for job in jobs)
+    return RunSummary(
+        started_at=iso(run.started_at),
+        ended_at=iso(run.ended_at),
+        duration_s=round(run.ended_at - run.started_at, 3),
+        exit_code=run.exit_code,
+        interrupted_by=run.interrupted_by,
+        host=header.get("host"),
+        python=header.get("python"),
+        orchestrator_version=header.get("orchestrator_version"),
+        git_commit=header.get("git_commit"),
+        options=header.get("options", {}),
+        backend=header.get("backend", {"name": "local"}),
+        counts={status.value: counts[status] for status in Status if counts[status]},
+        jobs=tuple(jobs),
+    )
 
 
-def job_record(result: JobResult) -> dict[str, Any]:
+def job_record(result: JobResult) -> JobRecord:
+    """A finished job as its summary records it, secrets redacted."""
+    from orchestrator.run_summary import JobRecord
+
     job = result.job
-    return {
-        "id": job.id,
-        "script": job.source,
-        "argv": [redact(arg, job.secrets) for arg in job.argv],
-        "status": result.status.value,
-        "reason": redact(result.reason, job.secrets) if result.reason else None,
-        "optional": job.optional,
-        "tags": list(job.tags),
-        "attempts": [attempt_record(a) for a in result.attempts],
-        "duration_s": round(sum(a.duration for a in result.attempts), 3),
-        "log_path": job.log_path,
-        "output_dir": job.output_dir,
-        "metrics": dict(result.metrics),
-        "gates": [str(gate) for gate in job.gates],
-        "headline": job.headline,
-        "needs": [*job.needs, *job.needs_outside],
-        "from_run": result.from_run,
-        "sweep": dict(result.sweep) if result.sweep else None,
-    }
+    return JobRecord(
+        id=job.id,
+        script=job.source,
+        argv=tuple(redact(arg, job.secrets) for arg in job.argv),
+        status=result.status,
+        reason=redact(result.reason, job.secrets) if result.reason else None,
+        optional=job.optional,
+        tags=tuple(job.tags),
+        attempts=tuple(attempt_record(a) for a in result.attempts),
+        duration_s=round(sum(a.duration for a in result.attempts), 3),
+        log_path=job.log_path,
+        output_dir=job.output_dir,
+        metrics=dict(result.metrics),
+        gates=tuple(str(gate) for gate in job.gates),
+        headline=job.headline,
+        needs=(*job.needs, *job.needs_outside),
+        from_run=result.from_run,
+        sweep=dict(result.sweep) if result.sweep else None,
+    )
 
 
-def attempt_record(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "number": attempt.number,
-        "status": attempt.status.value,
-        "started_at": iso(attempt.started_at),
-        "duration_s": round(attempt.duration, 3),
-        "exit_code": attempt.exit_code,
-        "signal": attempt.signal,
-        "node": attempt.node,
-        "error": attempt.error,
-    }
+def attempt_record(attempt: Attempt) -> AttemptRecord:
+    from orchestrator.run_summary import AttemptRecord
+
+    return AttemptRecord(
+        number=attempt.number,
+        status=attempt.status,
+        started_at=iso(attempt.started_at),
+        duration_s=round(attempt.duration, 3),
+        exit_code=attempt.exit_code,
+        signal=attempt.signal,
+        node=attempt.node,
+        error=attempt.error,
+    )
 
 
 def new_run_id(summary_dir: Path, started_at: float) -> str:
@@ -155,16 +165,13 @@ def new_run_id(summary_dir: Path, started_at: float) -> str:
     return run_id
 
 
-def write_summary(summary: Mapping[str, Any], summary_dir: Path, run_id: str) -> Path:
-    """`training_summary_<run id>.json` plus `latest.json`, each replaced atomically.
-
-    Written as `dump` writes a loaded summary: non-finite metrics as their strings.
-    """
-    from orchestrator.run_summary import LATEST, dump_document, summary_name
+def write_summary(summary: RunSummary, summary_dir: Path, run_id: str) -> Path:
+    """`training_summary_<run id>.json` plus `latest.json`, each replaced atomically."""
+    from orchestrator.run_summary import LATEST, dump, summary_name
 
     summary_dir.mkdir(parents=True, exist_ok=True)
     path = summary_dir / summary_name(run_id)
-    text = dump_document(summary)
+    text = dump(summary)
     write_atomic(path, text)
     write_atomic(summary_dir / LATEST, text)
     return path

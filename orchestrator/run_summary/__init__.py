@@ -20,7 +20,12 @@ from orchestrator.run_summary.layout import (
     summary_files,
     summary_name,
 )
-from orchestrator.run_summary.reading import from_document, load
+from orchestrator.run_summary.reading import (
+    attempt_from_document,
+    from_document,
+    job_from_document,
+    load,
+)
 from orchestrator.run_summary.records import (
     NON_FINITE,
     SCHEMA_VERSION,
@@ -32,7 +37,7 @@ from orchestrator.run_summary.records import (
     is_trial,
     parse_iso,
 )
-from orchestrator.run_summary.writing import dump, dump_document, job_document, to_document
+from orchestrator.run_summary.writing import attempt_document, dump, job_document
 
 __all__ = [
     "JOURNAL_PREFIX",
@@ -44,17 +49,18 @@ __all__ = [
     "AttemptRecord",
     "JobRecord",
     "RunSummary",
+    "attempt_document",
+    "attempt_from_document",
     "decode_metric",
     "dump",
-    "dump_document",
     "encode_metric",
     "from_document",
     "is_trial",
     "job_document",
+    "job_from_document",
     "journal_name",
     "load",
     "parse_iso",
     "summary_files",
     "summary_name",
-    "to_document",
 ]

@@ -55,6 +55,22 @@ def from_document(data: object, source: str) -> RunSummary:
         raise OrchestratorError(f"{source}: {invalid}") from None
 
 
+def job_from_document(data: object, source: str, where: str) -> JobRecord:
+    """One job's record from parsed JSON (a journal's, say), checked as `load` checks it."""
+    try:
+        return _job(data, where)
+    except _Invalid as invalid:
+        raise OrchestratorError(f"{source}: {invalid}") from None
+
+
+def attempt_from_document(data: object, source: str, where: str) -> AttemptRecord:
+    """One attempt's record from parsed JSON, checked as `load` checks it."""
+    try:
+        return _attempt(data, where)
+    except _Invalid as invalid:
+        raise OrchestratorError(f"{source}: {invalid}") from None
+
+
 class _Invalid(Exception):
     """What is wrong, as `key.path: problem`; the caller prefixes the file."""
 

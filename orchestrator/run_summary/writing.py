@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.run_summary.records import (
@@ -16,29 +15,14 @@ from orchestrator.run_summary.records import (
 
 
 def dump(summary: RunSummary) -> str:
-    return dump_document(to_document(summary))
-
-
-def dump_document(document: Mapping[str, Any]) -> str:
-    """A summary document (`to_document`'s, or the one a run builds) as JSON text, with
-    non-finite metrics as their strings: valid JSON that any parser reads (Python's `json`
-    would write a bare `NaN`, which most reject).
+    """The summary as JSON text, with non-finite metrics as their strings: valid JSON that
+    any parser reads (Python's `json` would write a bare `NaN`, which most reject).
 
     Metrics are what a job makes non-finite. Should any other field be (an option, a
     sweep's figure), it is written as Python writes it rather than refused: the end of a
     run is no time to lose its summary.
     """
-    jobs = [
-        {**job, "metrics": {name: encode_metric(v) for name, v in job["metrics"].items()}}
-        for job in document["jobs"]
-    ]
-    return json.dumps({**document, "jobs": jobs}, indent=2) + "\n"
-
-
-def to_document(summary: RunSummary) -> dict[str, Any]:
-    """The summary as the dict a run builds in memory (metrics as floats, NaN included),
-    for the reports that still render from dicts."""
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "started_at": summary.started_at,
         "ended_at": summary.ended_at,
@@ -52,11 +36,19 @@ def to_document(summary: RunSummary) -> dict[str, Any]:
         "options": dict(summary.options),
         "backend": dict(summary.backend),
         "counts": dict(summary.counts),
-        "jobs": [job_document(job) for job in summary.jobs],
+        "jobs": [_with_encoded_metrics(job_document(job)) for job in summary.jobs],
     }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _with_encoded_metrics(document: dict[str, Any]) -> dict[str, Any]:
+    metrics = document["metrics"]
+    return {**document, "metrics": {name: encode_metric(v) for name, v in metrics.items()}}
 
 
 def job_document(job: JobRecord) -> dict[str, Any]:
+    """A job as its summary's JSON holds it, metrics still floats (NaN included): the
+    journal writes it with Python's `json`, which reads such a NaN back."""
     document = {
         "id": job.id,
         "script": job.script,
@@ -65,7 +57,7 @@ def job_document(job: JobRecord) -> dict[str, Any]:
         "reason": job.reason,
         "optional": job.optional,
         "tags": list(job.tags),
-        "attempts": [_attempt_document(a) for a in job.attempts],
+        "attempts": [attempt_document(a) for a in job.attempts],
         "duration_s": job.duration_s,
         "log_path": job.log_path,
         "output_dir": job.output_dir,
@@ -81,7 +73,8 @@ def job_document(job: JobRecord) -> dict[str, Any]:
     return document
 
 
-def _attempt_document(attempt: AttemptRecord) -> dict[str, Any]:
+def attempt_document(attempt: AttemptRecord) -> dict[str, Any]:
+    """An attempt as its summary's JSON (and the journal's attempt_ended line) holds it."""
     return {
         "number": attempt.number,
         "status": attempt.status.value,
