@@ -120,7 +120,7 @@ def summarize(journal: Path, output_root: Path) -> Path:
     try:
         records = read_journal(journal)
         summary = rebuild_summary(records, str(journal))
-    except (OSError, StopIteration, KeyError, ValueError) as exc:
+    except (OSError, StopIteration, KeyError, TypeError, ValueError) as exc:
         raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
     summary_dir = output_root / SUMMARY_DIR
     run_id = journal.stem.removeprefix("journal_") + "_rebuilt"

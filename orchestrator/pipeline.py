@@ -19,7 +19,7 @@ from orchestrator.discovery_cache import STATE_DIR, keep_facts, use_kept_facts
 from orchestrator.errors import OrchestratorError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import forced, merge, select
-from orchestrator.models import JobSpec, Plan, RunOptions, Status
+from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console, listing
 
@@ -115,13 +115,9 @@ def make_plan(
 
 def previous_durations(summary: Path) -> dict[str, float]:
     """How long each job took last time it succeeded, for longest-first scheduling."""
-    from orchestrator.run_summary import load  # not loaded by --list, which plans nothing
+    from orchestrator.run_summary import succeeded_durations  # --list plans nothing
 
-    try:
-        jobs = load(summary).jobs
-    except OrchestratorError:
-        return {}  # no usable history: plan order is a fine fallback
-    return {job.id: job.duration_s for job in jobs if job.status is Status.SUCCEEDED}
+    return succeeded_durations(summary)
 
 
 def main(options: RunOptions, base: Path) -> int:

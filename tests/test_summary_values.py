@@ -19,7 +19,14 @@ from orchestrator.plan import build_plan
 from orchestrator.report.journal import Journal, read_journal, rebuild_summary
 from orchestrator.report.junit import render
 from orchestrator.report.summary import RunInfo, assemble, job_record, write_summary
-from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary, dump, load
+from orchestrator.run_summary import (
+    AttemptRecord,
+    JobRecord,
+    RunSummary,
+    dump,
+    load,
+    succeeded_durations,
+)
 from orchestrator.shards import merge_summaries
 
 HEADER: dict[str, Any] = {
@@ -208,3 +215,22 @@ def test_junit_renders_the_typed_summary(tmp_path: Path) -> None:
     assert 'timestamp="2026-11-29T10:00:00" hostname="runner-1"' in xml
     assert '<failure message="exit 1" type="failed">Traceback\nValueError: no</failure>' in xml
     assert "<system-out>loss=NaN</system-out>" in xml
+
+
+def test_durations_come_from_a_whole_summary_or_one_trimmed_to_them(tmp_path: Path) -> None:
+    whole = shard(
+        "1/1",
+        "2026-11-29T10:00:00.000Z",
+        "2026-11-29T10:00:09.000Z",
+        JobRecord("a", Status.SUCCEEDED, duration_s=4.5),
+        JobRecord("b", Status.FAILED, duration_s=9.0),
+    )
+    (tmp_path / "whole.json").write_text(dump(whole))
+    trimmed = {"jobs": [{"id": "a", "status": "succeeded", "duration_s": 2}]}
+    (tmp_path / "trimmed.json").write_text(json.dumps(trimmed))
+    (tmp_path / "other.json").write_text('{"include": []}')
+
+    assert succeeded_durations(tmp_path / "whole.json") == {"a": 4.5}
+    assert succeeded_durations(tmp_path / "trimmed.json") == {"a": 2.0}
+    assert succeeded_durations(tmp_path / "other.json") == {}
+    assert succeeded_durations(tmp_path / "missing.json") == {}

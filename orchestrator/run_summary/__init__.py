@@ -25,6 +25,7 @@ from orchestrator.run_summary.reading import (
     from_document,
     job_from_document,
     load,
+    succeeded_durations,
 )
 from orchestrator.run_summary.records import (
     NON_FINITE,
@@ -61,6 +62,7 @@ __all__ = [
     "journal_name",
     "load",
     "parse_iso",
+    "succeeded_durations",
     "summary_files",
     "summary_name",
 ]

@@ -46,6 +46,25 @@ def load(path: Path) -> RunSummary:
     return from_document(data, str(path))
 
 
+def succeeded_durations(path: Path) -> dict[str, float]:
+    """How long each job took in the summary at `path`, for those that succeeded; {} when
+    the file gives none (no file yet, or not one to use).
+
+    Unlike `load`, only the jobs' ids, statuses and durations are read: a durations file
+    trimmed to them (kept across CI runs, say) serves as well as a whole summary, and a
+    plan never fails for want of history.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            job["id"]: float(job["duration_s"])
+            for job in data["jobs"]
+            if job.get("status") == Status.SUCCEEDED.value
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def from_document(data: object, source: str) -> RunSummary:
     """A summary from parsed JSON (or a summary dict built in memory); `source` names it
     in errors."""
