@@ -21,7 +21,14 @@ from orchestrator.report.history.runs import load_summaries
 from orchestrator.report.journal import read_journal, rebuild_summary
 from orchestrator.report.reports import write_reports
 from orchestrator.report.summary import new_run_id, run_header
-from orchestrator.run_summary import LATEST, SUMMARY_DIR, JobRecord, RunSummary, load
+from orchestrator.run_summary import (
+    JOURNAL_PREFIX,
+    LATEST,
+    SUMMARY_DIR,
+    JobRecord,
+    RunSummary,
+    load,
+)
 from orchestrator.shards import merge_summaries
 
 
@@ -123,5 +130,5 @@ def summarize(journal: Path, output_root: Path) -> Path:
     except (OSError, StopIteration, KeyError, TypeError, ValueError) as exc:
         raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
     summary_dir = output_root / SUMMARY_DIR
-    run_id = journal.stem.removeprefix("journal_") + "_rebuilt"
+    run_id = journal.stem.removeprefix(JOURNAL_PREFIX) + "_rebuilt"
     return write_reports(summary, summary_dir, run_id, Path.cwd())

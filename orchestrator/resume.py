@@ -13,10 +13,12 @@ from orchestrator.decide import Leftover, PreviousRun
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import RunOptions
 from orchestrator.run_summary import (
+    JOURNAL_PREFIX,
     LATEST,
     SUMMARY_DIR,
     SUMMARY_PREFIX,
     RunSummary,
+    journal_name,
     load,
 )
 
@@ -28,7 +30,7 @@ def previous_run(options: RunOptions, base: Path) -> PreviousRun | None:
         return None
     summary_dir = base / options.output_root / SUMMARY_DIR
     path = _newest_run(summary_dir) if source in {"", "latest"} else Path(source)
-    name = path.stem.removeprefix("journal_").removeprefix(SUMMARY_PREFIX)
+    name = path.stem.removeprefix(JOURNAL_PREFIX).removeprefix(SUMMARY_PREFIX)
     try:
         if path.suffix == ".jsonl":
             summary, leftovers = _from_journal(path, name)
@@ -77,7 +79,7 @@ def _leftovers(records: list[dict[str, Any]], run: str) -> tuple[Leftover, ...]:
 
 def _newest_run(summary_dir: Path) -> Path:
     """The newest run's journal (it exists even when the run was killed), else latest.json."""
-    journals = sorted(summary_dir.glob("journal_*.jsonl"))
+    journals = sorted(summary_dir.glob(journal_name("*")))
     if journals:
         return journals[-1]
     if (summary_dir / LATEST).is_file():
