@@ -18,6 +18,7 @@ from orchestrator.run_summary import (
     SUMMARY_DIR,
     SUMMARY_PREFIX,
     RunSummary,
+    in_run_order,
     journal_name,
     load,
 )
@@ -79,7 +80,7 @@ def _leftovers(records: list[dict[str, Any]], run: str) -> tuple[Leftover, ...]:
 
 def _newest_run(summary_dir: Path) -> Path:
     """The newest run's journal (it exists even when the run was killed), else latest.json."""
-    journals = sorted(summary_dir.glob(journal_name("*")))
+    journals = in_run_order(summary_dir.glob(journal_name("*")))
     if journals:
         return journals[-1]
     if (summary_dir / LATEST).is_file():

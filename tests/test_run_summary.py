@@ -23,7 +23,11 @@ from orchestrator.run_summary import (
     RunSummary,
     dump,
     from_document,
+    in_run_order,
+    journal_name,
     load,
+    summary_files,
+    summary_name,
 )
 
 # ------------------------------------------------------------------ round trip (values)
@@ -285,3 +289,16 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path, content: bytes, message:
     with pytest.raises(OrchestratorError) as caught:
         load(path)
     assert str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_runs_in_the_same_second_keep_their_order_past_nine(tmp_path: Path) -> None:
+    """Run ids are the start second, then `_2`, `_3`…: the tenth run of a second is newer
+    than the second one, though `_10` sorts before `_2` by name."""
+    stamp = "20261125T224107Z"
+    ids = [stamp, *(f"{stamp}_{n}" for n in range(2, 12)), "20261125T224108Z"]
+    for run_id in reversed(ids):
+        (tmp_path / journal_name(run_id)).write_text("")
+        (tmp_path / summary_name(run_id)).write_text("{}")
+    journals = in_run_order(tmp_path.glob(journal_name("*")))
+    assert [p.name for p in journals] == [journal_name(run_id) for run_id in ids]
+    assert [p.name for p in summary_files(tmp_path)] == [summary_name(run_id) for run_id in ids]

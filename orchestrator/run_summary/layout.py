@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator.errors import OrchestratorError
@@ -21,6 +22,20 @@ def journal_name(run_id: str) -> str:
     return f"{JOURNAL_PREFIX}{run_id}.jsonl"
 
 
+def in_run_order(paths: Iterable[Path]) -> list[Path]:
+    """Summaries or journals, oldest run first. A run id is its start second, suffixed `_2`,
+    `_3`… for later runs in the same second, so by name alone `_10` would come before `_2`."""
+
+    def run_order(path: Path) -> tuple[str, int]:
+        run_id = (
+            path.name.split(".", 1)[0].removeprefix(SUMMARY_PREFIX).removeprefix(JOURNAL_PREFIX)
+        )
+        stamp, _, suffix = run_id.partition("_")
+        return stamp, int(suffix) if suffix.isdigit() else 1
+
+    return sorted(paths, key=run_order)
+
+
 def summary_files(path: Path) -> list[Path]:
     """The summaries `path` stands for: itself, or a directory's `training_summary_*.json`
     files (its `latest.json` is a copy of the newest, so it counts only where none is)."""
@@ -28,7 +43,7 @@ def summary_files(path: Path) -> list[Path]:
         raise OrchestratorError(f"{path}: no such file or directory")
     if not path.is_dir():
         return [path]
-    stamped = sorted(path.glob(summary_name("*")))
+    stamped = in_run_order(path.glob(summary_name("*")))
     if stamped:
         return stamped
     if (path / LATEST).is_file():
