@@ -119,8 +119,10 @@ def instruction_counts() -> dict[str, Any]:
         for argv in [*argvs.values(), KEEPING_RUN]:  # fill the caches; count from then on
             subprocess.run(argv, cwd=project, env=env, capture_output=True, check=False)
         for state in CACHE_STATES:
-            if state == "compiled":  # the checkout's byte code gone, nothing written anew
-                shutil.rmtree(cache / c.REPO_ROOT.relative_to(c.REPO_ROOT.anchor))
+            if state == "compiled":  # the orchestrator's byte code gone, nothing written anew
+                # Only the package's: a virtualenv inside the checkout keeps its libraries'.
+                package = c.REPO_ROOT / "orchestrator"
+                shutil.rmtree(cache / package.relative_to(package.anchor))
                 shutil.rmtree(project / STATE_DIR)
                 env["PYTHONDONTWRITEBYTECODE"] = "1"
             counts[state] = {}
