@@ -42,7 +42,7 @@ class JobCgroups:
         home = own_v2_cgroup()
         if home is None:
             return None
-        _remove_stale(home)
+        remove_stale(home)
         run = home / f"{RUN_PREFIX}{os.getpid()}"
         try:
             run.mkdir()
@@ -210,7 +210,7 @@ def kill_cgroup(path: str) -> None:
         cgroup.parent.rmdir()  # the run's own, once its last attempt is gone
 
 
-def _remove_stale(home: Path) -> None:
+def remove_stale(home: Path) -> None:
     """Remove the empty cgroups of orchestrators that died (SIGKILL) with their watchdog.
 
     Empty ones only: what still runs in one is a killed run's attempt, which `--resume`

@@ -1,0 +1,171 @@
+"""A cgroup v1 `memory` cgroup per job attempt: its peak, its OOM kills and its limit.
+
+The v2 cgroup per attempt (cgroups.py) needs no controller, and a hybrid host's v2
+mount has none; the v1 `memory` hierarchy, where it is ours to write, gives what v2
+alone cannot there: the kernel's high-water mark of the attempt's memory, a limit it
+enforces, and a count of the processes its OOM killer took. So each attempt starts in
+one of these too, parallel to its v2 cgroup, made below our own memory cgroup in the
+same way (`train-orch.<pid>/slot-N`) and, like those, used again once emptied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.execute.cgroup_counters import oom_kills_v1, peak_memory_v1
+from orchestrator.execute.cgroups import CLOSE_WAIT, RUN_PREFIX, SLOT_PREFIX, remove_stale
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySlot:
+    """One attempt's memory cgroup, with its OOM kills before the attempt began."""
+
+    path: Path
+    oom_kills_before: int
+
+    def peak(self) -> int | None:
+        return peak_memory_v1(self.path)
+
+    def oom_killed(self) -> bool:
+        return (oom_kills_v1(self.path) or 0) > self.oom_kills_before
+
+
+class MemoryCgroups:
+    """This run's directory in the v1 memory hierarchy, with an attempt's cgroup in it
+    per running attempt."""
+
+    def __init__(self, home: Path, run: Path) -> None:
+        self._home = home
+        self._run = run
+        self._me = str(os.getpid()).encode()
+        self._made = 0
+        self._free: list[Path] = []
+        #: Ended attempts' cgroups, free again once no process is left in them.
+        self._emptying: list[Path] = []
+
+    @classmethod
+    def make(cls) -> MemoryCgroups | None:
+        """Our run's memory cgroup directory; None where there is no v1 memory hierarchy
+        or it is not ours to write."""
+        home = own_v1_memory_cgroup()
+        if home is None:
+            return None
+        remove_stale(home)
+        run = home / f"{RUN_PREFIX}{os.getpid()}"
+        try:
+            run.mkdir()
+        except OSError:
+            return None
+        made = cls(home, run)
+        try:
+            probe = made._new()
+            _write(probe / "cgroup.procs", os.getpid())
+            _write(home / "cgroup.procs", os.getpid())
+        except OSError:
+            made.leave()
+            made.close()
+            return None
+        made._free.append(probe)
+        return made
+
+    def enter(self, limit: int | None) -> MemorySlot | None:
+        """Move this process into a fresh-looking cgroup for an attempt, `limit` bytes at
+        most (None: no limit); None if that fails (the sampler then measures)."""
+        try:
+            slot = self._reusable() or self._new()
+            _write(slot / "memory.limit_in_bytes", -1 if limit is None else limit)
+            _write(slot / "memory.max_usage_in_bytes", 0)
+            kills = oom_kills_v1(slot) or 0
+            _write(slot / "cgroup.procs", os.getpid())
+        except OSError:
+            return None
+        return MemorySlot(slot, kills)
+
+    def leave(self) -> bool:
+        """Move this process back home; False if it could not."""
+        try:
+            _write(self._home / "cgroup.procs", os.getpid())
+        except OSError:
+            return False
+        return True
+
+    def end(self, slot: MemorySlot) -> None:
+        """The attempt is over (its v2 cgroup, or the process tree, kills what is left)."""
+        self._emptying.append(slot.path)
+
+    def close(self) -> None:
+        """Remove every cgroup of ours once empty (an empty v1 memory cgroup's charge,
+        page cache, moves to its parent)."""
+        deadline = time.monotonic() + CLOSE_WAIT
+        while self._emptying and time.monotonic() < deadline:
+            self._collect_emptied()
+            if self._emptying:
+                time.sleep(0.01)
+        for number in range(1, self._made + 1):
+            with contextlib.suppress(OSError):
+                Path(self._run, f"{SLOT_PREFIX}{number}").rmdir()
+        with contextlib.suppress(OSError):
+            self._run.rmdir()
+
+    def _reusable(self) -> Path | None:
+        """A free cgroup, its leftover page cache dropped so the next peak is the attempt's."""
+        self._collect_emptied()
+        if not self._free:
+            return None
+        slot = self._free.pop()
+        with contextlib.suppress(OSError):
+            _write(slot / "memory.force_empty", 0)
+        return slot
+
+    def _collect_emptied(self) -> None:
+        for slot in list(self._emptying):
+            try:
+                empty = not (slot / "cgroup.procs").read_bytes().strip()
+            except OSError:
+                empty = False
+            if empty:
+                self._emptying.remove(slot)
+                self._free.append(slot)
+
+    def _new(self) -> Path:
+        self._made += 1
+        slot = self._run / f"{SLOT_PREFIX}{self._made}"
+        slot.mkdir()
+        return slot
+
+
+def _write(path: Path, value: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
+
+
+def own_v1_memory_cgroup() -> Path | None:
+    """This process's cgroup in the v1 memory hierarchy, as a directory; None without one."""
+    try:
+        memberships = Path("/proc/self/cgroup").read_text()
+        mounts = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return None
+    path = None
+    for line in memberships.splitlines():
+        _, controllers, where = [*line.split(":", 2), "", ""][:3]
+        if "memory" in controllers.split(","):
+            path = where
+    if path is None:
+        return None
+    for line in mounts.splitlines():
+        before, _, after = line.partition(" - ")
+        fields, kind = before.split(), after.split()
+        if kind[:1] == ["cgroup"] and len(kind) > 2 and "memory" in kind[2].split(","):
+            root, mount = fields[3], fields[4]
+            if root in ("/", path) or path.startswith(root + "/"):
+                inner = path[len(root) :] if root != "/" else path
+                return Path(mount, inner.lstrip("/"))
+    return None

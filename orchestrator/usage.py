@@ -1,0 +1,54 @@
+"""What one job attempt used: CPU time, peak memory, I/O and GPU memory, and how we know.
+
+Peak memory has two definitions, and `method` says which one a figure is:
+
+- `cgroup-v1` / `cgroup-v2`: the kernel's high-water mark of the attempt's cgroup charge,
+  every process of the attempt together, page cache it caused included.
+- `sampled`: the largest sum, over the attempt's processes, of their proportional set
+  size (PSS) seen by sampling `/proc`, or the largest single process's resident peak if
+  that is higher (it catches a spike between two samples). PSS, not RSS: pages shared
+  after `fork` (a data loader's workers, shared libraries) are split among the processes
+  sharing them, so a sum over the tree counts each page once.
+- `none`: nothing measured it (not Linux); the figures are None.
+
+CPU time is user + system time of the whole tree, from the cgroup's `cpu.stat` when a
+cgroup holds the attempt, else from `/proc` and the leader's `wait4` rusage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Method = Literal["cgroup-v2", "cgroup-v1", "sampled", "none"]
+METHODS: tuple[Method, ...] = ("cgroup-v2", "cgroup-v1", "sampled", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    #: How peak memory was measured (see the module's docstring).
+    method: Method
+    #: User + system CPU seconds of every process of the attempt.
+    cpu_s: float | None = None
+    peak_memory_bytes: int | None = None
+    #: CPU time over wall time, in percent of one core (400 = four cores busy throughout).
+    mean_cpu_percent: float | None = None
+    #: Bytes the attempt made the storage layer fetch and write (not page-cache hits).
+    read_bytes: int | None = None
+    write_bytes: int | None = None
+    #: The largest GPU memory the attempt's processes held together (NVIDIA only).
+    gpu_peak_memory_bytes: int | None = None
+    #: The longest wait between two samples, when sampling measured anything.
+    sample_interval_s: float | None = None
+    #: The kernel's OOM killer, or our own memory limit, killed a process of the attempt.
+    oom_killed: bool = False
+
+
+NOT_MEASURED = Usage(method="none")
+
+
+def mean_cpu_percent(cpu_s: float | None, wall_s: float) -> float | None:
+    """CPU seconds over wall seconds, in percent of one core; None when either is unknown."""
+    if cpu_s is None or wall_s <= 0:
+        return None
+    return round(100.0 * cpu_s / wall_s, 1)
