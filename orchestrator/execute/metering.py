@@ -1,0 +1,200 @@
+"""What every running attempt uses, measured the cheapest exact way this host allows.
+
+- CPU time: the attempt's v2 cgroup `cpu.stat` (a difference: cgroups are used again),
+  else its processes sampled from /proc, plus the leader's `wait4` rusage.
+- Peak memory, OOM kills and the memory limit: the attempt's v1 memory cgroup
+  (memory_cgroups.py), whose limit the kernel enforces; else sampling the processes' PSS,
+  where a sum over the limit is ours to act on (`look` names the attempts over theirs,
+  and the supervisor stops them as a timeout would).
+- I/O bytes: sampled with the rest where sampling runs, else the leader's rusage (its
+  own and its reaped descendants').
+- GPU memory: `nvidia-smi`, from a thread of its own (gpu_usage.py).
+
+Where a cgroup counts everything, nothing is sampled, so measuring costs nothing while
+jobs run. See usage.py for what each figure means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.execute.cgroup_counters import cpu_seconds_v2
+from orchestrator.execute.gpu_usage import GpuWatcher
+from orchestrator.execute.memory_cgroups import MemoryCgroups, MemorySlot
+from orchestrator.execute.tree_sampler import (
+    Schedule,
+    TreeFigures,
+    TreeSampler,
+    cgroup_members,
+    process_tree,
+    timed,
+)
+from orchestrator.usage import Method, Usage, mean_cpu_percent
+
+if TYPE_CHECKING:
+    import resource
+
+
+@dataclass
+class _Measured:
+    """One running attempt and how it is measured."""
+
+    leader: int
+    started: float
+    cgroup: Path | None
+    cpu_before: float | None
+    slot: MemorySlot | None
+    limit: int | None
+    sampler: TreeSampler | None
+    schedule: Schedule | None
+    over_limit: bool = False
+
+
+class Metering:
+    """The figures of this run's attempts, from start to end."""
+
+    def __init__(self, memory: MemoryCgroups | None, gpu: GpuWatcher | None) -> None:
+        self._memory = memory
+        self._gpu = gpu
+        self._running: dict[str, _Measured] = {}
+
+    @classmethod
+    def make(cls, *, cgroups: bool) -> Metering | None:
+        """None off Linux (no /proc to read: nothing is measured). `cgroups`: whether
+        attempts may get a memory cgroup (off forces sampling)."""
+        if not sys.platform.startswith("linux"):
+            return None
+        return cls(MemoryCgroups.make() if cgroups else None, GpuWatcher.make())
+
+    @contextlib.contextmanager
+    def spawning(self, limit: int | None) -> Iterator[MemorySlot | None]:
+        """The block starts an attempt's leader inside a memory cgroup of `limit` bytes,
+        when there is one (then the kernel enforces the limit)."""
+        slot = self._memory.enter(limit) if self._memory is not None else None
+        try:
+            yield slot
+        finally:
+            if slot is not None and self._memory is not None and not self._memory.leave():
+                slot = None  # we are still in it: never measure it as the attempt's
+
+    def begin(
+        self,
+        key: str,
+        leader: int,
+        *,
+        cgroup: Path | None,
+        cpu_before: float | None,
+        slot: MemorySlot | None,
+        limit: int | None,
+    ) -> None:
+        """The attempt `key` started: `leader`, in the v2 `cgroup` (whose CPU seconds were
+        `cpu_before` just before) and the memory `slot`, if it got them."""
+        now = time.monotonic()
+        sampled_memory = slot is None
+        sampler = schedule = None
+        if sampled_memory or cgroup is None or cpu_before is None:
+            sampler = TreeSampler(leader, members_of(cgroup, leader), memory=sampled_memory)
+            schedule = Schedule(now)
+        self._running[key] = _Measured(
+            leader, now, cgroup, cpu_before, slot, limit, sampler, schedule
+        )
+        if self._gpu is not None:
+            self._gpu.watch(key, members_of(cgroup, leader))
+
+    def due(self) -> float | None:
+        """When the next look is due (monotonic), if any attempt is sampled."""
+        dues = [m.schedule.due for m in self._running.values() if m.schedule is not None]
+        return min(dues, default=None)
+
+    def look(self, now: float) -> list[str]:
+        """Look at the attempts due; the keys of those whose sampled memory is newly over
+        their limit."""
+        over: list[str] = []
+        for key, measured in self._running.items():
+            sampler, schedule = measured.sampler, measured.schedule
+            if sampler is None or schedule is None or now < schedule.due:
+                continue
+            cost = timed(sampler.look)
+            schedule.looked(time.monotonic(), cost)
+            pss = sampler.peak_pss
+            limit = measured.limit
+            if limit is not None and pss is not None and pss > limit and not measured.over_limit:
+                measured.over_limit = True
+                over.append(key)
+        return over
+
+    def end(self, key: str, leader: resource.struct_rusage | None, wall_s: float) -> Usage | None:
+        """The attempt is over and its leader reaped (with `leader`, its rusage): its
+        figures. None if it was never begun."""
+        measured = self._running.pop(key, None)
+        if measured is None:
+            return None
+        gpu = self._gpu.forget(key) if self._gpu is not None else None
+        tree = measured.sampler.finish(leader) if measured.sampler is not None else None
+        cpu = _cgroup_cpu(measured)
+        if cpu is None and tree is not None:
+            cpu = tree.cpu_s
+        method: Method = "sampled"
+        peak = tree.peak_memory_bytes if tree is not None else None
+        oom = measured.over_limit
+        if measured.slot is not None:
+            method, peak = "cgroup-v1", measured.slot.peak()
+            oom = oom or measured.slot.oom_killed()
+            if self._memory is not None:
+                self._memory.end(measured.slot)
+        read, written = _io(tree, leader)
+        return Usage(
+            method=method,
+            cpu_s=None if cpu is None else round(cpu, 3),
+            peak_memory_bytes=peak,
+            mean_cpu_percent=mean_cpu_percent(cpu, wall_s),
+            read_bytes=read,
+            write_bytes=written,
+            gpu_peak_memory_bytes=gpu,
+            sample_interval_s=_interval(measured),
+            oom_killed=oom,
+        )
+
+    def close(self) -> None:
+        if self._gpu is not None:
+            self._gpu.close()
+        if self._memory is not None:
+            self._memory.close()
+
+
+def members_of(cgroup: Path | None, leader: int) -> Callable[[], set[int]]:
+    """How to list an attempt's processes: its cgroup's, else its leader's tree."""
+    if cgroup is not None:
+        return lambda: cgroup_members(cgroup)
+    return lambda: process_tree(leader)
+
+
+def _cgroup_cpu(measured: _Measured) -> float | None:
+    """The attempt's CPU seconds by its v2 cgroup's count, if it had one."""
+    if measured.cgroup is None or measured.cpu_before is None:
+        return None
+    after = cpu_seconds_v2(measured.cgroup)
+    return None if after is None else max(0.0, after - measured.cpu_before)
+
+
+def _io(
+    tree: TreeFigures | None, leader: resource.struct_rusage | None
+) -> tuple[int | None, int | None]:
+    """Bytes read and written: sampled, else the leader's rusage (512-byte blocks)."""
+    if tree is not None:
+        return tree.read_bytes, tree.write_bytes
+    if leader is not None:
+        return leader.ru_inblock * 512, leader.ru_oublock * 512
+    return None, None
+
+
+def _interval(measured: _Measured) -> float | None:
+    if measured.schedule is None:
+        return None
+    return round(measured.schedule.longest, 3)
