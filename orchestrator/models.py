@@ -13,6 +13,7 @@ from dataclasses import field
 from typing import Any
 
 from orchestrator.frozen_dataclass import frozen_dataclass
+from orchestrator.usage import Usage
 
 #: Flags that the orchestrator itself fills in, by their canonical spelling.
 STANDARD_FLAGS = ("output_dir", "epochs", "folds", "seed")
@@ -39,6 +40,9 @@ class Status(str, enum.Enum):
     CACHED = "cached"
     #: Not run: `--resume`/`--rerun-failed` kept the success of an earlier run.
     REUSED = "reused"
+    #: Failed with a process killed for memory: by the kernel's OOM killer, or by us for
+    #: going over its `memory_limit`.
+    OUT_OF_MEMORY = "out_of_memory"
 
     @property
     def ok(self) -> bool:
@@ -72,6 +76,8 @@ class RetryPolicy:
     delay: float = 2.0
     backoff: float = 1.0
     max_delay: float = 60.0
+    #: The attempt statuses that are retried (out_of_memory only if named: the same memory
+    #: is likely to run out again).
     on: tuple[str, ...] = ("failed", "timed_out")
 
     def delay_before(self, attempt: int, jitter: float) -> float:
@@ -140,6 +146,8 @@ class JobSpec:
     timeout: float | None = None
     grace: float | None = None
     cpus: int = 1
+    #: Bytes the job's processes may use together (None: no limit).
+    memory_limit: int | None = None
     gpus: float = 0.0
     resources: tuple[tuple[str, float], ...] = ()
     priority: str = "normal"
@@ -206,6 +214,8 @@ class PlannedJob:
     sweep_flags: Pairs = ()
     #: Set when the job cannot be started at all (e.g. its script does not parse).
     not_runnable: str | None = None
+    #: Bytes its processes may use together; past that it is stopped as out_of_memory.
+    memory_limit: int | None = None
 
 
 @frozen_dataclass
@@ -240,6 +250,8 @@ class Attempt:
     node: str | None = None
     #: What went wrong outside the job itself, e.g. "node_lost" (its Ray worker died).
     error: str | None = None
+    #: What its processes used, where it was measured.
+    usage: Usage | None = None
 
 
 @frozen_dataclass
@@ -298,6 +310,8 @@ class RunOptions:
     timeout: float | None = None
     grace: float | None = None
     cpus: int | None = None
+    #: --memory-limit: bytes, for the jobs that set no `memory_limit` of their own.
+    memory_limit: int | None = None
     shard: str | None = None
     #: The exact jobs of this shard, as `plan-shards` decided them once for every runner.
     shard_jobs: tuple[str, ...] | None = None

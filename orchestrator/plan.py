@@ -222,6 +222,7 @@ def _plan_job(
         sweep_flags=tuple((p.name, flag_for(spec, p.name)) for p in spec.sweep.params)
         if spec.sweep
         else (),
+        memory_limit=spec.memory_limit if spec.memory_limit is not None else options.memory_limit,
         not_runnable=spec.error,
     )
 

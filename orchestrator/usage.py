@@ -52,3 +52,12 @@ def mean_cpu_percent(cpu_s: float | None, wall_s: float) -> float | None:
     if cpu_s is None or wall_s <= 0:
         return None
     return round(100.0 * cpu_s / wall_s, 1)
+
+
+def format_bytes(amount: int) -> str:
+    """`212 MB`, `2.0 GB`: decimal units, as people read a size (and `top` shows it)."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if amount >= size:
+            figure = amount / size
+            return f"{figure:.1f} {unit}" if figure < 10 else f"{figure:.0f} {unit}"
+    return f"{amount} B"

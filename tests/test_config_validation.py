@@ -104,17 +104,28 @@ REFUSED: list[tuple[str, str, str]] = [
         job("resources: {tpu: -1}"),
         f"{F}:3:17: jobs.a.resources.tpu: must not be negative, got -1",
     ),
+    (
+        "memory_limit",
+        job("memory_limit: lots"),
+        f"{F}:3:5: jobs.a.memory_limit: expected a size like 512M or 2G, got str 'lots'",
+    ),
+    (
+        "memory_limit",
+        job("memory_limit: 10K"),
+        f"{F}:3:5: jobs.a.memory_limit: must be at least 1M, got '10K'",
+    ),
     # choices
     (
         "retry_on",
         job("retry_on: crashed"),
-        f"{F}:3:5: jobs.a.retry_on.0: unknown value 'crashed'; one of failed, timed_out",
+        f"{F}:3:5: jobs.a.retry_on.0: unknown value 'crashed'; "
+        "one of failed, timed_out, out_of_memory",
     ),
     (
         "retry_on",
         job("retry_on: [failed, timeout]"),
         f"{F}:3:24: jobs.a.retry_on.1: unknown value 'timeout'; "
-        "did you mean 'timed_out'? (one of failed, timed_out)",
+        "did you mean 'timed_out'? (one of failed, timed_out, out_of_memory)",
     ),
     (
         "priority",
@@ -467,6 +478,11 @@ ACCEPTED: list[tuple[str, dict[str, object]]] = [
     ("needs: [b, b]", {"needs": ("b",)}),
     ("retry_on: failed", {"retry_on": ("failed",)}),
     ("timeout: 2", {"timeout": 2.0}),
+    ("memory_limit: 2G", {"memory_limit": 2 << 30}),
+    ("memory_limit: 1.5GiB", {"memory_limit": 3 << 29}),
+    ("memory_limit: 512 MB", {"memory_limit": 512 << 20}),
+    ("memory_limit: 2000000", {"memory_limit": 2_000_000}),
+    ("retry_on: [out_of_memory]", {"retry_on": ("out_of_memory",)}),
     ("env: {A: true, B: 1}", {"env": {"A": "true", "B": "1"}}),
     ("args: '--lr 0.1'", {"args": ("--lr", "0.1")}),
     (

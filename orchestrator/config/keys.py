@@ -73,8 +73,8 @@ COMMON_FIELDS: dict[str, Key] = {
     ),
     "retry_max_delay": Key(validate.seconds, _SECONDS, "cap on the wait between attempts", "60"),
     "retry_on": Key(
-        validate.one_or_more_of("failed", "timed_out"),
-        _enum_list("failed", "timed_out"),
+        validate.one_or_more_of("failed", "timed_out", "out_of_memory"),
+        _enum_list("failed", "timed_out", "out_of_memory"),
         "which outcomes are retried",
         "[failed, timed_out]",
     ),
@@ -90,6 +90,19 @@ COMMON_FIELDS: dict[str, Key] = {
         {"type": "integer", "minimum": 1},
         "CPU tokens held while running; also its BLAS/OpenMP thread count",
         "1",
+    ),
+    "memory_limit": Key(
+        validate.memory_size,
+        {
+            "title": "size",
+            "anyOf": [
+                {"type": "integer", "minimum": 1 << 20},
+                {"type": "string", "pattern": validate.SIZE_PATTERN},
+            ],
+        },
+        "memory its processes may use together (bytes, or 512M, 2G); past it the job is "
+        "stopped as out_of_memory",
+        "--memory-limit, none",
     ),
     "gpus": Key(
         validate.seconds,
@@ -325,6 +338,8 @@ def config_reference() -> str:
 
 
 def _kind(schema: Mapping[str, Any]) -> str:
+    if "title" in schema:
+        return str(schema["title"])
     if "enum" in schema:
         return " / ".join(str(v) for v in schema["enum"])
     if "anyOf" in schema:

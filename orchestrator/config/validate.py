@@ -7,6 +7,7 @@ Each takes the document, the key path and the raw value, and raises the document
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections.abc import Callable
 
@@ -63,6 +64,33 @@ def factor(doc: Document, keys: KeyPath, value: Value) -> float:
     if finite(doc, keys, value, "a factor of at least 1") < 1:
         raise doc.error(keys, f"expected a factor of at least 1, got {value!r}")
     return float(value)
+
+
+#: A size: a whole number of bytes, or a number with K, M, G or T after it (powers of
+#: 1024, as Docker, Slurm and `ulimit` read them; `Gi`, `GB` and `GiB` say the same).
+SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGTkmgt](?:i?[Bb])?)?\s*$"
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes from `2G`, `512M`, `1.5GiB` or `1000000`; None if it is not a size."""
+    found = re.match(SIZE_PATTERN, text)
+    if found is None:
+        return None
+    unit = (found.group(2) or "")[:1].lower()
+    return int(float(found.group(1)) * _SIZE_UNITS[unit])
+
+
+def memory_size(doc: Document, keys: KeyPath, value: Value) -> int:
+    """A memory amount in bytes: a whole number, or a string like `2G` (see SIZE_PATTERN)."""
+    amount = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str):
+        amount = parse_size(value)
+    if amount is None:
+        raise doc.error(keys, f"expected a size like 512M or 2G, got {type_name(value)} {value!r}")
+    if amount < 1 << 20:
+        raise doc.error(keys, f"must be at least 1M, got {value!r}")
+    return amount
 
 
 def one_of(*choices: str) -> Validator:

@@ -70,6 +70,7 @@ SPEC_FIELDS = (
     "timeout",
     "grace",
     "cpus",
+    "memory_limit",
     "gpus",
     "resources",
     "priority",
