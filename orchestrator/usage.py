@@ -42,9 +42,8 @@ class Usage:
     sample_interval_s: float | None = None
     #: The kernel's OOM killer, or our own memory limit, killed a process of the attempt.
     oom_killed: bool = False
-
-
-NOT_MEASURED = Usage(method="none")
+    #: The job's `memory_limit`, when it had one.
+    memory_limit_bytes: int | None = None
 
 
 def mean_cpu_percent(cpu_s: float | None, wall_s: float) -> float | None:
@@ -55,9 +54,17 @@ def mean_cpu_percent(cpu_s: float | None, wall_s: float) -> float | None:
 
 
 def format_bytes(amount: int) -> str:
-    """`212 MB`, `2.0 GB`: decimal units, as people read a size (and `top` shows it)."""
-    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+    """`212 MiB`, `2.0 GiB`: binary units, the ones `memory_limit: 512M` is written in."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if amount >= size:
             figure = amount / size
             return f"{figure:.1f} {unit}" if figure < 10 else f"{figure:.0f} {unit}"
     return f"{amount} B"
+
+
+def out_of_memory(usage: Usage) -> str:
+    """Why an attempt killed for memory died, with its peak."""
+    peak = f" (peak {format_bytes(usage.peak_memory_bytes)})" if usage.peak_memory_bytes else ""
+    if usage.memory_limit_bytes is not None:
+        return f"over memory_limit {format_bytes(usage.memory_limit_bytes)}{peak}"
+    return f"killed by the OOM killer{peak}"

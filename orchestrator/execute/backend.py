@@ -45,6 +45,7 @@ class LocalBackend:
             grace=job.grace,
             fresh_log=fresh_log,
             root=self.output_root,
+            memory_limit=job.memory_limit,
         )
 
     def wait(self, timeout: float | None) -> list[tuple[str, ProcessEnd]]:

@@ -7,6 +7,7 @@ import time
 
 from orchestrator.execute.ending import ProcessEnd
 from orchestrator.execute.spawn import Spawned
+from orchestrator.usage import Usage
 
 #: Seconds between looks at a group that outlives its stopped leader: the first wait,
 #: doubled after each look up to the last. A look is a few system calls; a checkpoint
@@ -50,6 +51,8 @@ class Child:
         self.stopping = False
         self.timed_out = False
         self.cancelled = False
+        #: Stopped by us for going over its memory limit.
+        self.over_memory_limit = False
 
     @property
     def pid(self) -> int:
@@ -65,11 +68,13 @@ class Child:
         self.drain_check_at = now + self.drain_every
         self.drain_every = min(2 * self.drain_every, DRAIN_CHECK_MAX)
 
-    def end(self) -> ProcessEnd:
-        """How the attempt ended, once its leader is reaped and its group empty or killed."""
+    def end(self, usage: Usage | None) -> ProcessEnd:
+        """How the attempt ended, once its leader is reaped and its group empty or killed;
+        `usage`: what it used, if measured."""
         assert self.returncode is not None and self.exited_at is not None
         returncode = self.returncode
         exit_code, sig = (None, -returncode) if returncode < 0 else (returncode, None)
+        killed_for_memory = usage is not None and usage.oom_killed and returncode != 0
         return ProcessEnd(
             exit_code,
             sig,
@@ -77,4 +82,6 @@ class Child:
             (self.ended_at or self.exited_at) - self.started,
             self.timed_out,
             self.cancelled,
+            usage=usage,
+            out_of_memory=self.over_memory_limit or killed_for_memory,
         )

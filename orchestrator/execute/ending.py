@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from orchestrator.execute.signals import signal_name
 from orchestrator.models import Attempt, Status
+from orchestrator.usage import Usage, out_of_memory
 
 #: Exit status a shell reports for a command it cannot start; we use it the same way.
 CANNOT_START = 127
@@ -30,6 +31,11 @@ class ProcessEnd:
     #: Another attempt would end the same way (a missing program, no execute bit): the
     #: cause is outside the job, and nothing a few seconds of waiting changes.
     permanent: bool = False
+    #: What its processes used, where that was measured.
+    usage: Usage | None = None
+    #: Stopped for going over its memory limit, or failed after the kernel's OOM killer
+    #: killed a process of it.
+    out_of_memory: bool = False
 
 
 def describe(outcome: ProcessEnd) -> str:
@@ -38,6 +44,8 @@ def describe(outcome: ProcessEnd) -> str:
         return "timed out"
     if outcome.cancelled:
         return "cancelled"
+    if outcome.out_of_memory and outcome.usage is not None:
+        return f"out of memory: {out_of_memory(outcome.usage)}"
     if outcome.signal is not None:
         return f"killed by {signal_name(outcome.signal)}"
     return f"exit {outcome.exit_code}"
@@ -49,19 +57,23 @@ def attempt_status(outcome: ProcessEnd) -> Status:
         return Status.CANCELLED
     if outcome.timed_out:
         return Status.TIMED_OUT
+    if outcome.out_of_memory:
+        return Status.OUT_OF_MEMORY
     return Status.SUCCEEDED if outcome.exit_code == 0 else Status.FAILED
+
+
+#: The words for the statuses that say all there is to say about how an attempt ended.
+_ENDED_AS = {Status.TIMED_OUT: "timed out", Status.CANCELLED: "cancelled", Status.PRUNED: "pruned"}
 
 
 def why_it_ended(attempt: Attempt) -> str:
     """How a recorded attempt ended, in words (its job's reason when it is the last)."""
     if attempt.error is not None:
         return attempt.error
-    if attempt.status is Status.TIMED_OUT:
-        return "timed out"
-    if attempt.status is Status.CANCELLED:
-        return "cancelled"
-    if attempt.status is Status.PRUNED:
-        return "pruned"
+    if attempt.status in _ENDED_AS:
+        return _ENDED_AS[attempt.status]
+    if attempt.status is Status.OUT_OF_MEMORY and attempt.usage is not None:
+        return out_of_memory(attempt.usage)
     if attempt.signal is not None:
         return f"killed by {signal_name(attempt.signal)}"
     return f"exit {attempt.exit_code}"

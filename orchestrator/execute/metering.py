@@ -17,6 +17,7 @@ jobs run. See usage.py for what each figure means.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.execute.cgroup_counters import cpu_seconds_v2
+from orchestrator.execute.descendants import CGROUP_VAR
 from orchestrator.execute.gpu_usage import GpuWatcher
 from orchestrator.execute.memory_cgroups import MemoryCgroups, MemorySlot
 from orchestrator.execute.tree_sampler import (
@@ -56,6 +58,14 @@ class _Measured:
     over_limit: bool = False
 
 
+#: Set to `off` to measure nothing (to see what measuring costs, in bench/usage.py).
+USAGE_VAR = "TRAIN_ORCH_USAGE"
+
+
+def _off(variable: str) -> bool:
+    return os.environ.get(variable, "").lower() in {"off", "0", "no", "false"}
+
+
 class Metering:
     """The figures of this run's attempts, from start to end."""
 
@@ -66,11 +76,16 @@ class Metering:
 
     @classmethod
     def make(cls, *, cgroups: bool) -> Metering | None:
-        """None off Linux (no /proc to read: nothing is measured). `cgroups`: whether
-        attempts may get a memory cgroup (off forces sampling)."""
-        if not sys.platform.startswith("linux"):
+        """None off Linux (no /proc to read: nothing is measured), or with USAGE_VAR off.
+        `cgroups`: whether attempts may get a memory cgroup (off forces sampling)."""
+        if not sys.platform.startswith("linux") or _off(USAGE_VAR):
             return None
         return cls(MemoryCgroups.make() if cgroups else None, GpuWatcher.make())
+
+    @classmethod
+    def for_this_host(cls) -> Metering | None:
+        """As the environment says: none with USAGE_VAR off, sampling with CGROUP_VAR off."""
+        return cls.make(cgroups=not _off(CGROUP_VAR))
 
     @contextlib.contextmanager
     def spawning(self, limit: int | None) -> Iterator[MemorySlot | None]:
@@ -159,6 +174,7 @@ class Metering:
             gpu_peak_memory_bytes=gpu,
             sample_interval_s=_interval(measured),
             oom_killed=oom,
+            memory_limit_bytes=measured.limit,
         )
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.execute.ending import ProcessEnd
 from orchestrator.execute.supervisor import Supervisor
 from orchestrator.models import PlannedJob
+from orchestrator.usage import Usage
 
 INSTALL = 'pip install "training-orchestrator[ray]"'
 SHIP_EVERY = 0.5
@@ -124,6 +125,7 @@ class RayBackend:
             "header": header,
             "timeout": job.timeout,
             "grace": job.grace,
+            "memory_limit": job.memory_limit,
             "key": job.id,
             "log_path": str(Path(job.log_path).resolve()),
             "sink": self.sink,
@@ -155,7 +157,8 @@ class RayBackend:
         packed = result.pop("outputs", None)
         if packed is not None:
             _unpack(packed, Path(job.output_dir))
-        return ProcessEnd(**result)
+        usage = result.pop("usage", None)  # a dict, as dataclasses.asdict made it
+        return ProcessEnd(**result, usage=Usage(**usage) if usage else None)
 
     def stop(self, key: str) -> None:
         with self._lock:
@@ -208,6 +211,7 @@ def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
                 header=request["header"],
                 timeout=request["timeout"],
                 grace=request["grace"],
+                memory_limit=request["memory_limit"],
             )
             done["outcome"] = supervisor.wait_for(request["key"])
         finally:

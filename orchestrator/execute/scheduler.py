@@ -40,7 +40,7 @@ from orchestrator.secrets import redact, redact_file
 
 HEADER_PREFIX = "=== attempt "
 #: Statuses that end a run early under --fail-fast when a required job ends with them.
-FAILING = frozenset({Status.FAILED, Status.TIMED_OUT, Status.GATE_FAILED})
+FAILING = frozenset({Status.FAILED, Status.TIMED_OUT, Status.OUT_OF_MEMORY, Status.GATE_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +243,7 @@ class Scheduler:
             signal=outcome.signal,
             node=outcome.node,
             error=outcome.error,
+            usage=outcome.usage,
         )
         self._attempts[job.id].append(attempt)
         retry_in = None if outcome.permanent else self._retry_delay(job, attempt)

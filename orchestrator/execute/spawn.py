@@ -12,9 +12,12 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.execute.procfs import HELPERS
+
+if TYPE_CHECKING:
+    import resource
 
 
 class Helper:
@@ -58,12 +61,17 @@ class Spawned:
     def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
         self.pid = pid
         self._popen = popen
+        #: What it used, its reaped descendants included, once reaped (see `wait`).
+        self.rusage: resource.struct_rusage | None = None
 
     def wait(self) -> int:
-        """Reap the child: its exit code, or -N when signal N killed it."""
+        """Reap the child: its exit code, or -N when signal N killed it. Reaped with
+        wait4, for its rusage: what it and the descendants it reaped used."""
+        _, status, self.rusage = os.wait4(self.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
         if self._popen is not None:
-            return self._popen.wait()
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            self._popen.returncode = code  # reaped here: Popen must not wait for it again
+        return code
 
 
 def default_sigchld() -> Any:

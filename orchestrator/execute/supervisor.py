@@ -19,16 +19,21 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from orchestrator.execute import groups
 from orchestrator.execute.attempt_log import append_footer, open_log
 from orchestrator.execute.beneath import SymlinkInTheWay, symlink_reason
+from orchestrator.execute.cgroup_counters import cpu_seconds_v2
 from orchestrator.execute.child import Child
 from orchestrator.execute.ending import CANNOT_START, FOR_GOOD, ProcessEnd, describe
 from orchestrator.execute.exit_watch import ExitWatch
+from orchestrator.execute.memory_cgroups import MemorySlot
+from orchestrator.execute.metering import Metering
 from orchestrator.execute.orphan_watch import OrphanWatch
 from orchestrator.execute.signals import signal_group
 from orchestrator.execute.spawn import Spawned, default_sigchld, spawn
+from orchestrator.usage import Usage
 
 
 class Supervisor:
@@ -48,6 +53,8 @@ class Supervisor:
         """`orphans_tagged_by`: the environment variable that names a child's job; with it,
         descendants that leave their job's group are found and killed (Linux only)."""
         self._orphans = OrphanWatch.adopt(orphans_tagged_by) if orphans_tagged_by else None
+        #: What each attempt uses (Linux): see metering.py.
+        self._metering = Metering.for_this_host()
         self._exits = ExitWatch()
         self._children: dict[str, Child] = {}
         self._finished: list[tuple[str, ProcessEnd]] = []
@@ -73,12 +80,14 @@ class Supervisor:
         grace: float = 10.0,
         fresh_log: bool = False,
         root: str | None = None,
+        memory_limit: int | None = None,
     ) -> None:
         """Launch one attempt; its outcome comes out of `wait`, even if it cannot start.
 
         The child's output is appended to `log_path` after `header`; `fresh_log` empties
         the log first (a job's first attempt). With `root` (the output root), no symlink
-        below it on the way to the log is followed (see `open_beneath`).
+        below it on the way to the log is followed (see `open_beneath`). Past
+        `memory_limit` bytes, the attempt is stopped as out of memory.
         """
         started = time.time()
         try:
@@ -94,7 +103,8 @@ class Supervisor:
             self._finished.append((key, ProcessEnd(None, None, started, 0.0, error=error)))
             return
         try:
-            spawned, attempt = self._spawn_attempt(argv, cwd, {**self._environ, **env}, log)
+            with self._memory_slot(memory_limit) as slot:
+                spawned, attempt = self._spawn_attempt(argv, cwd, {**self._environ, **env}, log)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
             reason = getattr(exc, "strerror", None) or str(exc)
             with contextlib.suppress(OSError):
@@ -123,6 +133,7 @@ class Supervisor:
             self._finished.append((key, ProcessEnd(None, None, started, 0.0, error=error)))
             return
         self._register(child)
+        self._begin_metering(child, slot, memory_limit)
         if self._orphans is not None:
             self._orphans.running(time.monotonic())
         if self._stopping == "kill":
@@ -139,6 +150,26 @@ class Supervisor:
         if self._orphans is None:
             return spawn(argv, cwd, env, log), None
         return self._orphans.spawn(argv, cwd, env, log, self._leaders)
+
+    def _memory_slot(
+        self, limit: int | None
+    ) -> contextlib.AbstractContextManager[MemorySlot | None]:
+        """Where the leader is born for its memory to be counted and limited, if anywhere."""
+        if self._metering is None:
+            return contextlib.nullcontext()
+        return self._metering.spawning(limit)
+
+    def _begin_metering(self, child: Child, slot: MemorySlot | None, limit: int | None) -> None:
+        if self._metering is None:
+            return
+        cgroup = None
+        if self._orphans is not None and child.attempt is not None:
+            found = self._orphans.cgroup_of(child.attempt)
+            cgroup = Path(found) if found else None
+        before = cpu_seconds_v2(cgroup) if cgroup is not None else None
+        self._metering.begin(
+            child.key, child.pid, cgroup=cgroup, cpu_before=before, slot=slot, limit=limit
+        )
 
     def _register(self, child: Child) -> None:
         self._children[child.key] = child
@@ -164,6 +195,10 @@ class Supervisor:
             next_look = self._orphans.next_look if self._orphans is not None else None
             if next_look is not None and now >= next_look:
                 self._look_for_orphans(now)
+            next_sample = self._metering.due() if self._metering is not None else None
+            if next_sample is not None and now >= next_sample:
+                self._sample(now)
+                next_sample = self._metering.due() if self._metering is not None else None
             finished = self._reap()
             self._serve_requests()
             if finished or woken or (until is not None and now >= until):
@@ -175,7 +210,7 @@ class Supervisor:
                 for t in (c.timeout_at, c.kill_at, c.drain_check_at)
                 if t
             ]
-            due += [t for t in (until, next_look) if t is not None]
+            due += [t for t in (until, next_look, next_sample) if t is not None]
             woken = self._exits.poll(max(0.0, min(due) - now) if due else None)
 
     def wait_for(self, key: str) -> ProcessEnd:
@@ -189,6 +224,8 @@ class Supervisor:
         """Release the selector; kill whatever descendant of a job is still around."""
         if self._orphans is not None:
             self._orphans.close()
+        if self._metering is not None:
+            self._metering.close()
         if self._sigchld_was is not None:
             with contextlib.suppress(ValueError):  # closed from another thread
                 signal.signal(signal.SIGCHLD, self._sigchld_was)
@@ -282,7 +319,8 @@ class Supervisor:
             told = groups.listener()
             if told is not None:  # the group is empty or killed: nothing left to stop
                 told.ended(child.pid)
-            outcome = child.end()  # its leader reaped just above, or as its group drained
+            # Its leader reaped just above, or as its group drained.
+            outcome = child.end(self._end_metering(child))
             with contextlib.suppress(OSError):  # a full disk must not lose the outcome
                 append_footer(child.log, describe(outcome), outcome.duration)
             os.close(child.log)
@@ -290,6 +328,24 @@ class Supervisor:
         if finished and self._orphans is not None:
             self._orphans.look_soon(time.monotonic())
         return finished
+
+    def _end_metering(self, child: Child) -> Usage | None:
+        if self._metering is None or child.exited_at is None:
+            return None
+        wall = (child.ended_at or child.exited_at) - child.started
+        with contextlib.suppress(OSError):  # a figure must never cost an outcome
+            return self._metering.end(child.key, child.spawned.rusage, wall)
+        return None
+
+    def _sample(self, now: float) -> None:
+        """Look at the sampled attempts; stop those over their memory limit, as a timeout
+        would stop them (SIGTERM, grace, SIGKILL)."""
+        assert self._metering is not None
+        for key in self._metering.look(now):
+            child = self._children.get(key)
+            if child is not None and not child.stopping:
+                child.over_memory_limit = True
+                self._begin_stop(child)
 
     def _reap_leader(self, child: Child) -> None:
         child.returncode = child.spawned.wait()
