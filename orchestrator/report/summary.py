@@ -152,6 +152,7 @@ def attempt_record(attempt: Attempt) -> AttemptRecord:
         signal=attempt.signal,
         node=attempt.node,
         error=attempt.error,
+        usage=attempt.usage,
     )
 
 

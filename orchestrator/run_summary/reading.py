@@ -9,6 +9,7 @@ schema 1 have defaults, so older summaries load.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from orchestrator.run_summary.records import (
     decode_metric,
     parse_iso,
 )
+from orchestrator.usage import METHODS, Usage
 
 
 def load(path: Path) -> RunSummary:
@@ -182,6 +184,29 @@ def _attempt(data: object, where: str) -> AttemptRecord:
         signal=take("signal", _is_opt_int, "an integer or null", None),
         node=take("node", _is_opt_str, "a string or null", None),
         error=take("error", _is_opt_str, "a string or null", None),
+        usage=_usage(take("usage", _is_opt_object, "an object or null", None), f"{where}.usage"),
+    )
+
+
+def _usage(data: dict[str, Any] | None, where: str) -> Usage | None:
+    """What an attempt used; every figure may be null (not measured), none may be missing
+    in a summary that has the object at all but the ones added since."""
+    if data is None:
+        return None
+    take = _Taker(data, where + ".")
+    method = take("method", lambda m: m in METHODS, f"one of {', '.join(METHODS)}")
+    count, seconds = (_is_opt_count, "a whole number or null"), (_is_opt_amount, "a number or null")
+    return Usage(
+        method=method,
+        cpu_s=take("cpu_s", *seconds, None),
+        peak_memory_bytes=take("peak_memory_bytes", *count, None),
+        mean_cpu_percent=take("mean_cpu_percent", *seconds, None),
+        read_bytes=take("read_bytes", *count, None),
+        write_bytes=take("write_bytes", *count, None),
+        gpu_peak_memory_bytes=take("gpu_peak_memory_bytes", *count, None),
+        sample_interval_s=take("sample_interval_s", *seconds, None),
+        oom_killed=take("oom_killed", _is_bool, "true or false", False),
+        memory_limit_bytes=take("memory_limit_bytes", *count, None),
     )
 
 
@@ -252,6 +277,18 @@ def _is_opt_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_opt_count(value: object) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+def _is_opt_amount(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value >= 0
 
 
 def _is_bool(value: object) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.models import Status
+from orchestrator.usage import Usage
 
 #: 2: a metric may be the string "NaN", "Infinity" or "-Infinity". A reader of 1 would
 #: take those for numbers, so it must refuse such a file rather than misread it.
@@ -36,6 +37,8 @@ class AttemptRecord:
     signal: int | None = None
     node: str | None = None
     error: str | None = None
+    #: What its processes used (summaries since measuring began, Linux runs).
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from orchestrator.run_summary.records import (
     RunSummary,
     encode_metric,
 )
+from orchestrator.usage import Usage
 
 
 def dump(summary: RunSummary) -> str:
@@ -84,4 +85,10 @@ def attempt_document(attempt: AttemptRecord) -> dict[str, Any]:
         "signal": attempt.signal,
         "node": attempt.node,
         "error": attempt.error,
+        **({"usage": usage_document(attempt.usage)} if attempt.usage is not None else {}),
     }
+
+
+def usage_document(usage: Usage) -> dict[str, Any]:
+    """What an attempt used, as the summary holds it: every field, by its name."""
+    return {name: getattr(usage, name) for name in Usage.__dataclass_fields__}
