@@ -69,6 +69,20 @@ class Finite(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
+class Size(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
+    """A memory size: bytes, or 512M, 2G (config's `memory_limit:` syntax)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from orchestrator.config.validate import parse_size
+
+        size = parse_size(str(value))
+        if size is None or size < 1 << 20:
+            self.fail(f"{value!r} is not a size of at least 1M, like 512M or 2G", param, ctx)
+        return size
+
+
 class BadValue(click.ClickException):
     """A bad option value: one line, exit 2, like every other input error of ours."""
 

@@ -17,6 +17,7 @@ from orchestrator.cli.params import (
     ENV_PREFIX,
     Finite,
     Selectors,
+    Size,
     Verbosity,
     forced,
     format_option,
@@ -128,6 +129,13 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     type=Finite(min=0),
     metavar="SECONDS",
     help="Between SIGTERM and SIGKILL when stopping a job [default: 10].",
+)
+@option(
+    "--memory-limit",
+    type=Size(),
+    metavar="SIZE",
+    help="Memory a job's processes may use together (512M, 2G), for jobs whose config sets "
+    "none; past it the job is stopped as out_of_memory.",
 )
 @option(
     "--cpus",

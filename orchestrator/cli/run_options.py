@@ -43,6 +43,7 @@ def run_options(params: Mapping[str, Any], project: Project) -> RunOptions:
         timeout=params["timeout"],
         grace=params["grace"],
         cpus=params["cpus"],
+        memory_limit=params["memory_limit"],
         no_deps=params["no_deps"],
         force=params["force"],
         resume=_run_named(params["resume"], typed),

@@ -19,7 +19,7 @@ from orchestrator.run_summary import JobRecord
 from orchestrator.studies import identity
 
 #: What --rerun-failed reruns; the rest of the earlier run stands.
-RERUN_FAILED = frozenset({"failed", "timed_out", "gate_failed"})
+RERUN_FAILED = frozenset({"failed", "timed_out", "out_of_memory", "gate_failed"})
 #: An earlier run's results that --resume keeps.
 KEPT = frozenset({"succeeded", "cached", "reused"})
 

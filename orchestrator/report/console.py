@@ -20,6 +20,7 @@ STATUS_STYLE = {
     Status.SUCCEEDED: ("✔", "green"),
     Status.FAILED: ("✘", "red"),
     Status.TIMED_OUT: ("⏱", "red"),
+    Status.OUT_OF_MEMORY: ("✘", "red"),
     Status.CANCELLED: ("■", "yellow"),
     Status.SKIPPED: ("·", "dim"),
     Status.GATE_FAILED: ("✘", "red"),

@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.models import JobResult, Status
+from orchestrator.models import Attempt, JobResult, Status
 from orchestrator.report.console import STATUS_STYLE
 from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
 from orchestrator.run_summary import is_trial
+from orchestrator.usage import format_bytes
 
 if TYPE_CHECKING:
     from orchestrator.events import RunFinished
@@ -51,18 +52,21 @@ FINAL_TABLE_ROWS = 40
 
 
 def final_table(console: Console, event: RunFinished) -> None:
-    """Every job's status, tries, time and headline (a sweep with its trials folded in),
-    then the verdict, the exit code and where the summary is."""
+    """Every job's status, tries, time, peak memory and CPU (where measured) and headline
+    (a sweep with its trials folded in), then the verdict, the exit code and where the
+    summary is."""
     results, exit_code = event.results, event.exit_code
+    measured = any(a.usage is not None for r in results for a in r.attempts)
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column, justify in (
         ("job", "left"),
         ("status", "left"),
         ("tries", "right"),
         ("time", "right"),
+        *((("peak mem", "right"), ("cpu", "right")) if measured else ()),
         ("headline", "left"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify)
     trials = sweep_trials(results)
     shown = [r for r in results if not is_trial(r.job.tags)]
     for result in _rows_worth_showing(shown):
@@ -74,6 +78,7 @@ def final_table(console: Console, event: RunFinished) -> None:
             f"[{style}]{result.status.value}[/]",
             str(sum(len(r.attempts) for r in runs)),
             duration_text(sum(a.duration for r in runs for a in r.attempts)),
+            *(usage_cells([a for r in runs for a in r.attempts]) if measured else ()),
             escape(headline(result) + note),
         )
     console.print()
@@ -93,6 +98,18 @@ def final_table(console: Console, event: RunFinished) -> None:
     console.print(f"\n{verdict} · {duration} · [{style}]exit {exit_code}[/]")
     if event.summary_path is not None:
         console.print(f"summary: {event.summary_path}")
+
+
+def usage_cells(attempts: Sequence[Attempt]) -> tuple[str, str]:
+    """The most memory any of the attempts took, and their CPU time over their wall time."""
+    usages = [a.usage for a in attempts if a.usage is not None]
+    peaks = [u.peak_memory_bytes for u in usages if u.peak_memory_bytes is not None]
+    cpu = [u.cpu_s for u in usages if u.cpu_s is not None]
+    wall = sum(a.duration for a in attempts if a.usage is not None and a.usage.cpu_s is not None)
+    return (
+        format_bytes(max(peaks)) if peaks else "",
+        f"{100 * sum(cpu) / wall:.0f}%" if cpu and wall > 0 else "",
+    )
 
 
 def _rows_worth_showing(results: Sequence[JobResult]) -> list[JobResult]:

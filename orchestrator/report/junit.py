@@ -14,7 +14,7 @@ from orchestrator.run_summary import RunSummary
 #: Characters XML 1.0 cannot hold at all (a log may contain any byte), and lone
 #: surrogates, which no UTF-8 file can hold either.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-FAILURE = {Status.FAILED, Status.TIMED_OUT, Status.GATE_FAILED}
+FAILURE = {Status.FAILED, Status.TIMED_OUT, Status.OUT_OF_MEMORY, Status.GATE_FAILED}
 
 
 def render(summary: RunSummary, base: Path, tail_count: int = 100) -> str:

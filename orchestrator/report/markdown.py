@@ -38,6 +38,7 @@ ICONS = {
     Status.SUCCEEDED: "✅",
     Status.FAILED: "❌",
     Status.TIMED_OUT: "⏱️",
+    Status.OUT_OF_MEMORY: "💥",
     Status.CANCELLED: "⏹️",
     Status.SKIPPED: "⏭️",
     Status.GATE_FAILED: "🚧",
@@ -48,7 +49,13 @@ ICONS = {
 HEADLINE_METRICS = 3
 #: A job reports metrics in these states; in the others its reason says why it has none.
 SCORED = {Status.SUCCEEDED, Status.GATE_FAILED, Status.CACHED, Status.REUSED}
-FAILURES = {Status.FAILED, Status.TIMED_OUT, Status.GATE_FAILED, Status.CANCELLED}
+FAILURES = {
+    Status.FAILED,
+    Status.TIMED_OUT,
+    Status.OUT_OF_MEMORY,
+    Status.GATE_FAILED,
+    Status.CANCELLED,
+}
 _BACKTICKS = re.compile("`+")
 
 

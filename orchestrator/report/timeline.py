@@ -21,6 +21,7 @@ ATTEMPT_TAGS = {
     Status.SUCCEEDED: "done",
     Status.FAILED: "crit",
     Status.TIMED_OUT: "crit",
+    Status.OUT_OF_MEMORY: "crit",
     Status.CANCELLED: "crit",
     Status.PRUNED: "",
 }
