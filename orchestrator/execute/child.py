@@ -68,7 +68,7 @@ class Child:
         self.drain_check_at = now + self.drain_every
         self.drain_every = min(2 * self.drain_every, DRAIN_CHECK_MAX)
 
-    def end(self, usage: Usage | None) -> ProcessEnd:
+    def end(self, usage: Usage | None = None) -> ProcessEnd:
         """How the attempt ended, once its leader is reaped and its group empty or killed;
         `usage`: what it used, if measured."""
         assert self.returncode is not None and self.exited_at is not None
