@@ -22,30 +22,30 @@ from orchestrator.execute.cgroups import CLOSE_WAIT, RUN_PREFIX, SLOT_PREFIX, re
 
 @dataclass(frozen=True, slots=True)
 class MemorySlot:
-    """One attempt's memory cgroup, with its OOM kills before the attempt began."""
+    """One attempt's memory cgroup, with its OOM kills and its charge before the attempt
+    began (page cache left by earlier attempts)."""
 
-    path: Path
+    path: str
     oom_kills_before: int
-
-    def peak(self) -> int | None:
-        return peak_memory_v1(self.path)
-
-    def oom_killed(self) -> bool:
-        return (oom_kills_v1(self.path) or 0) > self.oom_kills_before
+    charged_before: int
 
 
 class MemoryCgroups:
     """This run's directory in the v1 memory hierarchy, with an attempt's cgroup in it
-    per running attempt."""
+    per running attempt. Paths are strings, and files are written with os calls: this
+    runs twice per job, and pathlib would double its cost."""
 
     def __init__(self, home: Path, run: Path) -> None:
-        self._home = home
+        self._home_procs = str(home / "cgroup.procs")
         self._run = run
-        self._me = str(os.getpid()).encode()
+        self._me = str(os.getpid())
         self._made = 0
-        self._free: list[Path] = []
+        self._free: list[str] = []
         #: Ended attempts' cgroups, free again once no process is left in them.
-        self._emptying: list[Path] = []
+        self._emptying: list[str] = []
+        #: Each cgroup's OOM kill count when its last attempt ended (a counter of the
+        #: kernel's that nothing resets).
+        self._kills: dict[str, int] = {}
 
     @classmethod
     def make(cls) -> MemoryCgroups | None:
@@ -63,8 +63,8 @@ class MemoryCgroups:
         made = cls(home, run)
         try:
             probe = made._new()
-            _write(probe / "cgroup.procs", os.getpid())
-            _write(home / "cgroup.procs", os.getpid())
+            _write(f"{probe}/cgroup.procs", made._me)
+            _write(made._home_procs, made._me)
         except OSError:
             made.leave()
             made.close()
@@ -77,25 +77,40 @@ class MemoryCgroups:
         most (None: no limit); None if that fails (the sampler then measures)."""
         try:
             slot = self._reusable() or self._new()
-            _write(slot / "memory.limit_in_bytes", -1 if limit is None else limit)
-            _write(slot / "memory.max_usage_in_bytes", 0)
-            kills = oom_kills_v1(slot) or 0
-            _write(slot / "cgroup.procs", os.getpid())
+            _write(f"{slot}/memory.limit_in_bytes", "-1" if limit is None else str(limit))
+            _write(f"{slot}/memory.max_usage_in_bytes", "0")  # down to what is charged now
+            charged = peak_memory_v1(Path(slot)) or 0
+            kills = self._kills.get(slot)
+            if kills is None:
+                kills = oom_kills_v1(Path(slot)) or 0
+            _write(f"{slot}/cgroup.procs", self._me)
         except OSError:
             return None
-        return MemorySlot(slot, kills)
+        return MemorySlot(slot, kills, charged)
 
     def leave(self) -> bool:
         """Move this process back home; False if it could not."""
         try:
-            _write(self._home / "cgroup.procs", os.getpid())
+            _write(self._home_procs, self._me)
         except OSError:
             return False
         return True
 
-    def end(self, slot: MemorySlot) -> None:
-        """The attempt is over (its v2 cgroup, or the process tree, kills what is left)."""
+    def finish(self, slot: MemorySlot) -> tuple[int | None, bool]:
+        """The attempt is over (its v2 cgroup, or the process tree, kills what is left):
+        its peak, and whether the OOM killer killed a process of it.
+
+        The peak leaves out what earlier attempts left charged to the cgroup (page cache
+        of the files they wrote): dropping that before each attempt (`force_empty`) costs
+        the loop milliseconds, and a reclaim of it during the attempt is all it can miss."""
+        path = Path(slot.path)
+        kills = oom_kills_v1(path)
+        if kills is not None:
+            self._kills[slot.path] = kills
         self._emptying.append(slot.path)
+        peak = peak_memory_v1(path)
+        oom_killed = (kills or 0) > slot.oom_kills_before
+        return (None if peak is None else max(0, peak - slot.charged_before)), oom_killed
 
     def close(self) -> None:
         """Remove every cgroup of ours once empty (an empty v1 memory cgroup's charge,
@@ -111,37 +126,42 @@ class MemoryCgroups:
         with contextlib.suppress(OSError):
             self._run.rmdir()
 
-    def _reusable(self) -> Path | None:
-        """A free cgroup, its leftover page cache dropped so the next peak is the attempt's."""
+    def _reusable(self) -> str | None:
+        """A free cgroup, if one is or has been emptied since."""
         self._collect_emptied()
-        if not self._free:
-            return None
-        slot = self._free.pop()
-        with contextlib.suppress(OSError):
-            _write(slot / "memory.force_empty", 0)
-        return slot
+        return self._free.pop() if self._free else None
 
     def _collect_emptied(self) -> None:
         for slot in list(self._emptying):
-            try:
-                empty = not (slot / "cgroup.procs").read_bytes().strip()
-            except OSError:
-                empty = False
-            if empty:
+            if not _read(f"{slot}/cgroup.procs").strip():
                 self._emptying.remove(slot)
                 self._free.append(slot)
 
-    def _new(self) -> Path:
+    def _new(self) -> str:
         self._made += 1
         slot = self._run / f"{SLOT_PREFIX}{self._made}"
         slot.mkdir()
-        return slot
+        return str(slot)
 
 
-def _write(path: Path, value: int) -> None:
+def _read(path: str) -> bytes:
+    """The file's first bytes; a non-empty answer when it cannot be read (busy, to be safe)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return b"?"
+    try:
+        return os.read(fd, 64)
+    except OSError:
+        return b"?"
+    finally:
+        os.close(fd)
+
+
+def _write(path: str, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        os.write(fd, str(value).encode())
+        os.write(fd, value.encode())
     finally:
         os.close(fd)
 

@@ -158,11 +158,10 @@ class Metering:
         method: Method = "sampled"
         peak = tree.peak_memory_bytes if tree is not None else None
         oom = measured.over_limit
-        if measured.slot is not None:
-            method, peak = "cgroup-v1", measured.slot.peak()
-            oom = oom or measured.slot.oom_killed()
-            if self._memory is not None:
-                self._memory.end(measured.slot)
+        if measured.slot is not None and self._memory is not None:
+            method = "cgroup-v1"
+            peak, killed = self._memory.finish(measured.slot)
+            oom = oom or killed
         read, written = _io(tree, leader)
         return Usage(
             method=method,
