@@ -15,6 +15,8 @@ Benchmarks, in the order they run (each ``bench/<module>.py`` with ``run(quick) 
     journal           the event journal's cost per job
     makespan          parallel efficiency, FIFO vs longest-first (--durations)
     oversubscription  two parallel LightGBM jobs with and without thread caps
+    usage             measuring each job's CPU and memory: its cost per job and while 8 jobs
+                      run, its accuracy against /usr/bin/time -v
     ray               bench/ray_overhead.py --repeats 2, when ``import ray`` works
 
 Every figure is a ratio or a difference against a baseline timed in the same run, in
@@ -47,6 +49,7 @@ import journal
 import makespan
 import oversubscription
 import startup
+import usage
 
 RAY_SCRIPT = c.BENCH_DIR / "ray_overhead.py"
 RAY_RESULTS = c.RESULTS_DIR / "ray_overhead.json"
@@ -150,6 +153,7 @@ def benchmarks() -> dict[str, Callable[[bool], dict[str, Any]]]:
         journal,
         makespan,
         oversubscription,
+        usage,
     )
     found: dict[str, Callable[[bool], dict[str, Any]]] = {m.NAME: m.run for m in modules}
     found["ray"] = run_ray
