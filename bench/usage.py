@@ -141,9 +141,7 @@ def sampler_share(quick: bool) -> dict[str, Any]:
     children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(8)]
     try:
         for number, child in enumerate(children):
-            metering.begin(
-                str(number), child.pid, cgroup=None, cpu_before=None, slot=None, limit=None
-            )
+            metering.begin(str(number), child.pid, cgroup=None, slot=None, limit=None)
         started, spent, looks = time.monotonic(), 0.0, 0
         while (now := time.monotonic()) < started + seconds:
             due = metering.due() or now + 1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execute.cgroup_counters import cpu_seconds_v2, parse_flat_keyed
+from orchestrator.execute.cgroup_counters import parse_flat_keyed
 from orchestrator.execute.cgroups import JobCgroups
 from orchestrator.execute.gpu_usage import parse_compute_apps
 from orchestrator.execute.memory_cgroups import MemoryCgroups
@@ -105,13 +105,12 @@ def _measure(argv: list[str], *, cgroups: bool, limit: int | None = None) -> tup
     assert metering is not None
     try:
         cgroup = job_cgroups.enter(1) if job_cgroups else None
-        before = cpu_seconds_v2(cgroup) if cgroup else None
         with metering.spawning(limit) as slot:
             pid = os.posix_spawn(argv[0], argv, dict(os.environ))
         if job_cgroups and cgroup:
             job_cgroups.leave(cgroup)
         started = time.monotonic()
-        metering.begin("job", pid, cgroup=cgroup, cpu_before=before, slot=slot, limit=limit)
+        metering.begin("job", pid, cgroup=cgroup and str(cgroup), slot=slot, limit=limit)
         while True:
             done, status, rusage = os.wait4(pid, os.WNOHANG)
             if done:

@@ -103,24 +103,23 @@ class Metering:
         key: str,
         leader: int,
         *,
-        cgroup: Path | None,
-        cpu_before: float | None,
+        cgroup: str | None,
         slot: MemorySlot | None,
         limit: int | None,
     ) -> None:
-        """The attempt `key` started: `leader`, in the v2 `cgroup` (whose CPU seconds were
-        `cpu_before` just before) and the memory `slot`, if it got them."""
+        """The attempt `key` started: `leader`, in the v2 `cgroup` and the memory `slot`,
+        if it got them. The cgroup's CPU count is read now: the leader has barely run."""
         now = time.monotonic()
+        v2 = Path(cgroup) if cgroup is not None else None
+        cpu_before = cpu_seconds_v2(v2) if v2 is not None else None
         sampled_memory = slot is None
         sampler = schedule = None
-        if sampled_memory or cgroup is None or cpu_before is None:
-            sampler = TreeSampler(leader, members_of(cgroup, leader), memory=sampled_memory)
+        if sampled_memory or v2 is None or cpu_before is None:
+            sampler = TreeSampler(leader, members_of(v2, leader), memory=sampled_memory)
             schedule = Schedule(now)
-        self._running[key] = _Measured(
-            leader, now, cgroup, cpu_before, slot, limit, sampler, schedule
-        )
+        self._running[key] = _Measured(leader, now, v2, cpu_before, slot, limit, sampler, schedule)
         if self._gpu is not None:
-            self._gpu.watch(key, members_of(cgroup, leader))
+            self._gpu.watch(key, members_of(v2, leader))
 
     def due(self) -> float | None:
         """When the next look is due (monotonic), if any attempt is sampled."""

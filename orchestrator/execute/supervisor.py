@@ -19,12 +19,10 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from orchestrator.execute import groups
 from orchestrator.execute.attempt_log import append_footer, open_log
 from orchestrator.execute.beneath import SymlinkInTheWay, symlink_reason
-from orchestrator.execute.cgroup_counters import cpu_seconds_v2
 from orchestrator.execute.child import Child
 from orchestrator.execute.ending import CANNOT_START, FOR_GOOD, ProcessEnd, describe
 from orchestrator.execute.exit_watch import ExitWatch
@@ -160,16 +158,11 @@ class Supervisor:
         return self._metering.spawning(limit)
 
     def _begin_metering(self, child: Child, slot: MemorySlot | None, limit: int | None) -> None:
-        if self._metering is None:
-            return
-        cgroup = None
-        if self._orphans is not None and child.attempt is not None:
-            found = self._orphans.cgroup_of(child.attempt)
-            cgroup = Path(found) if found else None
-        before = cpu_seconds_v2(cgroup) if cgroup is not None else None
-        self._metering.begin(
-            child.key, child.pid, cgroup=cgroup, cpu_before=before, slot=slot, limit=limit
-        )
+        if self._metering is not None:
+            cgroup = None
+            if self._orphans is not None and child.attempt is not None:
+                cgroup = self._orphans.cgroup_of(child.attempt)
+            self._metering.begin(child.key, child.pid, cgroup=cgroup, slot=slot, limit=limit)
 
     def _register(self, child: Child) -> None:
         self._children[child.key] = child
