@@ -9,10 +9,11 @@ Peak memory has two definitions, and `method` says which one a figure is:
   that is higher (it catches a spike between two samples). PSS, not RSS: pages shared
   after `fork` (a data loader's workers, shared libraries) are split among the processes
   sharing them, so a sum over the tree counts each page once.
-- `none`: nothing measured it (not Linux); the figures are None.
+- `none`: nothing measured it (not Linux: no /proc); memory and I/O are None.
 
 CPU time is user + system time of the whole tree, from the cgroup's `cpu.stat` when a
-cgroup holds the attempt, else from `/proc` and the leader's `wait4` rusage.
+cgroup holds the attempt, else from `/proc` and the leader's `wait4` rusage; without
+/proc, the leader's rusage alone (it and the descendants it reaped).
 """
 
 from __future__ import annotations

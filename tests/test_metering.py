@@ -185,3 +185,18 @@ def test_gpu_memory_of_the_jobs_processes_from_nvidia_smi(
     status, usage = _measure([sys.executable, "-c", job], cgroups=False)
     assert status == 0
     assert usage.gpu_peak_memory_bytes == 2048 << 20
+
+
+def test_without_proc_only_the_leaders_rusage_counts_and_says_so() -> None:
+    """Off Linux (no /proc, no cgroups) the usage is the leader's CPU, method `none`."""
+    metering = Metering(None, None, procfs=False)
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", burn], dict(os.environ))
+    metering.begin("job", pid, cgroup=None, slot=None, limit=None)
+    assert metering.due() is None  # nothing to sample
+    _, _, rusage = os.wait4(pid, 0)
+    usage = metering.end("job", rusage, 1.0)
+    assert usage is not None
+    assert usage.method == "none"
+    assert usage.cpu_s is not None and usage.cpu_s >= 0.3
+    assert (usage.peak_memory_bytes, usage.read_bytes, usage.write_bytes) == (None, None, None)

@@ -69,17 +69,23 @@ def _off(variable: str) -> bool:
 class Metering:
     """The figures of this run's attempts, from start to end."""
 
-    def __init__(self, memory: MemoryCgroups | None, gpu: GpuWatcher | None) -> None:
+    def __init__(
+        self, memory: MemoryCgroups | None, gpu: GpuWatcher | None, *, procfs: bool = True
+    ) -> None:
         self._memory = memory
         self._gpu = gpu
+        #: Whether there is a /proc to sample (Linux); without, only the leader's rusage.
+        self._procfs = procfs
         self._running: dict[str, _Measured] = {}
 
     @classmethod
     def make(cls, *, cgroups: bool) -> Metering | None:
-        """None off Linux (no /proc to read: nothing is measured), or with USAGE_VAR off.
-        `cgroups`: whether attempts may get a memory cgroup (off forces sampling)."""
-        if not sys.platform.startswith("linux") or _off(USAGE_VAR):
+        """None with USAGE_VAR off. `cgroups`: whether attempts may get a memory cgroup
+        (off forces sampling). Off Linux, only the leader's rusage: method `none`."""
+        if _off(USAGE_VAR):
             return None
+        if not sys.platform.startswith("linux"):
+            return cls(None, None, procfs=False)
         return cls(MemoryCgroups.make() if cgroups else None, GpuWatcher.make())
 
     @classmethod
@@ -114,7 +120,7 @@ class Metering:
         cpu_before = cpu_seconds_v2(v2) if v2 is not None else None
         sampled_memory = slot is None
         sampler = schedule = None
-        if sampled_memory or v2 is None or cpu_before is None:
+        if self._procfs and (sampled_memory or v2 is None or cpu_before is None):
             sampler = TreeSampler(leader, members_of(v2, leader), memory=sampled_memory)
             schedule = Schedule(now)
         self._running[key] = _Measured(leader, now, v2, cpu_before, slot, limit, sampler, schedule)
@@ -154,14 +160,16 @@ class Metering:
         cpu = _cgroup_cpu(measured)
         if cpu is None and tree is not None:
             cpu = tree.cpu_s
-        method: Method = "sampled"
+        if cpu is None and leader is not None:  # no /proc: it and what it reaped
+            cpu = leader.ru_utime + leader.ru_stime
+        method: Method = "sampled" if tree is not None else "none"
         peak = tree.peak_memory_bytes if tree is not None else None
         oom = measured.over_limit
         if measured.slot is not None and self._memory is not None:
             method = "cgroup-v1"
             peak, killed = self._memory.finish(measured.slot)
             oom = oom or killed
-        read, written = _io(tree, leader)
+        read, written = _io(tree, leader) if self._procfs else (None, None)
         return Usage(
             method=method,
             cpu_s=None if cpu is None else round(cpu, 3),
