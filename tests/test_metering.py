@@ -8,6 +8,7 @@ the cgroups this host allows and once with sampling forced.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 from orchestrator.execute.cgroup_counters import parse_flat_keyed
 from orchestrator.execute.cgroups import JobCgroups
 from orchestrator.execute.gpu_usage import parse_compute_apps
-from orchestrator.execute.memory_cgroups import MemoryCgroups
+from orchestrator.execute.memory_cgroups import MemoryCgroups, own_v1_memory_cgroup
 from orchestrator.execute.metering import Metering
 from orchestrator.execute.tree_sampler import Schedule, parse_io, parse_pss, parse_stat
 from orchestrator.usage import Usage, mean_cpu_percent
@@ -200,3 +201,22 @@ def test_without_proc_only_the_leaders_rusage_counts_and_says_so() -> None:
     assert usage.method == "none"
     assert usage.cpu_s is not None and usage.cpu_s >= 0.3
     assert (usage.peak_memory_bytes, usage.read_bytes, usage.write_bytes) == (None, None, None)
+
+
+@linux
+def test_memory_cgroups_of_a_dead_orchestrator_are_removed_at_the_next_start() -> None:
+    """An orchestrator SIGKILLed with its watchdog leaves its empty cgroups behind."""
+    home = own_v1_memory_cgroup()
+    probe = MemoryCgroups.make()
+    if home is None or probe is None:
+        pytest.skip("no v1 memory cgroup of ours to write here")
+    probe.close()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no process has now
+    stale = home / f"train-orch.{dead.pid}" / "slot-1"
+    stale.mkdir(parents=True)
+    made = MemoryCgroups.make()
+    assert made is not None
+    made.close()
+    assert not stale.parent.exists()
+    assert not (home / f"train-orch.{os.getpid()}").exists()  # and ours went at close
