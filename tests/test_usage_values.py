@@ -13,7 +13,7 @@ from orchestrator.config.validate import parse_size
 from orchestrator.errors import OrchestratorError
 from orchestrator.execute.ending import ProcessEnd, attempt_status, describe, why_it_ended
 from orchestrator.models import Attempt, Status
-from orchestrator.report.console import usage_cells
+from orchestrator.report.final_table import usage_cells
 from orchestrator.run_summary import from_document
 from orchestrator.run_summary.writing import dump
 from orchestrator.usage import Usage, format_bytes, out_of_memory
