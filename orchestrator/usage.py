@@ -18,14 +18,15 @@ cgroup holds the attempt, else from `/proc` and the leader's `wait4` rusage; wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from orchestrator.frozen_dataclass import frozen_dataclass
 
 Method = Literal["cgroup-v2", "cgroup-v1", "sampled", "none"]
 METHODS: tuple[Method, ...] = ("cgroup-v2", "cgroup-v1", "sampled", "none")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Usage:
     #: How peak memory was measured (see the module's docstring).
     method: Method
