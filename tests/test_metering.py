@@ -55,9 +55,10 @@ else:
 # ------------------------------------------------------------------------ as values
 def test_stat_line_gives_parent_start_and_cpu_with_reaped_children() -> None:
     ticks = os.sysconf("SC_CLK_TCK")
-    fields = ["S", "41", *["0"] * 9, str(ticks), str(2 * ticks), str(ticks), "0"]
-    fields += ["0"] * 4 + ["777"]
-    assert parse_stat(b"42 (a) b) " + " ".join(fields).encode()) == (41, 777, 4.0)
+    fields = ["S", "41", *["0"] * 4, "64", *["0"] * 4, str(ticks), str(2 * ticks), str(ticks)]
+    fields += ["0"] * 5 + ["777"]
+    parsed = parse_stat(b"42 (a) b) " + " ".join(fields).encode())
+    assert parsed == (41, 777, 4.0, "S", True)  # flags 64: forked, no exec since
     assert parse_stat(b"garbage") is None
 
 

@@ -52,18 +52,26 @@ class ProcessFigures:
     cpu_s: float
     read_bytes: int
     write_bytes: int
+    #: Its state (`R`, `S`, `D`, ...), and whether it was forked and has not exec'd since.
+    state: str = "R"
+    forked: bool = False
 
 
-def parse_stat(text: bytes) -> tuple[int, int, float] | None:
-    """(ppid, start time in ticks, CPU seconds of it and its reaped children) from a
-    /proc/<pid>/stat line; None if it does not parse."""
+#: The kernel's PF_FORKNOEXEC flag (/proc/<pid>/stat field 9): forked, no exec since.
+_FORKNOEXEC = 0x40
+
+
+def parse_stat(text: bytes) -> tuple[int, int, float, str, bool] | None:
+    """(ppid, start time in ticks, CPU seconds of it and its reaped children, state,
+    forked without exec) from a /proc/<pid>/stat line; None if it does not parse."""
     try:
         fields = text.rsplit(b")", 1)[1].split()
         ppid, started = int(fields[1]), int(fields[19])
         ticks = sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
+        forked = bool(int(fields[6]) & _FORKNOEXEC)
     except (IndexError, ValueError):
         return None
-    return ppid, started, ticks / _TICKS
+    return ppid, started, ticks / _TICKS, fields[0].decode(errors="replace"), forked
 
 
 def parse_io(text: bytes) -> tuple[int, int]:
@@ -105,7 +113,8 @@ def read_process(pid: int) -> ProcessFigures | None:
         return None
     io = _read(f"/proc/{pid}/io")
     read_bytes, write_bytes = parse_io(io) if io else (0, 0)
-    return ProcessFigures(parsed[0], parsed[1], parsed[2], read_bytes, write_bytes)
+    ppid, started, cpu_s, state, forked = parsed
+    return ProcessFigures(ppid, started, cpu_s, read_bytes, write_bytes, state, forked)
 
 
 def pss_of(pid: int) -> int:
@@ -168,14 +177,22 @@ class TreeSampler:
     def look(self) -> int | None:
         """Look at the processes now: their PSS together (None unless measuring memory)."""
         live: dict[tuple[int, int], ProcessFigures] = {}
-        pss = 0
         for pid in self._members():
             figures = read_process(pid)
             if figures is not None:
                 live[pid, figures.started] = figures
-                pss += self._pss(pid, figures.started) if self._memory else 0
-        self._read_at = {key: self._read_at[key] for key in live if key in self._read_at}
         pids = {pid for pid, _ in live}
+        pss = 0
+        if self._memory:
+            # A vfork child runs in its parent's memory until it execs (the parent waits,
+            # in state D): its smaps are its parent's, which must not count twice.
+            waiting = {pid for (pid, _), f in live.items() if f.state == "D"}
+            pss = sum(
+                self._pss(pid, f.started)
+                for (pid, _), f in live.items()
+                if not (f.forked and f.ppid in waiting)
+            )
+        self._read_at = {key: self._read_at[key] for key in live if key in self._read_at}
         for key, figures in self._live.items():
             # The leader's figures, up to its end, are its rusage's (see `finish`).
             if key not in live and figures.ppid not in pids and key[0] != self._leader:
