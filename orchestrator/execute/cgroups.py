@@ -42,11 +42,8 @@ class JobCgroups:
         home = own_v2_cgroup()
         if home is None:
             return None
-        remove_stale(home)
-        run = home / f"{RUN_PREFIX}{os.getpid()}"
-        try:
-            run.mkdir()
-        except OSError:
+        run = new_run_dir(home)
+        if run is None:
             return None
         made = cls(home, run)
         try:
@@ -210,7 +207,19 @@ def kill_cgroup(path: str) -> None:
         cgroup.parent.rmdir()  # the run's own, once its last attempt is gone
 
 
-def remove_stale(home: Path) -> None:
+def new_run_dir(home: Path) -> Path | None:
+    """This run's directory below `home` (a v2 cgroup, or a v1 memory one), after removing
+    those of dead runs; None where we may not make it."""
+    _remove_stale(home)
+    run = home / f"{RUN_PREFIX}{os.getpid()}"
+    try:
+        run.mkdir()
+    except OSError:
+        return None
+    return run
+
+
+def _remove_stale(home: Path) -> None:
     """Remove the empty cgroups of orchestrators that died (SIGKILL) with their watchdog.
 
     Empty ones only: what still runs in one is a killed run's attempt, which `--resume`

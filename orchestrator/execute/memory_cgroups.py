@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.execute.cgroup_counters import oom_kills_v1, peak_memory_v1
-from orchestrator.execute.cgroups import CLOSE_WAIT, RUN_PREFIX, SLOT_PREFIX, remove_stale
+from orchestrator.execute.cgroups import CLOSE_WAIT, SLOT_PREFIX, new_run_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +54,8 @@ class MemoryCgroups:
         home = own_v1_memory_cgroup()
         if home is None:
             return None
-        remove_stale(home)
-        run = home / f"{RUN_PREFIX}{os.getpid()}"
-        try:
-            run.mkdir()
-        except OSError:
+        run = new_run_dir(home)
+        if run is None:
             return None
         made = cls(home, run)
         try:
