@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,19 +27,19 @@ def expand_matrices(
         )
     members = {s.id: [matrix_member(s, combo) for combo in s.matrix] for s in specs if s.matrix}
     expanded = [m for s in specs for m in members.get(s.id, [s])]
-    return tuple(
-        replace(
-            s,
-            needs=tuple(
-                dict.fromkeys(
-                    n
-                    for need in s.needs
-                    for n in ([m.id for m in members[need]] if need in members else [need])
-                )
-            ),
+    return tuple(_with_needs_expanded(s, members) for s in expanded)
+
+
+def _with_needs_expanded(spec: JobSpec, members: Mapping[str, list[JobSpec]]) -> JobSpec:
+    needs = tuple(
+        dict.fromkeys(
+            n
+            for need in spec.needs
+            for n in ([m.id for m in members[need]] if need in members else [need])
         )
-        for s in expanded
     )
+    # Most jobs' needs are already so: copying a job is the dearer part of planning it.
+    return spec if needs == spec.needs else replace(spec, needs=needs)
 
 
 def matrix_member(spec: JobSpec, combo: Pairs) -> JobSpec:
