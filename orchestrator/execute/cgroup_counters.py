@@ -9,7 +9,6 @@ again by later attempts, so an attempt's figure is a difference, or read after a
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 
 def parse_flat_keyed(text: str) -> dict[str, int]:
@@ -22,8 +21,8 @@ def parse_flat_keyed(text: str) -> dict[str, int]:
     return found
 
 
-def _read(path: Path) -> str | None:
-    try:  # os calls, not pathlib: read twice per job, where pathlib would cost double
+def _read(path: str) -> str | None:
+    try:  # os calls on strings, not pathlib: these run several times per job
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
@@ -35,27 +34,27 @@ def _read(path: Path) -> str | None:
         os.close(fd)
 
 
-def _keyed(path: Path) -> dict[str, int] | None:
+def _keyed(path: str) -> dict[str, int] | None:
     text = _read(path)
     return None if text is None else parse_flat_keyed(text)
 
 
-def cpu_seconds_v2(cgroup: Path) -> float | None:
+def cpu_seconds_v2(cgroup: str) -> float | None:
     """User + system CPU seconds from a v2 `cpu.stat`: a core file, there even where no
     controller is enabled (a hybrid host's v2 mount)."""
-    stat = _keyed(cgroup / "cpu.stat")
+    stat = _keyed(f"{cgroup}/cpu.stat")
     if stat is None or "user_usec" not in stat or "system_usec" not in stat:
         return None
     return (stat["user_usec"] + stat["system_usec"]) / 1e6
 
 
-def peak_memory_v1(cgroup: Path) -> int | None:
+def peak_memory_v1(cgroup: str) -> int | None:
     """The high-water mark of a v1 memory cgroup's charge, since it was made or reset."""
-    text = _read(cgroup / "memory.max_usage_in_bytes")
+    text = _read(f"{cgroup}/memory.max_usage_in_bytes")
     return int(text) if text is not None and text.strip().isdigit() else None
 
 
-def oom_kills_v1(cgroup: Path) -> int | None:
+def oom_kills_v1(cgroup: str) -> int | None:
     """Processes the OOM killer has killed in a v1 memory cgroup (`memory.oom_control`)."""
-    control = _keyed(cgroup / "memory.oom_control")
+    control = _keyed(f"{cgroup}/memory.oom_control")
     return None if control is None else control.get("oom_kill", 0)

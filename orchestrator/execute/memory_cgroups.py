@@ -76,10 +76,10 @@ class MemoryCgroups:
             slot = self._reusable() or self._new()
             _write(f"{slot}/memory.limit_in_bytes", "-1" if limit is None else str(limit))
             _write(f"{slot}/memory.max_usage_in_bytes", "0")  # down to what is charged now
-            charged = peak_memory_v1(Path(slot)) or 0
+            charged = peak_memory_v1(slot) or 0
             kills = self._kills.get(slot)
             if kills is None:
-                kills = oom_kills_v1(Path(slot)) or 0
+                kills = oom_kills_v1(slot) or 0
             _write(f"{slot}/cgroup.procs", self._me)
         except OSError:
             return None
@@ -100,11 +100,11 @@ class MemoryCgroups:
         The peak leaves out what earlier attempts left charged to the cgroup (page cache
         of the files they wrote): dropping that before each attempt (`force_empty`) costs
         the loop milliseconds, and a reclaim of it during the attempt is all it can miss."""
-        path = Path(slot.path)
+        path = slot.path
         kills = oom_kills_v1(path)
         if kills is not None:
-            self._kills[slot.path] = kills
-        self._emptying.append(slot.path)
+            self._kills[path] = kills
+        self._emptying.append(path)
         peak = peak_memory_v1(path)
         oom_killed = (kills or 0) > slot.oom_kills_before
         return (None if peak is None else max(0, peak - slot.charged_before)), oom_killed

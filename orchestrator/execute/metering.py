@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.execute.cgroup_counters import cpu_seconds_v2
@@ -49,7 +48,7 @@ class _Measured:
 
     leader: int
     started: float
-    cgroup: Path | None
+    cgroup: str | None
     cpu_before: float | None
     slot: MemorySlot | None
     limit: int | None
@@ -116,16 +115,17 @@ class Metering:
         """The attempt `key` started: `leader`, in the v2 `cgroup` and the memory `slot`,
         if it got them. The cgroup's CPU count is read now: the leader has barely run."""
         now = time.monotonic()
-        v2 = Path(cgroup) if cgroup is not None else None
-        cpu_before = cpu_seconds_v2(v2) if v2 is not None else None
+        cpu_before = cpu_seconds_v2(cgroup) if cgroup is not None else None
         sampled_memory = slot is None
         sampler = schedule = None
-        if self._procfs and (sampled_memory or v2 is None or cpu_before is None):
-            sampler = TreeSampler(leader, members_of(v2, leader), memory=sampled_memory)
+        if self._procfs and (sampled_memory or cgroup is None or cpu_before is None):
+            sampler = TreeSampler(leader, members_of(cgroup, leader), memory=sampled_memory)
             schedule = Schedule(now)
-        self._running[key] = _Measured(leader, now, v2, cpu_before, slot, limit, sampler, schedule)
+        self._running[key] = _Measured(
+            leader, now, cgroup, cpu_before, slot, limit, sampler, schedule
+        )
         if self._gpu is not None:
-            self._gpu.watch(key, members_of(v2, leader))
+            self._gpu.watch(key, members_of(cgroup, leader))
 
     def due(self) -> float | None:
         """When the next look is due (monotonic), if any attempt is sampled."""
@@ -190,7 +190,7 @@ class Metering:
             self._memory.close()
 
 
-def members_of(cgroup: Path | None, leader: int) -> Callable[[], set[int]]:
+def members_of(cgroup: str | None, leader: int) -> Callable[[], set[int]]:
     """How to list an attempt's processes: its cgroup's, else its leader's tree."""
     if cgroup is not None:
         return lambda: cgroup_members(cgroup)

@@ -26,7 +26,6 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.execute.procfs import children_of
@@ -139,9 +138,9 @@ def process_tree(leader: int) -> set[int]:
     return found
 
 
-def cgroup_members(cgroup: Path) -> set[int]:
+def cgroup_members(cgroup: str) -> set[int]:
     """Every process in the cgroup: daemons that left the tree included."""
-    text = _read(str(cgroup / "cgroup.procs"))
+    text = _read(f"{cgroup}/cgroup.procs")
     return {int(pid) for pid in text.split()} if text else set()
 
 
