@@ -8,7 +8,7 @@ again by later attempts, so an attempt's figure is a difference, or read after a
 
 from __future__ import annotations
 
-import os
+from orchestrator.execute import kernel_files
 
 
 def parse_flat_keyed(text: str) -> dict[str, int]:
@@ -22,16 +22,10 @@ def parse_flat_keyed(text: str) -> dict[str, int]:
 
 
 def _read(path: str) -> str | None:
-    try:  # os calls on strings, not pathlib: these run several times per job
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
     try:
-        return os.read(fd, 1 << 12).decode("ascii", errors="replace")
+        return kernel_files.read(path, 1 << 12).decode("ascii", errors="replace")
     except OSError:
         return None
-    finally:
-        os.close(fd)
 
 
 def _keyed(path: str) -> dict[str, int] | None:

@@ -13,6 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from orchestrator.execute import kernel_files
+
 #: How long closing keeps waiting for killed cgroups to empty before it gives up on them.
 CLOSE_WAIT = 2.0
 
@@ -89,7 +91,7 @@ class JobCgroups:
         if cgroup == self._inside or self._holding.pop(cgroup, None) is None:
             return
         with contextlib.suppress(OSError):
-            (cgroup / "cgroup.kill").write_bytes(b"1")
+            kernel_files.write(f"{cgroup}/cgroup.kill", b"1")
         self._emptying.append(cgroup)
 
     def attempt_of(self, pid: int) -> int | None:
@@ -137,11 +139,7 @@ class JobCgroups:
         return cgroup
 
     def _move_self(self, cgroup: Path) -> None:
-        fd = os.open(cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, self._me)
-        finally:
-            os.close(fd)
+        kernel_files.write(f"{cgroup}/cgroup.procs", self._me)
 
 
 #: Names of our cgroups: a run's directory, `train-orch.<pid>`, and the attempts' in it.
@@ -152,7 +150,7 @@ SLOT_PREFIX = "slot-"
 def _populated(cgroup: Path) -> bool:
     """Whether a process is left in the cgroup (`populated 1` in cgroup.events)."""
     try:
-        return b"populated 1" in (cgroup / "cgroup.events").read_bytes()
+        return b"populated 1" in kernel_files.read(f"{cgroup}/cgroup.events")
     except FileNotFoundError:
         return False
     except OSError:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.execute import kernel_files
 from orchestrator.execute.cgroup_counters import oom_kills_v1, peak_memory_v1
 from orchestrator.execute.cgroups import CLOSE_WAIT, SLOT_PREFIX, new_run_dir
 
@@ -144,23 +145,13 @@ class MemoryCgroups:
 def _read(path: str) -> bytes:
     """The file's first bytes; a non-empty answer when it cannot be read (busy, to be safe)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return kernel_files.read(path, 64)
     except OSError:
         return b"?"
-    try:
-        return os.read(fd, 64)
-    except OSError:
-        return b"?"
-    finally:
-        os.close(fd)
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
+    kernel_files.write(path, value.encode())
 
 
 def own_v1_memory_cgroup() -> Path | None:

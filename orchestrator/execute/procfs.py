@@ -8,6 +8,8 @@ import signal
 import threading
 from pathlib import Path
 
+from orchestrator.execute import kernel_files
+
 #: Pids of our children that are neither jobs nor their orphans (the watchdog).
 HELPERS: set[int] = set()
 
@@ -32,11 +34,9 @@ def children_of(pid: int) -> set[int]:
 
 def _task_children(pid: int, task: int) -> set[int]:
     with contextlib.suppress(OSError):
-        fd = os.open(f"/proc/{pid}/task/{task}/children", os.O_RDONLY | os.O_CLOEXEC)
-        try:  # os calls, not pathlib: this runs once per ended job, pathlib triples its cost
-            return {int(child) for child in os.read(fd, 1 << 16).split()}
-        finally:
-            os.close(fd)
+        return {
+            int(child) for child in kernel_files.read(f"/proc/{pid}/task/{task}/children").split()
+        }
     return set()
 
 
@@ -45,7 +45,7 @@ def start_time(pid: int) -> int | None:
     with the pid, it names one process of this boot, whatever reuses the pid later.
     None without /proc, or once the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        fields = kernel_files.read(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
     if fields[0] == b"Z":  # a zombie runs nothing

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orchestrator.execute import kernel_files
 from orchestrator.execute.procfs import children_of
 
 if TYPE_CHECKING:
@@ -93,15 +94,9 @@ def parse_pss(text: bytes) -> int:
 
 def _read(path: str) -> bytes | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return kernel_files.read(path, 1 << 14)
     except OSError:
         return None
-    try:  # os calls, not pathlib: a look reads three files per process
-        return os.read(fd, 1 << 14)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def read_process(pid: int) -> ProcessFigures | None:
