@@ -105,6 +105,26 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:3:17: jobs.a.resources.tpu: must not be negative, got -1",
     ),
     (
+        "resources",
+        job("resources: {tpu: lots}"),
+        f"{F}:3:17: jobs.a.resources.tpu: expected an amount, got str 'lots'",
+    ),
+    (
+        "resources",
+        job("resources: {CPU: 2}"),
+        f"{F}:3:17: jobs.a.resources.CPU: Ray's own resource: ask with cpus:",
+    ),
+    (
+        "resources",
+        job("resources: {object_store_memory: 2}"),
+        f"{F}:3:17: jobs.a.resources.object_store_memory: set by Ray",
+    ),
+    (
+        "resources",
+        job("resources: {tpu: 0.00005}"),
+        f"{F}:3:17: jobs.a.resources.tpu: Ray counts in steps of 0.0001, got 5e-05",
+    ),
+    (
         "memory_limit",
         job("memory_limit: lots"),
         f"{F}:3:5: jobs.a.memory_limit: expected a size like 512M or 2G, got str 'lots'",

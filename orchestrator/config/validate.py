@@ -131,10 +131,30 @@ def gates(doc: Document, keys: KeyPath, value: Value) -> tuple[Gate, ...]:
     return tuple(parsed)
 
 
+#: Ray's own resource names, and the job key that asks for each (None: Ray sets it).
+RAY_RESERVED = {"CPU": "cpus", "GPU": "gpus", "memory": "memory", "object_store_memory": None}
+#: Ray counts fractional resources in ten-thousandths and refuses anything finer.
+RAY_STEPS = 10_000
+
+
 def resources(doc: Document, keys: KeyPath, value: Value) -> tuple[tuple[str, float], ...]:
     if not isinstance(value, dict):
         raise doc.error(keys, f"expected a mapping of name: amount, got {type_name(value)}")
-    return tuple((str(k), seconds(doc, (*keys, str(k)), v)) for k, v in value.items())
+    return tuple(_resource(doc, (*keys, str(k)), v) for k, v in value.items())
+
+
+def _resource(doc: Document, keys: KeyPath, value: Value) -> tuple[str, float]:
+    """One custom Ray resource: Ray refuses its own names and amounts it cannot count."""
+    name = keys[-1]
+    if name in RAY_RESERVED:
+        key = RAY_RESERVED[name]
+        raise doc.error(keys, f"Ray's own resource: ask with {key}:" if key else "set by Ray")
+    amount = finite(doc, keys, value, "an amount")
+    if amount < 0:
+        raise doc.error(keys, f"must not be negative, got {value}")
+    if abs(amount * RAY_STEPS - round(amount * RAY_STEPS)) > 1e-6:
+        raise doc.error(keys, f"Ray counts in steps of 0.0001, got {value}")
+    return name, amount
 
 
 def directions(doc: Document, keys: KeyPath, value: Value) -> dict[str, str]:
