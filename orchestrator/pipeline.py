@@ -131,6 +131,8 @@ def main(options: RunOptions, base: Path) -> int:
     with _ray_backend(options) as ray:
         # One plan and one set of decisions: --dry-run prints exactly what a run executes.
         plan = make_plan(options, selection, base, cpu_count=ray.cpus if ray else None)
+        if ray:
+            ray.check(plan.jobs)  # a job no node can run is an error now, not a hang
         decisions = decide_plan(plan, options, base)
         if options.dry_run:
             _preview_plan(options, plan, decisions, base)

@@ -6,35 +6,37 @@ backends, except that a daemon leaving its job's process group is only caught lo
 Ray worker is not ours to make a subreaper). The log is written on the worker and shipped
 to the driver's `logs/<id>.log` in chunks while the job runs, through a small actor pinned
 to the driver's node, so a job whose worker is killed still leaves the log up to its last
-half second. Retries stay the orchestrator's: Ray's are off, and a task lost with its
-worker or node is a failed attempt marked `node_lost`. Ray is imported only when this
-backend is chosen.
+half second (ray_task.py is that side). Retries stay the orchestrator's: Ray's are off,
+and a task lost with its worker or node is a failed attempt marked `node_lost`, with the
+node it ran on. A job no live node can run fails instead of waiting forever (see
+ray_placement.py). Ray is imported only when this backend is chosen.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import itertools
 import os
 import queue
 import tarfile
-import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orchestrator
 from orchestrator.errors import OrchestratorError
+from orchestrator.execute import ray_placement
 from orchestrator.execute.ending import ProcessEnd
-from orchestrator.execute.supervisor import Supervisor
+from orchestrator.execute.ray_task import LogSink, run_attempt
 from orchestrator.models import PlannedJob
 from orchestrator.usage import Usage
 
 INSTALL = 'pip install "training-orchestrator[ray]"'
-SHIP_EVERY = 0.5
-CHUNK = 4 * 1024 * 1024
 NODE_LOST = "node_lost"
+#: How often an attempt that waits to be placed checks that a live node can still take it.
+PLACEMENT_CHECK = 2.0
 
 
 def connect(address: str | None, cpus: int | None, *, ship_outputs: bool) -> RayBackend:
@@ -83,6 +85,7 @@ class RayBackend:
         self._lock = threading.Lock()
         self._refs: dict[str, Any] = {}
         self._stopping = False
+        self._tokens = itertools.count()
         self._inbox: queue.SimpleQueue[tuple[str, ProcessEnd] | None] = queue.SimpleQueue()
 
     @property
@@ -115,9 +118,26 @@ class RayBackend:
             outcome = ProcessEnd(None, None, started, time.time() - started, error=error)
         self._inbox.put((job.id, outcome))
 
+    def check(self, jobs: Sequence[PlannedJob]) -> None:
+        """Refuse, before anything starts, the jobs Ray would refuse or no live node can
+        run (Ray would leave them pending forever): every such job, with the resource."""
+        nodes = self._nodes()
+        problems = [
+            ray_placement.invalid_request(job)
+            or ray_placement.unplaceable(job.id, ray_placement.needs(job), nodes)
+            for job in jobs
+        ]
+        if any(problems):
+            raise OrchestratorError("\n".join(p for p in problems if p))
+
+    def _nodes(self) -> list[dict[str, float]]:
+        """The total resources of each node alive now."""
+        return [node["Resources"] for node in self.ray.nodes() if node["Alive"]]
+
     def _run(self, job: PlannedJob, header: str, *, fresh_log: bool) -> ProcessEnd:
         if fresh_log:  # shipped chunks are appended to it
             Path(job.log_path).write_bytes(b"")
+        token = next(self._tokens)
         request = {
             "argv": list(job.argv),
             "cwd": str(Path(job.cwd).resolve()),
@@ -127,20 +147,23 @@ class RayBackend:
             "grace": job.grace,
             "memory_limit": job.memory_limit,
             "key": job.id,
+            "token": token,
             "log_path": str(Path(job.log_path).resolve()),
             "sink": self.sink,
             "ship_output_dir": job.output_dir if self.ship_outputs else None,
         }
-        options: dict[str, Any] = {"num_cpus": job.cpus, "num_gpus": job.gpus}
-        if job.resources:
-            options["resources"] = dict(job.resources)
         submitted = time.time()
-        ref = self.task.options(**options).remote(request)
+        ref = self.task.options(**ray_placement.task_options(job)).remote(request)
         with self._lock:
             self._refs[job.id] = ref
             if self._stopping:
                 self.ray.cancel(ref)
         try:
+            unplaced = self._wait_placed_or_done(job, ref, token)
+            if unplaced is not None:
+                return ProcessEnd(
+                    None, None, submitted, time.time() - submitted, error=unplaced, permanent=True
+                )
             result = self.ray.get(ref)
         except self.ray.exceptions.TaskCancelledError:
             return ProcessEnd(None, None, submitted, time.time() - submitted, cancelled=True)
@@ -150,7 +173,7 @@ class RayBackend:
             self.ray.exceptions.RaySystemError,
             self.ray.exceptions.ObjectLostError,
         ):
-            return ProcessEnd(None, None, submitted, time.time() - submitted, error=NODE_LOST)
+            return self._lost(job, token, submitted)
         finally:
             with self._lock:
                 self._refs.pop(job.id, None)
@@ -159,6 +182,29 @@ class RayBackend:
             _unpack(packed, Path(job.output_dir))
         usage = result.pop("usage", None)  # a dict, as dataclasses.asdict made it
         return ProcessEnd(**result, usage=Usage(**usage) if usage else None)
+
+    def _wait_placed_or_done(self, job: PlannedJob, ref: Any, token: int) -> str | None:
+        """Wait until the task ends or starts on a node; while it waits, check that a
+        live node can still run it. Why none can (the task is cancelled), or None."""
+        asked = ray_placement.needs(job)
+        while not self.ray.wait([ref], timeout=PLACEMENT_CHECK)[0]:
+            if self.ray.get(self.sink.node_of.remote(token)) is not None:
+                return None
+            why = ray_placement.unplaceable(job.id, asked, self._nodes())
+            if why is not None:
+                self.ray.cancel(ref, force=True)
+                return why
+        return None
+
+    def _lost(self, job: PlannedJob, token: int, submitted: float) -> ProcessEnd:
+        """The attempt died with its worker or node: close its log (whatever was shipped
+        stays) and say on which node it ran, as far as the sink heard."""
+        node = self.ray.get(self.sink.node_of.remote(token))
+        duration = time.time() - submitted
+        where = f"on node {node}" if node else "before it reported its node"
+        footer = f"=== {NODE_LOST} after {duration:.2f}s: its Ray worker died, {where}"
+        self.ray.get(self.sink.close.remote(str(Path(job.log_path).resolve()), footer))
+        return ProcessEnd(None, None, submitted, duration, node=node, error=NODE_LOST)
 
     def stop(self, key: str) -> None:
         with self._lock:
@@ -179,95 +225,6 @@ class RayBackend:
 
     def close(self) -> None:
         self.ray.shutdown()
-
-
-class LogSink:
-    """Appends shipped log chunks on the driver's node (a Ray actor, one per run)."""
-
-    def append(self, path: str, data: bytes) -> None:
-        with Path(path).open("ab") as log:
-            log.write(data)
-
-
-def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
-    """The Ray task: supervise one attempt on this worker, shipping its log as it grows."""
-    import ray
-
-    node = ray.get_runtime_context().get_node_id()
-    fd, local_log = tempfile.mkstemp(prefix="train-orch-", suffix=".log")
-    os.close(fd)
-    supervisor = Supervisor()
-    done: dict[str, ProcessEnd] = {}
-    finished = threading.Event()
-
-    def attempt() -> None:
-        try:
-            supervisor.start(
-                request["key"],
-                request["argv"],
-                cwd=request["cwd"],
-                env=request["env"],
-                log_path=local_log,
-                header=request["header"],
-                timeout=request["timeout"],
-                grace=request["grace"],
-                memory_limit=request["memory_limit"],
-            )
-            done["outcome"] = supervisor.wait_for(request["key"])
-        finally:
-            finished.set()
-
-    threading.Thread(target=attempt, daemon=True).start()
-    shipper = _Shipper(local_log, request["sink"], request["log_path"])
-    interrupts = 0
-    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
-    # looking finished while it still runs (seen here on CPython 3.11).
-    try:
-        while not finished.is_set():
-            try:
-                finished.wait(SHIP_EVERY)
-                shipper.ship()
-            except KeyboardInterrupt:  # ray.cancel: first stop with grace, then kill
-                interrupts += 1
-                (supervisor.cancel_all if interrupts == 1 else supervisor.kill_all)()
-        shipper.ship(final=True)
-    finally:
-        supervisor.close()  # Ray reuses workers: its pipe must not outlive the attempt
-        Path(local_log).unlink(missing_ok=True)
-    result = dataclasses.asdict(done["outcome"])
-    result["node"] = node[:12]
-    if request["ship_output_dir"]:
-        result["outputs"] = _pack(Path(request["cwd"], request["ship_output_dir"]))
-    return result
-
-
-class _Shipper:
-    def __init__(self, local_log: str, sink: Any, target: str) -> None:
-        self.local_log = local_log
-        self.sink = sink
-        self.target = target
-        self.offset = 0
-        self.last: Any = None
-
-    def ship(self, *, final: bool = False) -> None:
-        with Path(self.local_log).open("rb") as log:
-            log.seek(self.offset)
-            while chunk := log.read(CHUNK):
-                self.offset += len(chunk)
-                # One caller's calls to an actor run in order, so chunks arrive in order.
-                self.last = self.sink.append.remote(self.target, chunk)
-        if final and self.last is not None:
-            import ray
-
-            ray.get(self.last)  # every chunk is on the driver before the attempt reports
-
-
-def _pack(directory: Path) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        if directory.is_dir():
-            archive.add(directory, arcname=".")
-    return buffer.getvalue()
 
 
 def _unpack(data: bytes, directory: Path) -> None:

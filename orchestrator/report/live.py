@@ -26,7 +26,7 @@ from orchestrator.events import (
     RunStarted,
     SweepStarted,
 )
-from orchestrator.models import JobResult, Plan, PlannedJob, Status
+from orchestrator.models import Attempt, JobResult, Plan, PlannedJob, Status
 from orchestrator.report.console import STATUS_STYLE, make_console, print_warning
 from orchestrator.report.final_table import final_table, headline
 from orchestrator.report.github import github_log_tail
@@ -74,7 +74,7 @@ class ConsoleReporter:
             self._line(
                 time.time(),
                 f"[yellow]retry[/]  {escape(event.job.id)} attempt "
-                f"{attempt.number}/{event.of} {attempt.status.value}; "
+                f"{attempt.number}/{event.of} {attempt.status.value}{_outside(attempt)}; "
                 f"next in {event.retry_in:.1f}s",
             )
         elif isinstance(event, SweepStarted):
@@ -163,6 +163,15 @@ def sweep_started_text(event: SweepStarted) -> str:
         earlier = f"; earlier {event.earlier}" if event.earlier else ""
         what = f"new study {event.study} ({event.new_because}{earlier})"
     return f"sweep  {event.job.id}: {what} · {event.left} to run"
+
+
+def _outside(attempt: Attempt) -> str:
+    """` (node_lost on node 3f2a9c0e81d4)`: what ended the attempt from outside the job
+    (a lost Ray node, a program that cannot start), and where, if it ran on a node."""
+    if attempt.error is None:
+        return ""
+    where = f" on node {attempt.node}" if attempt.node else ""
+    return f" ({escape(attempt.error)}{where})"
 
 
 def running_name(job: PlannedJob) -> str:
