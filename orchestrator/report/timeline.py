@@ -59,13 +59,13 @@ def gantt(summary: RunSummary) -> list[str]:
     print correct elapsed times only for viewers in UTC.
     """
     bars = _bars(summary)
-    # Lanes are found per CI runner: a merged run's shards ran on separate machines, and
-    # a lane shared between them would name one worker for two runners' jobs.
-    lanes: dict[str | None, list[int]] = {}  # per shard: when each of its lanes is free
-    sections: dict[tuple[int, str | None, int], list[str]] = {}
+    # Lanes are found per CI runner and per Ray node: a merged run's shards ran on separate
+    # machines, a Ray run's attempts on its nodes, and a lane shared between two would
+    # name one worker for both.
+    lanes: dict[tuple[str | None, str | None], list[int]] = {}  # when each lane is free
+    sections: dict[tuple[int, str | None, str, int], list[str]] = {}
     for start, end, job, attempt in bars:
-        shard = job.shard
-        free_at = lanes.setdefault(shard, [])
+        free_at = lanes.setdefault((job.shard, attempt.node), [])
         # Start times are kept to the millisecond and durations rounded to it, so a job
         # started a tenth of a millisecond after the last one ended (as a sequential run
         # does) can seem to begin up to 1.5 ms before it: that lane is still free.
@@ -73,12 +73,12 @@ def gantt(summary: RunSummary) -> list[str]:
         if lane == len(free_at):
             free_at.append(0)
         free_at[lane] = end
-        key = (_shard_number(shard), shard, lane)
+        key = (_shard_number(job.shard), job.shard, attempt.node or "", lane)
         sections.setdefault(key, []).append(_task(job, attempt, start, end))
     span = max(end for _, end, _, _ in bars) - bars[0][0] if bars else 0
-    sharded = any(shard for _, shard, _ in sections)
     # Mermaid leaves 75 px for section names: "shard 2/3 · worker 1" would run into the bars.
-    config = ["---", "config:", "  gantt:", "    leftPadding: 170", "---"] if sharded else []
+    wide = any(shard or node for _, shard, node, _ in sections)
+    config = ["---", "config:", "  gantt:", "    leftPadding: 170", "---"] if wide else []
     lines = [
         "```mermaid",
         *config,
@@ -88,10 +88,20 @@ def gantt(summary: RunSummary) -> list[str]:
         f"    axisFormat {_axis_format(span)}",
         "    todayMarker off",  # today's line would stretch the axis out to the present
     ]
-    for (_, shard, lane), tasks in sorted(sections.items(), key=lambda item: item[0][::2]):
+    for (_, shard, node, lane), tasks in sorted(sections.items(), key=_section_order):
         runner = f"shard {task_name(shard).removeprefix(TASK_PREFIX)} · " if shard else ""
-        lines += [f"    section {runner}worker {lane + 1}", *tasks]
+        # A node id is hex digits as Ray makes it, but a summary is input: kept plain.
+        where = f"node {task_name(node).removeprefix(TASK_PREFIX)} · " if node else ""
+        lines += [f"    section {runner}{where}worker {lane + 1}", *tasks]
     return [*lines, "```"]
+
+
+def _section_order(
+    item: tuple[tuple[int, str | None, str, int], list[str]],
+) -> tuple[int, str, int]:
+    """Shards by number, then nodes by id, then lanes."""
+    number, _, node, lane = item[0]
+    return number, node, lane
 
 
 def _shard_number(shard: str | None) -> int:
