@@ -188,7 +188,7 @@ class RayBackend:
         live node can still run it. Why none can (the task is cancelled), or None."""
         asked = ray_placement.needs(job)
         while not self.ray.wait([ref], timeout=PLACEMENT_CHECK)[0]:
-            if self.ray.get(self.sink.node_of.remote(token)) is not None:
+            if self.ray.get(self.sink.placement.remote(token)) is not None:
                 return None
             why = ray_placement.unplaceable(job.id, asked, self._nodes())
             if why is not None:
@@ -198,13 +198,14 @@ class RayBackend:
 
     def _lost(self, job: PlannedJob, token: int, submitted: float) -> ProcessEnd:
         """The attempt died with its worker or node: close its log (whatever was shipped
-        stays) and say on which node it ran, as far as the sink heard."""
-        node = self.ray.get(self.sink.node_of.remote(token))
-        duration = time.time() - submitted
+        stays) and say on which node it ran and since when, as far as the sink heard."""
+        placement = self.ray.get(self.sink.placement.remote(token))
+        node, started = placement if placement is not None else (None, submitted)
+        duration = max(0.0, time.time() - started)
         where = f"on node {node}" if node else "before it reported its node"
         footer = f"=== {NODE_LOST} after {duration:.2f}s: its Ray worker died, {where}"
         self.ray.get(self.sink.close.remote(str(Path(job.log_path).resolve()), footer))
-        return ProcessEnd(None, None, submitted, duration, node=node, error=NODE_LOST)
+        return ProcessEnd(None, None, started, duration, node=node, error=NODE_LOST)
 
     def stop(self, key: str) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ import os
 import tarfile
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ class LogSink:
     was placed (a Ray actor, one per run)."""
 
     def __init__(self) -> None:
-        self.nodes: dict[int, str] = {}
+        self.placements: dict[int, tuple[str, float]] = {}
 
     def append(self, path: str, data: bytes) -> None:
         with Path(path).open("ab") as log:
@@ -48,12 +49,12 @@ class LogSink:
             ends_a_line = not size or log.read(1) == b"\n"
             log.write(("" if ends_a_line else "\n").encode() + footer.encode() + b"\n")
 
-    def placed(self, token: int, node: str) -> None:
-        self.nodes[token] = node
+    def placed(self, token: int, node: str, at: float) -> None:
+        self.placements[token] = (node, at)
 
-    def node_of(self, token: int) -> str | None:
-        """The node the attempt `token` started on; None while it waits to be placed."""
-        return self.nodes.get(token)
+    def placement(self, token: int) -> tuple[str, float] | None:
+        """The node the attempt `token` started on, and when; None while it waits."""
+        return self.placements.get(token)
 
 
 def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def run_attempt(request: dict[str, Any]) -> dict[str, Any]:
     import ray
 
     node = ray.get_runtime_context().get_node_id()[:NODE_ID_DIGITS]
-    request["sink"].placed.remote(request["token"], node)
+    request["sink"].placed.remote(request["token"], node, time.time())
     fd, local_log = tempfile.mkstemp(prefix="train-orch-", suffix=".log")
     os.close(fd)
     try:
