@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -190,5 +191,24 @@ def test_missing_ray_is_a_clear_usage_error(project: Project, tmp_path: Path) ->
     assert result.stderr.strip() == (
         "error: --backend ray needs Ray, which is not installed: "
         'pip install "training-orchestrator[ray]"'
+    )
+    assert not (project.root / "summaries").exists()
+
+
+def test_an_address_no_cluster_answers_at_is_a_clear_usage_error(project: Project) -> None:
+    """Ray itself would retry it for minutes, logging warnings."""
+    project.script("training/train_a.py", SLEEPER)
+    with socket.socket() as bound:  # bound, never listening: connecting is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        refused = project.run("--backend", "ray", "--ray-address", f"127.0.0.1:{port}")
+        malformed = project.run("--backend", "ray", "--ray-address", "head-node")
+    assert (refused.returncode, refused.stderr.splitlines()[-1]) == (
+        2,
+        f"error: --ray-address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)",
+    )
+    assert (malformed.returncode, malformed.stderr.splitlines()[-1]) == (
+        2,
+        "error: --ray-address head-node: expected auto, HOST:PORT or ray://HOST:PORT",
     )
     assert not (project.root / "summaries").exists()

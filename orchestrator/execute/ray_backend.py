@@ -18,6 +18,7 @@ import io
 import itertools
 import os
 import queue
+import socket
 import tarfile
 import threading
 import time
@@ -35,6 +36,8 @@ from orchestrator.usage import Usage
 
 INSTALL = 'pip install "training-orchestrator[ray]"'
 NODE_LOST = "node_lost"
+#: How long a cluster's address has to accept a connection.
+ANSWER_WAIT = 5.0
 #: How often an attempt that waits to be placed checks that a live node can still take it.
 PLACEMENT_CHECK = 2.0
 
@@ -47,7 +50,30 @@ def connect(address: str | None, cpus: int | None, *, ship_outputs: bool) -> Ray
         raise OrchestratorError(
             f"--backend ray needs Ray, which is not installed: {INSTALL}"
         ) from None
-    return RayBackend(ray, address, cpus, ship_outputs=ship_outputs)
+    if address:
+        _check_answers(address)
+    try:
+        return RayBackend(ray, address, cpus, ship_outputs=ship_outputs)
+    except ConnectionError as exc:  # `auto` with no cluster running here, among others
+        raise OrchestratorError(f"--ray-address {address}: {exc}") from None
+
+
+def _check_answers(address: str) -> None:
+    """Ray retries an address that nothing answers at for minutes, logging as it goes:
+    refuse it at once instead. `auto` is left to Ray, which finds no cluster quickly."""
+    if address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not port.isdigit():
+        raise OrchestratorError(
+            f"--ray-address {address}: expected auto, HOST:PORT or ray://HOST:PORT"
+        )
+    try:
+        socket.create_connection((host.strip("[]") or "localhost", int(port)), ANSWER_WAIT).close()
+    except OSError as exc:
+        raise OrchestratorError(
+            f"--ray-address {address}: no Ray cluster answers there ({exc.strerror or exc})"
+        ) from None
 
 
 class RayBackend:
