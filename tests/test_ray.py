@@ -170,7 +170,8 @@ def test_a_killed_worker_is_a_failed_attempt_and_is_retried(project: Project) ->
         stderr=subprocess.DEVNULL,
     )
     marker = project.root / "results/victim_results/worker.pid"
-    wait_for(marker.exists)
+    # write_text creates the file before it writes: wait for the pid, not the file.
+    wait_for(lambda: marker.exists() and marker.read_text().strip())
     os.kill(int(marker.read_text()), signal.SIGKILL)
     assert proc.wait(timeout=120) == 0
     job = project.jobs()["victim"]
