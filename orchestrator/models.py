@@ -66,6 +66,16 @@ class Gate:
 
 
 @frozen_dataclass
+class Promote:
+    """`promote: {name, artifact}`: where a job's model goes once it succeeds and passes
+    every gate (`models/<name>/<version>/` under the output root)."""
+
+    name: str
+    #: A path relative to the job's output dir: a file or a directory.
+    artifact: str = "model.joblib"
+
+
+@frozen_dataclass
 class RetryPolicy:
     """When and how long to wait before another attempt.
 
@@ -166,6 +176,7 @@ class JobSpec:
     description: str = ""
     flag_names: Pairs = ()
     headline: str | None = None
+    promote: Promote | None = None
     #: Where the job came from, for messages: a script path and/or "configs/x.yaml:12".
     origin: tuple[str, ...] = ()
     #: Config key → (file, line) where it was set, for errors found after loading.
@@ -216,6 +227,7 @@ class PlannedJob:
     not_runnable: str | None = None
     #: Bytes its processes may use together; past that it is stopped as out_of_memory.
     memory_limit: int | None = None
+    promote: Promote | None = None
 
 
 @frozen_dataclass

@@ -224,6 +224,7 @@ def _plan_job(
         else (),
         memory_limit=spec.memory_limit if spec.memory_limit is not None else options.memory_limit,
         not_runnable=spec.error,
+        promote=spec.promote,
     )
 
 

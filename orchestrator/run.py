@@ -10,9 +10,9 @@ import dataclasses
 import os
 import resource
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.decide import Decisions, Leftover, is_forced, study_identity
 from orchestrator.errors import OrchestratorError
@@ -23,7 +23,7 @@ from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.execute.sweep_trials import SweepRunner
 from orchestrator.execute.watchdog import Watchdog, watching
-from orchestrator.models import Plan, PlannedJob, RunOptions
+from orchestrator.models import JobResult, Plan, PlannedJob, RunOptions
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
 from orchestrator.report.cache_recorder import CacheRecorder
@@ -32,8 +32,11 @@ from orchestrator.report.journal import Journal, journal_path
 from orchestrator.report.live import ConsoleReporter
 from orchestrator.report.reports import write_reports
 from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_id, run_header
-from orchestrator.run_summary import RunSummary
+from orchestrator.run_summary import JobRecord, RunSummary
 from orchestrator.secrets import redact_tree
+
+if TYPE_CHECKING:
+    from orchestrator.promote import Promotion
 
 
 def run_plan(
@@ -123,16 +126,48 @@ def _run_locked(
         )
         ended = time.time()
         info = RunInfo(started, ended, code, outcome.interrupted_by)
-        summary = assemble(header, [job_record(r) for r in outcome.results], info)
+        promotions = _promote(outcome.results, plan, base, run_id, header)
+        records = [_with_promotion(job_record(r), promotions) for r in outcome.results]
+        summary = assemble(header, records, info)
         written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
         code = code if written is not None else max(code, EXIT_FAILED)
         shown = str(written) if written else None
         sink.emit(RunFinished(outcome.results, code, started, ended, shown))
+        _say_promotions(promotions)
         if journal:
             journal.close()
         if github:
             github_annotations(summary)
     return code
+
+
+def _promote(
+    results: Sequence[JobResult], plan: Plan, base: Path, run_id: str, header: Mapping[str, Any]
+) -> dict[str, Promotion]:
+    """`promote:`'s versions, made before the summary so that it records them."""
+    if not any(result.job.promote for result in results):
+        return {}
+    from orchestrator.promote import promote_all
+
+    commit = header.get("git_commit")
+    return promote_all(
+        results, base=base, output_root=plan.output_root, run_id=run_id, git_commit=commit
+    )
+
+
+def _with_promotion(record: JobRecord, promotions: Mapping[str, Promotion]) -> JobRecord:
+    done = promotions.get(record.id)
+    return record if done is None else dataclasses.replace(record, promotion=done.document())
+
+
+def _say_promotions(promotions: Mapping[str, Promotion]) -> None:
+    """After the final table: what was promoted, and, as a warning, what was not and why."""
+    for job_id, done in promotions.items():
+        if done.version is None:
+            console.print_warning(f"promote {job_id}: {done.text}")
+        else:
+            source = f" (job {job_id})" if job_id != done.name else ""
+            console.print_note(f"promoted {done.text}{source}")
 
 
 #: Descriptors a running local job holds here: its log and the pidfd that reports its exit.

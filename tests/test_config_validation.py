@@ -14,6 +14,7 @@ import pytest
 from orchestrator.config import JOB_FIELDS, TOP_LEVEL, Config, load_configs
 from orchestrator.errors import ConfigError
 from orchestrator.gates import parse_gate
+from orchestrator.models import Promote
 
 
 def load(root: Path, *texts: str) -> Config:
@@ -466,6 +467,40 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:6:5: jobs.b.epochs: must be at least 1, got 0",
     ),
     (
+        "promote",
+        job("promote: model"),
+        f"{F}:3:5: jobs.a.promote: expected a mapping like "
+        "{name: churn, artifact: model.joblib}, got str",
+    ),
+    (
+        "promote",
+        job("promote: {artifact: m.joblib}"),
+        f"{F}:3:5: jobs.a.promote: missing 'name': the model's directory under models/",
+    ),
+    (
+        "promote",
+        job("promote: {name: ../up}"),
+        f"{F}:3:15: jobs.a.promote.name: '../up' is not a model name: letters, digits, "
+        "'.', '_', '-', starting with a letter or digit",
+    ),
+    (
+        "promote",
+        job("promote: {name: m, artifact: ../../etc/passwd}"),
+        f"{F}:3:24: jobs.a.promote.artifact: '../../etc/passwd' must stay inside the "
+        "job's output dir (no '..')",
+    ),
+    (
+        "promote",
+        job("promote: {name: m, artifact: /etc/passwd}"),
+        f"{F}:3:24: jobs.a.promote.artifact: '/etc/passwd' must be relative to the job's "
+        "output dir",
+    ),
+    (
+        "promote",
+        job("promote: {name: m, artifcat: x}"),
+        f"{F}:3:24: jobs.a.promote.artifcat: unknown key; did you mean 'artifact'?",
+    ),
+    (
         "",
         "x-a: &a [*a]\n",
         f"{F}:1:1: x-a: a recursive alias (an anchor used inside itself)",
@@ -511,6 +546,8 @@ ACCEPTED: list[tuple[str, dict[str, object]]] = [
     ),
     ("command: \"python -c 'print(1)'\"", {"command": ("python", "-c", "print(1)")}),
     ("gates: {accuracy: '>= 0.9'}", {"gates": (parse_gate("accuracy", ">= 0.9"),)}),
+    ("promote: {name: churn}", {"promote": Promote("churn", "model.joblib")}),
+    ("promote: {name: m.v2, artifact: ./out/model}", {"promote": Promote("m.v2", "out/model")}),
     (
         "matrix: {seed: [0, 1], include: [{seed: 1, lr: 0.1}, {seed: 2}]}",
         {"matrix": ((("seed", "0"),), (("seed", "1"), ("lr", "0.1")), (("seed", "2"),))},

@@ -208,6 +208,20 @@ JOB_FIELDS: dict[str, Key] = {
         "checks on metrics.json ({accuracy: '>= 0.9'}); a miss is gate_failed",
     ),
     "needs": Key(validate.text_set, _TEXT_LIST, "jobs that must succeed first"),
+    "promote": Key(
+        validate.promote,
+        {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "pattern": validate.MODEL_NAME_PATTERN},
+                "artifact": _TEXT,
+            },
+        },
+        "after a success with every gate passed, copy `artifact` (default model.joblib, "
+        "in the output dir) to models/<name>/<version>/ and point models/<name>/latest at it",
+    ),
     "inputs": Key(
         validate.text_set,
         _TEXT_LIST,

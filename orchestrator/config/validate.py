@@ -10,11 +10,12 @@ import math
 import re
 import shlex
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from orchestrator.config.document import Document, KeyPath, Value
 from orchestrator.errors import did_you_mean
 from orchestrator.gates import parse_gate
-from orchestrator.models import STANDARD_FLAGS, Gate
+from orchestrator.models import STANDARD_FLAGS, Gate, Promote
 
 # ---------------------------------------------------------------------------- validators
 # Each takes the document, the key path and the raw value, and returns the normalised value.
@@ -282,3 +283,51 @@ def flag_names(doc: Document, keys: KeyPath, value: Value) -> dict[str, str]:
             raise doc.error(std_keys, f"expected a flag such as '--{std}', got {flag!r}")
         names[std] = flag
     return names
+
+
+#: A model name is one directory under `models/`: no separators, no `.`/`..`, no dotfile.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+def promote(doc: Document, keys: KeyPath, value: Value) -> Promote:
+    """`{name: churn, artifact: model.joblib}`: checked now, so a promotion that would
+    write outside the output root is refused before anything trains."""
+    if not isinstance(value, dict):
+        raise doc.error(
+            keys,
+            f"expected a mapping like {{name: churn, artifact: model.joblib}}, got "
+            f"{type_name(value)}",
+        )
+    for name in value:
+        if name not in ("name", "artifact"):
+            raise doc.error(
+                (*keys, str(name)), "unknown key", did_you_mean(str(name), ("name", "artifact"))
+            )
+    if "name" not in value:
+        raise doc.error(keys, "missing 'name': the model's directory under models/")
+    name = scalar_text(doc, (*keys, "name"), value["name"])
+    if not re.match(MODEL_NAME_PATTERN, name):
+        raise doc.error(
+            (*keys, "name"),
+            f"{name!r} is not a model name: letters, digits, '.', '_', '-', starting with a "
+            "letter or digit",
+        )
+    artifact = text(doc, (*keys, "artifact"), value.get("artifact", "model.joblib"))
+    problem = relative_path_problem(artifact)
+    if problem:
+        raise doc.error((*keys, "artifact"), f"{artifact!r} {problem}")
+    return Promote(name, PurePosixPath(artifact).as_posix())
+
+
+def relative_path_problem(path: str) -> str | None:
+    """Why `path` may lead outside the dir it is relative to, or None."""
+    pure = PurePosixPath(path)
+    if "\x00" in path or not path.strip():
+        return "is not a path"
+    if pure.is_absolute() or path.startswith("~"):
+        return "must be relative to the job's output dir"
+    if ".." in pure.parts:
+        return "must stay inside the job's output dir (no '..')"
+    if pure.as_posix() == ".":
+        return "names the output dir itself; name the model file or directory in it"
+    return None

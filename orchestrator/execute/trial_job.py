@@ -49,6 +49,7 @@ def trial_job(
         needs_outside=(),
         cache=False,
         gates=(),
+        promote=None,  # a trial's model is a candidate; the sweep's job is what is promoted
     )
 
 

@@ -81,6 +81,7 @@ SPEC_FIELDS = (
     "cache",
     "matrix",
     "sweep",
+    "promote",
 )
 #: Config keys that make up a job's RetryPolicy.
 RETRY_FIELDS = {

@@ -64,6 +64,11 @@ def _excerpt(path: Path, line: int, column: int | None) -> str:
     return text
 
 
+def print_note(message: str) -> None:
+    """A line of news after the run's table (a promotion, a message sent), on stdout."""
+    Console(file=sys.stdout, highlight=False, width=200).print(escape(message))
+
+
 def print_warning(message: str) -> None:
     Console(file=sys.stderr, highlight=False, width=200).print(
         f"[yellow]warning:[/] {escape(message)}"

@@ -125,6 +125,7 @@ def _run(data: object) -> RunSummary:
         options=take("options", _is_object, "an object", {}),
         backend=take("backend", _is_object, "an object", {"name": "local"}),
         counts=take("counts", _is_counts, "an object of integers", {}),
+        notifications=tuple(take("notifications", _is_objects, "a list of objects", [])),
         jobs=tuple(_job(job, f"jobs[{index}]") for index, job in enumerate(jobs)),
     )
 
@@ -168,6 +169,7 @@ def _job(data: object, where: str) -> JobRecord:
         from_run=take("from_run", _is_opt_str, "a string or null", None),
         sweep=take("sweep", _is_opt_object, "an object or null", None),
         shard=take("shard", _is_opt_str, "a string", None),
+        promotion=take("promotion", _is_opt_object, "an object or null", None),
     )
 
 
@@ -305,6 +307,10 @@ def _is_str_list(value: object) -> bool:
 
 def _is_object(value: object) -> bool:
     return isinstance(value, dict)
+
+
+def _is_objects(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
 def _is_opt_object(value: object) -> bool:

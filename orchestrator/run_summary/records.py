@@ -63,6 +63,8 @@ class JobRecord:
     sweep: Mapping[str, Any] | None = None
     #: The CI shard (`K/N`) that ran it, in a merged run.
     shard: str | None = None
+    #: What `promote:` did: `{name, version, path}`, or `{name, note}` saying why not.
+    promotion: Mapping[str, Any] | None = None
 
     @property
     def is_trial(self) -> bool:
@@ -84,6 +86,9 @@ class RunSummary:
     options: Mapping[str, Any] = field(default_factory=dict)
     backend: Mapping[str, Any] = field(default_factory=lambda: {"name": "local"})
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: Each `notify:` target's outcome: `{target, status, attempts, error}`, sent after
+    #: the summary was first written (which is rewritten with them).
+    notifications: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def started(self) -> float:

@@ -44,6 +44,8 @@ def dump(summary: RunSummary) -> str:
         "backend": dict(summary.backend),
         "counts": dict(summary.counts),
     }
+    if summary.notifications:
+        document["notifications"] = [dict(item) for item in summary.notifications]
     fields = [
         f"  {_ENCODER.encode(key)}: {_ENCODER.encode(value)}" for key, value in document.items()
     ]
@@ -83,6 +85,8 @@ def job_document(job: JobRecord) -> dict[str, Any]:
     }
     if job.shard is not None:
         document["shard"] = job.shard
+    if job.promotion is not None:
+        document["promotion"] = dict(job.promotion)
     return document
 
 
