@@ -13,7 +13,7 @@ from orchestrator.config import config_files, load_configs
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import RunOptions
 from orchestrator.outcome import EXIT_FAILED
-from orchestrator.pipeline import CONFIG_DIR
+from orchestrator.pipeline import CONFIG_DIR, notify_settings
 from orchestrator.report import console
 from orchestrator.report.history.compare import compare
 from orchestrator.report.history.compare_views import compare_json, compare_markdown, print_compare
@@ -37,6 +37,9 @@ def merge_runs(
     output_root: Path,
     expect: int | None,
     plan: Mapping[str, Sequence[str]] | None = None,
+    *,
+    previous: Path | None = None,
+    project: Path | None = None,
 ) -> tuple[Path, int]:
     """Join shard summaries (files, or directories searched for latest.json) into one.
 
@@ -64,7 +67,23 @@ def merge_runs(
     summary_dir = output_root / SUMMARY_DIR
     run_id = new_run_id(summary_dir, time.time()) + "_merged"
     path = write_reports(merged, summary_dir, run_id, output_root)
+    if project is not None:
+        _notify_merged(merged, summary_dir, run_id, project, previous)
     return path, merged.exit_code
+
+
+def _notify_merged(
+    merged: RunSummary, summary_dir: Path, run_id: str, project: Path, previous: Path | None
+) -> None:
+    """The merged run's message, as a single run's would be; the config is the project's."""
+    files, _ = config_files(project / CONFIG_DIR, (), project)
+    settings = notify_settings(load_configs(files, project))
+    if settings is None:
+        return
+    from orchestrator.notify.after_run import notify_after_run, read_previous
+
+    before = read_previous(previous) if previous and previous.is_file() else None
+    notify_after_run(settings, merged, summary_dir, run_id, project, previous=before)
 
 
 def _with_logs_found(summary: RunSummary, root: Path, output_root: Path) -> RunSummary:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config import config_files, load_configs
+from orchestrator.config import Config, Notify, config_files, load_configs
 from orchestrator.discovery import DEFAULT_ROOTS, discover
 from orchestrator.discovery_cache import STATE_DIR, keep_facts, use_kept_facts
 from orchestrator.errors import OrchestratorError
@@ -43,6 +43,9 @@ class Selection:
     warnings: tuple[str, ...]
     #: The ids `--force` named (see `jobs.forced`).
     forced: tuple[str, ...] = ()
+    #: Who is told when the run ends, and how each job's metrics regress (for `when:
+    #: regression`): `metric_directions` and `regress_tolerance` by job.
+    notify: Notify | None = None
 
 
 def load_selection(options: RunOptions, base: Path) -> Selection:
@@ -56,7 +59,7 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
     profiles = [f"{CONFIG_DIR}/{name}.yaml" for name in options.profiles]
     files, explicit = config_files(base / CONFIG_DIR, [*profiles, *options.configs], base)
     config = load_configs(files, base, explicit=explicit, max_jobs=options.max_jobs)
-    specs = merge(scripts, config, base, max_jobs=options.max_jobs)
+    specs = _masking_notify_secrets(merge(scripts, config, base, max_jobs=options.max_jobs), config)
     selected = select(
         specs,
         options.only,
@@ -75,7 +78,35 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         needs = {s.id: s.needs for s in selected}
         part = set(split([s.id for s in selected], count, durations, needs)[index - 1])
         selected = tuple(s for s in selected if s.id in part)
-    return Selection(selected, config.files, tuple(warnings), force)
+    return Selection(selected, config.files, tuple(warnings), force, notify_settings(config))
+
+
+def _masking_notify_secrets(specs: tuple[JobSpec, ...], config: Config) -> tuple[JobSpec, ...]:
+    """Jobs inherit the orchestrator's environment, webhook URLs included: a job that
+    prints its env must show them as ***, whatever the variables are called."""
+    names = tuple(name for target in config.notify for name in target.env_names)
+    if not names:
+        return specs
+    return tuple(replace(spec, redact=(*spec.redact, *names)) for spec in specs)
+
+
+def notify_settings(config: Config) -> Notify | None:
+    """The config's `notify:` targets, with the per-job regression rules `compare` uses."""
+    if not config.notify:
+        return None
+    return Notify(
+        config.notify,
+        directions={
+            i: j.fields["metric_directions"]
+            for i, j in config.jobs.items()
+            if "metric_directions" in j.fields
+        },
+        tolerances={
+            i: j.fields["regress_tolerance"]
+            for i, j in config.jobs.items()
+            if "regress_tolerance" in j.fields
+        },
+    )
 
 
 def _decided_shard(selected: tuple[JobSpec, ...], ids: tuple[str, ...]) -> tuple[JobSpec, ...]:
@@ -141,7 +172,9 @@ def main(options: RunOptions, base: Path) -> int:
         from orchestrator.run import run_plan
 
         info = ray.info if ray else {"name": "local", "cpus": plan.cpus}
-        return run_plan(plan, options, base, decisions, backend=ray, backend_info=info)
+        return run_plan(
+            plan, options, base, decisions, backend=ray, backend_info=info, notify=selection.notify
+        )
 
 
 @contextlib.contextmanager

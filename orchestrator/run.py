@@ -36,6 +36,7 @@ from orchestrator.run_summary import JobRecord, RunSummary
 from orchestrator.secrets import redact_tree
 
 if TYPE_CHECKING:
+    from orchestrator.config import Notify
     from orchestrator.promote import Promotion
 
 
@@ -47,6 +48,7 @@ def run_plan(
     *,
     backend: Backend | None,
     backend_info: Mapping[str, Any],
+    notify: Notify | None = None,
 ) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
     root = base / plan.output_root
@@ -66,6 +68,7 @@ def run_plan(
                 backend=backend,
                 backend_info=backend_info,
                 dog=watchdog,
+                notify=notify,
             )
 
 
@@ -90,6 +93,7 @@ def _run_locked(
     backend: Backend | None,
     backend_info: Mapping[str, Any],
     dog: Watchdog | None,
+    notify: Notify | None,
 ) -> int:
     """The run itself, holding the output root's lock, its jobs watched by `dog`."""
     root = base / plan.output_root
@@ -134,6 +138,12 @@ def _run_locked(
         shown = str(written) if written else None
         sink.emit(RunFinished(outcome.results, code, started, ended, shown))
         _say_promotions(promotions)
+        # A CI shard is part of a run: `merge` sends the one message for all of them.
+        if notify and written and not (options.shard or options.shard_jobs is not None):
+            from orchestrator.notify.after_run import notify_after_run, previous_run
+
+            before = previous_run(summary_dir, run_id)
+            summary = notify_after_run(notify, summary, summary_dir, run_id, base, previous=before)
         if journal:
             journal.close()
         if github:

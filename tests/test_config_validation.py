@@ -501,6 +501,45 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:3:24: jobs.a.promote.artifcat: unknown key; did you mean 'artifact'?",
     ),
     (
+        "notify",
+        "notify:\n  - kind: slack\n    url: https://hooks.slack.com/services/T/B/X\n",
+        f"{F}:3:5: notify.0.url: a webhook URL in a config file ends up in git; put it in an "
+        "environment variable (a CI secret) and name that variable with url_env:",
+    ),
+    (
+        "notify",
+        'notify:\n  - {kind: slack, url_env: "https://hooks.slack.com/x"}\n',
+        f"{F}:2:19: notify.0.url_env: expected the name of an environment variable "
+        "(like SLACK_WEBHOOK_URL), got a URL",
+    ),
+    (
+        "notify",
+        "notify:\n  - {kind: email, host: h, from: a@b.c, to: x, username: u, password: pw}\n",
+        f"{F}:2:61: notify.0.password: a password in a config file ends up in git; put it in "
+        "an environment variable (a CI secret) and name that variable with password_env:",
+    ),
+    (
+        "notify",
+        "notify:\n  - {kind: email, host: h, from: a@b.c, to: [nobody]}\n",
+        f"{F}:2:41: notify.0.to: expected an e-mail address like ml-team@example.com, got 'nobody'",
+    ),
+    (
+        "notify",
+        "notify:\n  - {kind: teams, url_env: T}\n",
+        f"{F}:2:6: notify.0.kind: expected one of slack, webhook, email, got 'teams'",
+    ),
+    (
+        "notify",
+        "notify:\n  - {kind: slack, url_env: A, when: failures}\n",
+        f"{F}:2:31: notify.0.when.0: unknown value 'failures'; did you mean 'failure'? "
+        "(one of always, failure, regression, change)",
+    ),
+    (
+        "notify",
+        "notify:\n  - {kind: slack, url_env: A}\n  - {kind: slack, url_env: B}\n",
+        f"{F}:3:5: notify.1: a second target named 'slack'; add name:",
+    ),
+    (
         "",
         "x-a: &a [*a]\n",
         f"{F}:1:1: x-a: a recursive alias (an anchor used inside itself)",

@@ -99,10 +99,23 @@ def plan_shards(selection: tuple[RunOptions, Project], count: int, output_format
     help="The plan-shards matrix the shards ran: every job it names must have reported "
     "exactly once (a missing one is listed as skipped and fails the merge).",
 )
+@option(
+    "--previous",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    envvar=f"{ENV_PREFIX}_PREVIOUS",
+    help="The previous comparable run's summary: what notify's `change` and `regression` "
+    "compare with (a missing file: none).",
+)
 def merge(
-    paths: tuple[Path, ...], output_root: str, expect_shards: int | None, expect_plan: str | None
+    paths: tuple[Path, ...],
+    output_root: str,
+    expect_shards: int | None,
+    expect_plan: str | None,
+    previous: Path | None,
 ) -> None:
-    """Join shard summaries (files, or directories holding latest.json) into one.
+    """Join shard summaries (files, or directories holding latest.json) into one, and
+    send the config's notifications (shards never do: one run, one message).
 
     Exits with the code the whole run would have had.
     """
@@ -110,7 +123,11 @@ def merge(
     from orchestrator.shards import parse_matrix
 
     plan = guarded(lambda: parse_matrix(expect_plan)) if expect_plan else None
-    path, code = guarded(lambda: merge_runs(paths, Path(output_root), expect_shards, plan))
+    path, code = guarded(
+        lambda: merge_runs(
+            paths, Path(output_root), expect_shards, plan, previous=previous, project=Path.cwd()
+        )
+    )
     click.echo(f"summary: {path}")
     sys.exit(code)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from orchestrator.config.document import TOP_LEVEL, Value
 from orchestrator.config.keys import JOB_FIELDS, config_reference, config_schema
 from orchestrator.config.load import Config, JobConfig, config_files, load_configs
+from orchestrator.config.notify import Email, Notify, NotifyTarget
 from orchestrator.config.sweep import MAX_GRID_POINTS, SWEEP_KEYS
 from orchestrator.config.yaml_positions import ALIAS_BUDGET
 
@@ -22,7 +23,10 @@ __all__ = [
     "SWEEP_KEYS",
     "TOP_LEVEL",
     "Config",
+    "Email",
     "JobConfig",
+    "Notify",
+    "NotifyTarget",
     "Value",
     "config_files",
     "config_reference",

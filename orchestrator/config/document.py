@@ -15,7 +15,7 @@ from orchestrator.models import DEFAULT_MAX_JOBS
 KeyPath = tuple[str, ...]
 Value = Any  # a YAML value after validation; each field's validator fixes its real type
 
-TOP_LEVEL = ("defaults", "jobs", "profile")
+TOP_LEVEL = ("defaults", "jobs", "profile", "notify")
 EXTENSION_PREFIX = "x-"
 
 

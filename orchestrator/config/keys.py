@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.config import validate
 from orchestrator.config.document import EXTENSION_PREFIX
 from orchestrator.config.matrix import matrix
+from orchestrator.config.notify import NOTIFY_SCHEMA
 from orchestrator.config.sweep import PRUNERS, SAMPLERS, sweep
 from orchestrator.config.validate import Validator
 from orchestrator.frozen_dataclass import frozen_dataclass
@@ -329,6 +330,7 @@ def config_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             },
             "jobs": {"type": ["object", "null"], "additionalProperties": job},
+            "notify": NOTIFY_SCHEMA,
             "profile": {
                 **_TEXT,
                 "description": "makes the file a profile: loaded only "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from orchestrator.config.document import TOP_LEVEL, Document, KeyPath, Value, is_known_top_level
 from orchestrator.config.keys import COMMON_FIELDS, JOB_FIELDS, Key
+from orchestrator.config.notify import NotifyTarget, notify
 from orchestrator.config.validate import text, type_name
 from orchestrator.config.yaml_positions import parse
 from orchestrator.errors import ConfigError, did_you_mean
@@ -38,6 +39,8 @@ class Config:
     defaults: Mapping[str, Value] = field(default_factory=dict)
     jobs: Mapping[str, JobConfig] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    #: The last file's `notify:` that has one (a profile can replace it, `[]` silences it).
+    notify: tuple[NotifyTarget, ...] = ()
 
 
 # ---------------------------------------------------------------------------- loading
@@ -57,6 +60,7 @@ def load_configs(
     defaults: dict[str, Value] = {}
     jobs: dict[str, JobConfig] = {}
     files: list[str] = []
+    targets: tuple[NotifyTarget, ...] = ()
     asked = {p.resolve() for p in explicit}
     for path in paths:
         display = _display(path, base)
@@ -65,6 +69,8 @@ def load_configs(
         if _is_profile(doc) and path.resolve() not in asked:
             continue
         file_defaults, file_jobs = _validate(doc, base)
+        if isinstance(doc.data, dict) and "notify" in doc.data:
+            targets = notify(doc, ("notify",), doc.data["notify"])
         defaults.update(file_defaults)
         for job_id, job in file_jobs.items():
             previous = jobs.get(job_id)
@@ -75,7 +81,7 @@ def load_configs(
             else:
                 jobs[job_id] = job
         files.append(display)
-    return Config(defaults, jobs, tuple(files))
+    return Config(defaults, jobs, tuple(files), targets)
 
 
 def _is_profile(doc: Document) -> bool:
