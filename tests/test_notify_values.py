@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from conftest import summary_document
 
 from orchestrator.config import Notify
 from orchestrator.notify import build_message
-from orchestrator.notify.message import MAX_LISTED, Message
+from orchestrator.notify.message import MAX_LISTED, Message, mlflow_link
 from orchestrator.notify.render import email_parts, slack_payload, text_lines, webhook_payload
 from orchestrator.run_summary import RunSummary, from_document
 
@@ -139,3 +140,13 @@ def test_the_webhook_json_has_every_documented_field() -> None:
         "regressions": ["rf: newly failing (succeeded → failed)"],
         "links": {},
     }
+
+
+def test_the_mlflow_link_is_read_from_the_summarys_tracking_field() -> None:
+    tracked = SimpleNamespace(
+        tracking={"ui_url": "http://mlflow:5000/", "experiment_id": "3", "parent_run_id": "ab12"}
+    )
+    assert mlflow_link(tracked) == "http://mlflow:5000/#/experiments/3/runs/ab12"  # type: ignore[arg-type]
+    local = SimpleNamespace(tracking={"uri": "sqlite:///x.db", "experiment_id": "3"})
+    assert mlflow_link(local) is None  # type: ignore[arg-type]
+    assert mlflow_link(PASSED) is None

@@ -162,11 +162,18 @@ def links(summary: RunSummary, env: Mapping[str, str]) -> tuple[tuple[str, str],
 
 
 def mlflow_link(summary: RunSummary) -> str | None:
-    """The run's MLflow page, once tracking records one in the summary (`tracking.url`,
-    issue 20's tracking part); until then, and for runs without tracking, none."""
+    """The run's parent run in the MLflow UI, once tracking records it in the summary
+    (`tracking: {ui_url, experiment_id, parent_run_id}`, issue 20's tracking part, read
+    here by name so that this works before and after that field exists); else none."""
     tracking = getattr(summary, "tracking", None)
-    url = tracking.get("url") if isinstance(tracking, Mapping) else None
-    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+    if not isinstance(tracking, Mapping):
+        return None
+    ui, experiment = tracking.get("ui_url"), tracking.get("experiment_id")
+    parent = tracking.get("parent_run_id")
+    if not (isinstance(ui, str) and ui.startswith(("http://", "https://")) and experiment):
+        return None
+    page = f"{ui.rstrip('/')}/#/experiments/{experiment}"
+    return f"{page}/runs/{parent}" if parent else page
 
 
 def _one_line(text: str) -> str:
