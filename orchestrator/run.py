@@ -138,16 +138,17 @@ def _run_locked(
         shown = str(written) if written else None
         sink.emit(RunFinished(outcome.results, code, started, ended, shown))
         _say_promotions(promotions)
-        # A CI shard is part of a run: `merge` sends the one message for all of them.
-        if notify and written and not (options.shard or options.shard_jobs is not None):
-            from orchestrator.notify.after_run import notify_after_run, previous_run
-
-            before = previous_run(summary_dir, run_id)
-            summary = notify_after_run(notify, summary, summary_dir, run_id, base, previous=before)
         if journal:
             journal.close()
         if github:
             github_annotations(summary)
+    # Outside the scheduler's signal handling: Ctrl-C stops a slow webhook, not a job.
+    # A CI shard is part of a run: `merge` sends the one message for all of them.
+    if notify and written and not (options.shard or options.shard_jobs is not None):
+        from orchestrator.notify.after_run import notify_after_run, previous_run
+
+        before = previous_run(summary_dir, run_id)
+        notify_after_run(notify, summary, summary_dir, run_id, base, previous=before)
     return code
 
 

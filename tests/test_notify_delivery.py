@@ -7,12 +7,17 @@ a fake clock where only the waits between attempts are; whole runs go through th
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, summary_document
+from conftest import SHIM, Project, summary_document
 from notify_servers import Hooks, Mailbox, start_hooks, start_smtp
 
 from orchestrator.config import Email, Notify, NotifyTarget
@@ -322,4 +327,40 @@ def test_a_dead_webhook_is_a_warning_and_never_changes_the_exit_code(
             "attempts": 0,
             "error": "SMTP_PASSWORD is not set",
         },
+    ]
+
+
+def test_ctrl_c_while_a_webhook_hangs_stops_waiting_and_keeps_the_result(
+    project: Project, hooks: Hooks
+) -> None:
+    project.script("training/train_clf.py", PRINTS_ENV)
+    project.config(
+        "configs/jobs.yaml",
+        "notify:\n  - {kind: webhook, url_env: HOOK, when: always, timeout: 60}\n",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
+    proc = subprocess.Popen(
+        [sys.executable, str(SHIM)],
+        cwd=project.root,
+        env={**env, "HOOK": f"{hooks.url}/slow/ctrl-c"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not hooks.hits["/slow/ctrl-c"]:
+        assert time.monotonic() < deadline, "the webhook was never called"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0  # the run had succeeded; the message was only cut short
+    assert "warning: notify webhook: not sent: interrupted by SIGINT" in err
+    assert project.summary()["notifications"] == [
+        {
+            "target": "webhook",
+            "kind": "webhook",
+            "status": "skipped",
+            "attempts": 0,
+            "error": "interrupted by SIGINT",
+        }
     ]

@@ -93,5 +93,5 @@ def _say(outcome: Outcome) -> None:
         console.print_note(f"{where}: sent{tries}")
     elif outcome.status == "failed":
         console.print_warning(f"{where}: not sent: {outcome.error}; the run's result stands")
-    elif outcome.error and outcome.error.endswith("is not set"):
+    elif outcome.error and not outcome.error.startswith("when:"):
         console.print_warning(f"{where}: not sent: {outcome.error}")

@@ -167,6 +167,6 @@ def _post(url: str, payload: Mapping[str, Any], timeout: float) -> None:
     except urllib.error.URLError as exc:
         raise Retryable(f"cannot reach the webhook: {exc.reason}") from None
     except TimeoutError:
-        raise Retryable(f"no answer within {timeout:g}s") from None
+        raise Retryable(f"no answer within {timeout:.3g}s") from None
     except OSError as exc:  # reset mid-answer, and the like
         raise Retryable(str(exc)) from None
