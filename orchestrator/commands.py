@@ -76,8 +76,12 @@ def _notify_merged(
     merged: RunSummary, summary_dir: Path, run_id: str, project: Path, previous: Path | None
 ) -> None:
     """The merged run's message, as a single run's would be; the config is the project's."""
-    files, _ = config_files(project / CONFIG_DIR, (), project)
-    settings = notify_settings(load_configs(files, project))
+    try:
+        files, _ = config_files(project / CONFIG_DIR, (), project)
+        settings = notify_settings(load_configs(files, project))
+    except OrchestratorError as error:  # the merged report stands; only the message is lost
+        console.print_warning(f"no notification sent: {error}")
+        return
     if settings is None:
         return
     from orchestrator.notify.after_run import notify_after_run, read_previous

@@ -364,3 +364,30 @@ def test_ctrl_c_while_a_webhook_hangs_stops_waiting_and_keeps_the_result(
             "error": "interrupted by SIGINT",
         }
     ]
+
+
+def test_merge_sends_the_runs_one_message_and_a_broken_config_only_loses_it(
+    project: Project, hooks: Hooks
+) -> None:
+    project.script("training/train_clf.py", PRINTS_ENV)
+    project.config(
+        "configs/jobs.yaml", "notify:\n  - {kind: webhook, url_env: HOOK, when: change}\n"
+    )
+    shard = project.run("--shard", "1/1")  # a shard never sends, even with the variable set
+    assert shard.returncode == 0, shard.stderr
+    assert "notifications" not in project.summary()
+    previous = project.root / "summaries/latest.json"
+    merge = ["merge", "summaries/latest.json", "--output-root", "merged"]
+    env = {"HOOK": f"{hooks.url}/ok/merge"}
+    first = project.run(*merge, "--previous", str(previous), env=env)
+    assert first.returncode == 0, first.stderr
+    assert hooks.to("/ok/merge") == []  # passed, as the previous run did: no change
+    assert "notify webhook: sent" not in first.stdout
+    assert project.run(*merge, env=env).returncode == 0  # no previous run: a change
+    [got] = hooks.to("/ok/merge")
+    assert got.body["verdict"] == "passed"
+    assert got.body["previous_verdict"] is None
+    project.config("configs/jobs.yaml", "jobs:\n  clf: {epochs: ten}\n")
+    broken = project.run(*merge, env=env)
+    assert broken.returncode == 0
+    assert "warning: no notification sent: configs/jobs.yaml:2:9: jobs.clf.epochs" in broken.stderr
