@@ -51,11 +51,10 @@ class Promotion:
 
     @property
     def text(self) -> str:
-        """`random_forest → models/random_forest/3`, or why not."""
+        """`random_forest v3 → models/random_forest/3`, or why nothing was promoted."""
         if self.version is None:
             return f"nothing promoted to {self.name}: {self.note}"
-        done = f"{self.name} v{self.version} → {self.path}"
-        return f"{done} ({self.note})" if self.note else done
+        return f"{self.name} v{self.version} → {self.path}"
 
 
 class _Refused(Exception):

@@ -178,7 +178,7 @@ def _say_promotions(promotions: Mapping[str, Promotion]) -> None:
             console.print_warning(f"promote {job_id}: {done.text}")
         else:
             source = f" (job {job_id})" if job_id != done.name else ""
-            console.print_note(f"promoted {done.text}{source}")
+            console.print_note(f"{done.note or 'promoted'} {done.text}{source}")
 
 
 #: Descriptors a running local job holds here: its log and the pidfd that reports its exit.

@@ -155,6 +155,7 @@ def test_resume_and_cache_never_promote_the_same_result_twice(proj: Project) -> 
     (proj.root / "training/train_other.py").write_text(MODEL_SCRIPT + "\n# edited\n")
     result = proj.run()  # clf unchanged: cached, from the run that promoted it
     assert result.returncode == 0, result.stderr
+    assert "already promoted churn v1 → models/churn/1 (job clf)\n" in result.stdout
     jobs = proj.jobs()
     assert jobs["clf"]["status"] == "cached"
     assert jobs["clf"]["promotion"] == {
