@@ -51,7 +51,7 @@ def test_non_finite_metrics_are_kept_shown_and_fail_their_gates(project: Project
     assert result.returncode == 1, result.stderr
     summary = strict_json((project.root / "summaries/latest.json").read_text())
     jobs = {job["id"]: job for job in project.summary()["jobs"]}  # schema-checked
-    assert summary["schema_version"] == 2
+    assert summary["schema_version"] == 3
     assert jobs["gated"]["metrics"] == {"accuracy": "NaN", "loss": 0.5}
     assert jobs["gated"]["status"] == "gate_failed"
     assert jobs["gated"]["reason"] == (

@@ -19,8 +19,10 @@ from orchestrator.usage import Usage
 
 #: 2: a metric may be the string "NaN", "Infinity" or "-Infinity". A reader of 1 would
 #: take those for numbers, so it must refuse such a file rather than misread it.
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: 3: an attempt may carry its `usage`, and a status may be `out_of_memory`, which a
+#: reader of 2 does not know: it says to upgrade rather than fail on an unknown status.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 #: A non-finite metric's spelling in the JSON: the tokens JavaScript and Python's `json`
 #: print for these values, as strings, since JSON itself has no way to say them.
