@@ -451,8 +451,10 @@ def test_show_a_real_run(project: Project, capsys: pytest.CaptureFixture[str]) -
     print_show(run, project.root)
 
     out = capsys.readouterr().out
-    assert re.search(r"^a +succeeded +1 +\d+\.\ds +accuracy 0\.51 ", out, re.MULTILINE)
-    assert re.search(r"^bad +failed +1 +\d+\.\ds +exit 3 ", out, re.MULTILINE)
+    # What each job used sits between its time and its headline (measured on Linux).
+    used = r"\d+(\.\d)? [KM]iB +\d+\.\ds · \d+%"
+    assert re.search(rf"^a +succeeded +1 +\d+\.\ds +{used} +accuracy 0\.51 ", out, re.M)
+    assert re.search(rf"^bad +failed +1 +\d+\.\ds +{used} +exit 3 ", out, re.MULTILINE)
     assert "bad: exit 3 · last " in out
     assert "   CUDA [oom]" in out  # the log tail, printed as is
     assert re.search(r"^1 succeeded · 1 failed · \d+\.\ds · exit 1$", out, re.MULTILINE)
