@@ -282,6 +282,23 @@ REFUSED: list[tuple[str, str, str]] = [
         job("regress_tolerance: {rmse: -0.1}"),
         f"{F}:3:25: jobs.a.regress_tolerance.rmse: must not be negative, got -0.1",
     ),
+    (
+        "resource_tolerance",
+        job("resource_tolerance: 0.3"),
+        f"{F}:3:5: jobs.a.resource_tolerance: expected a mapping like {{peak_memory: 0.5}}, "
+        "got float",
+    ),
+    (
+        "resource_tolerance",
+        job("resource_tolerance: {peak_mem: 1}"),
+        f"{F}:3:26: jobs.a.resource_tolerance.peak_mem: unknown resource 'peak_mem'; "
+        "did you mean 'peak_memory'? (one of peak_memory, cpu_time)",
+    ),
+    (
+        "resource_tolerance",
+        job("resource_tolerance: {cpu_time: -0.5}"),
+        f"{F}:3:26: jobs.a.resource_tolerance.cpu_time: must not be negative, got -0.5",
+    ),
     # sweeps
     (
         "sweep",

@@ -326,8 +326,14 @@ def test_compare_json_is_plain_json() -> None:
     data = json.loads(json.dumps(compare_json(compare(base, head))))
 
     assert data["regressions"] == [
-        {"job": "b", "kind": "newly_failing", "metric": None, "relative": None},
-        {"job": "a", "kind": "metric", "metric": "accuracy", "relative": pytest.approx(-4 / 9)},
+        {"job": "b", "kind": "newly_failing", "metric": None, "resource": None, "relative": None},
+        {
+            "job": "a",
+            "kind": "metric",
+            "metric": "accuracy",
+            "resource": None,
+            "relative": pytest.approx(-4 / 9),
+        },
     ]
     first = data["jobs"][0]
     assert first["duration"] == {"base": 2.0, "head": 3.0, "delta": 1.0, "ratio": 1.5}

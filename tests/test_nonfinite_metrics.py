@@ -90,7 +90,7 @@ def test_a_metric_that_became_nan_is_a_regression(project: Project) -> None:
 
     data = strict_json(project.run("compare", str(base), str(head), "--format", "json").stdout)
     assert data["regressions"] == [
-        {"job": "a", "kind": "metric", "metric": "accuracy", "relative": "NaN"}
+        {"job": "a", "kind": "metric", "metric": "accuracy", "resource": None, "relative": "NaN"}
     ]
     accuracy = data["jobs"][0]["metrics"][0]
     assert (accuracy["base"], accuracy["head"], accuracy["verdict"]) == (0.9, "NaN", "worse")

@@ -228,6 +228,16 @@ JOB_FIELDS: dict[str, Key] = {
         "for compare: relative change per metric that counts as a regression",
         "--tolerance",
     ),
+    "resource_tolerance": Key(
+        validate.resource_tolerances("peak_memory", "cpu_time"),
+        {
+            "type": "object",
+            "propertyNames": {"enum": ["peak_memory", "cpu_time"]},
+            "additionalProperties": {"type": "number", "minimum": 0},
+        },
+        "for compare: relative growth of peak_memory / cpu_time that counts as a regression",
+        "--memory-tolerance, --cpu-tolerance",
+    ),
     "sweep": Key(
         sweep,
         {

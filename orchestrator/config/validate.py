@@ -170,6 +170,28 @@ def tolerances(doc: Document, keys: KeyPath, value: Value) -> dict[str, float]:
     return {str(k): seconds(doc, (*keys, str(k)), v) for k, v in value.items()}
 
 
+def resource_tolerances(*names: str) -> Validator:
+    """A mapping from some of `names` (resources compare judges) to relative tolerances."""
+
+    def check(doc: Document, keys: KeyPath, value: Value) -> dict[str, float]:
+        if not isinstance(value, dict):
+            raise doc.error(
+                keys, f"expected a mapping like {{{names[0]}: 0.5}}, got {type_name(value)}"
+            )
+        for name in map(str, value):
+            if name not in names:
+                near = did_you_mean(name, names)
+                listing = f"one of {', '.join(names)}"
+                raise doc.error(
+                    (*keys, name),
+                    f"unknown resource {name!r}",
+                    f"{near} ({listing})" if near else listing,
+                )
+        return {str(k): seconds(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+    return check
+
+
 def boolean(doc: Document, keys: KeyPath, value: Value) -> bool:
     if not isinstance(value, bool):
         raise doc.error(keys, f"expected true or false, got {type_name(value)} {value!r}")
