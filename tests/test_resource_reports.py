@@ -104,7 +104,7 @@ def test_sweep_trials_count_in_their_sweep() -> None:
     assert (usages["sweep"].peak_memory_bytes, usages["sweep"].cpu_s) == (400 * MIB, 3.0)
 
 
-@pytest.mark.parametrize("bad", [math.nan, -1.0, math.inf, float(1 << 70)])
+@pytest.mark.parametrize("bad", [math.nan, -1.0, math.inf, float(1 << 70), 10**400])
 def test_a_figure_no_machine_produces_counts_as_not_measured(bad: float) -> None:
     """A summary is input: NaN, negative or absurd figures become blanks, not bars."""
     usage = job_usage([tried(used(bad, bad)), tried(used(None, None, sample_interval_s=bad))])

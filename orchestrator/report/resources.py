@@ -12,7 +12,6 @@ rather than as a bar a million times longer than the others.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -39,8 +38,11 @@ class JobUsage:
 
 
 def plausible(value: float | None) -> float | None:
-    """The figure, or None if no real measurement could be it (negative, NaN, huge)."""
-    if value is None or not math.isfinite(value) or not 0 <= value < MAX_FIGURE:
+    """The figure, or None if no real measurement could be it (negative, NaN, huge).
+
+    Compared before anything converts it: JSON's integers have no size limit, and one of
+    400 digits is more than a float can hold."""
+    if value is None or not 0 <= value < MAX_FIGURE:  # NaN is never within the range
         return None
     return value
 
