@@ -456,3 +456,11 @@ def test_a_real_run_shows_and_compares_what_its_jobs_used(project: Project) -> N
     drawn = next(c for c in charts if c["title"] == "hog: peak memory")
     before, after = drawn["plots"][0]["data"]
     assert (150 <= before < 195, 300 <= after < 360) == (True, True)
+
+
+@pytest.mark.usefixtures("mermaid_node")
+def test_the_readmes_charts_are_ones_mermaid_draws() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    charts = assert_mermaid_ok(readme)
+    memory = next(c for c in charts if c.get("title") == "Peak memory per job (MiB)")
+    assert memory["plots"][0]["type"] == "bar"
