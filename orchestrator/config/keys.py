@@ -232,8 +232,11 @@ JOB_FIELDS: dict[str, Key] = {
         validate.resource_tolerances("peak_memory", "cpu_time"),
         {
             "type": "object",
-            "propertyNames": {"enum": ["peak_memory", "cpu_time"]},
-            "additionalProperties": {"type": "number", "minimum": 0},
+            "properties": {
+                "peak_memory": {"type": "number", "minimum": 0},
+                "cpu_time": {"type": "number", "minimum": 0},
+            },
+            "additionalProperties": False,
         },
         "for compare: relative growth of peak_memory / cpu_time that counts as a regression",
         "--memory-tolerance, --cpu-tolerance",
