@@ -146,6 +146,8 @@ class JobSpec:
     timeout: float | None = None
     grace: float | None = None
     cpus: int = 1
+    #: Bytes of memory the job holds while it runs, like its `cpus` (None: none asked).
+    memory: int | None = None
     #: Bytes the job's processes may use together (None: no limit).
     memory_limit: int | None = None
     gpus: float = 0.0
@@ -216,6 +218,9 @@ class PlannedJob:
     not_runnable: str | None = None
     #: Bytes its processes may use together; past that it is stopped as out_of_memory.
     memory_limit: int | None = None
+    #: Bytes of memory held while it runs: it starts only when they fit in `Plan.memory`
+    #: (Ray: its `memory` request).
+    memory: int | None = None
 
 
 @frozen_dataclass
@@ -229,6 +234,10 @@ class Plan:
     max_workers: int
     #: CPU tokens shared by running jobs: a job starts only when its `cpus` fit.
     cpus: int
+    #: Bytes shared by running jobs' `memory`; None: not counted here (Ray counts it).
+    memory: int | None = None
+    #: Where `memory` came from, as --dry-run says it ("--memory", "MemAvailable ...").
+    memory_source: str = ""
     fail_fast: bool = False
     #: False: a failed quality gate is reported (`gate_failed`) but fails neither the run nor
     #: the jobs that need it, e.g. for a dispatch with fewer epochs than the gates assume.
@@ -312,6 +321,8 @@ class RunOptions:
     cpus: int | None = None
     #: --memory-limit: bytes, for the jobs that set no `memory_limit` of their own.
     memory_limit: int | None = None
+    #: --memory: bytes shared by running jobs' `memory:` (None: what is available at start).
+    memory: int | None = None
     shard: str | None = None
     #: The exact jobs of this shard, as `plan-shards` decided them once for every runner.
     shard_jobs: tuple[str, ...] | None = None

@@ -22,6 +22,7 @@ from orchestrator.jobs import forced, merge, select
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console, listing
+from orchestrator.resources import Pool, given_memory, memory_from_available
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -110,7 +111,20 @@ def make_plan(
         cpu_count=cpu_count or os.cpu_count() or 1,
         durations=durations,
         inherited_env=os.environ,
+        pool=_pool(options),
     )
+
+
+def _pool(options: RunOptions) -> Pool:
+    """The memory jobs share here; on Ray the cluster counts it, not us."""
+    if options.backend == "ray":
+        return Pool()
+    if options.memory is not None:
+        return given_memory(options.memory)
+    from orchestrator.execute.devices import available_memory
+
+    available = available_memory()
+    return memory_from_available(available) if available is not None else Pool()
 
 
 def previous_durations(summary: Path) -> dict[str, float]:

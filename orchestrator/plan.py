@@ -16,6 +16,7 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+from orchestrator.resources import Pool, check_memory_fits
 from orchestrator.secrets import secret_values
 
 __all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); trial_job.py uses it
@@ -55,11 +56,14 @@ def build_plan(
     cpu_count: int,
     durations: Mapping[str, float] | None = None,
     inherited_env: Mapping[str, str] | None = None,
+    pool: Pool | None = None,
 ) -> Plan:
     """The jobs in the order they would start: by priority, then longest expected first.
 
     Longest-first keeps the last minutes of a parallel run from being one long job alone.
+    `pool`: the memory running jobs share (read from the host by the caller).
     """
+    pool = pool or Pool()
     root = options.output_root
     log_dir = str(PurePath(root, "logs"))
     refuse_clashes(specs, root)
@@ -78,6 +82,7 @@ def build_plan(
             planned_ids=planned_ids,
             inherited_secrets=inherited,
             inherited_env=inherited_env or {},
+            pool=pool,
         )
         for spec in specs
     ]
@@ -90,6 +95,8 @@ def build_plan(
         summary_dir=str(PurePath(root, SUMMARY_DIR)),
         max_workers=max(1, workers),
         cpus=cpus,
+        memory=pool.memory,
+        memory_source=pool.memory_source,
         fail_fast=options.fail_fast,
         enforce_gates=options.gates == "enforce",
     )
@@ -172,7 +179,9 @@ def _plan_job(
     planned_ids: frozenset[str],
     inherited_secrets: tuple[str, ...],
     inherited_env: Mapping[str, str],
+    pool: Pool,
 ) -> PlannedJob:
+    check_memory_fits(spec, spec.memory, pool)
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
     upstream = {need: output_dir_of(options.output_root, need) for need in spec.needs}
@@ -223,6 +232,7 @@ def _plan_job(
         if spec.sweep
         else (),
         memory_limit=spec.memory_limit if spec.memory_limit is not None else options.memory_limit,
+        memory=spec.memory,
         not_runnable=spec.error,
     )
 

@@ -125,6 +125,16 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:3:17: jobs.a.resources.tpu: Ray counts in steps of 0.0001, got 5e-05",
     ),
     (
+        "memory",
+        job("memory: 4 gigs"),
+        f"{F}:3:5: jobs.a.memory: expected a size like 512M or 2G, got str '4 gigs'",
+    ),
+    (
+        "memory",
+        job("memory: 0"),
+        f"{F}:3:5: jobs.a.memory: must be at least 1M, got 0",
+    ),
+    (
         "memory_limit",
         job("memory_limit: lots"),
         f"{F}:3:5: jobs.a.memory_limit: expected a size like 512M or 2G, got str 'lots'",
@@ -515,6 +525,7 @@ ACCEPTED: list[tuple[str, dict[str, object]]] = [
     ("needs: [b, b]", {"needs": ("b",)}),
     ("retry_on: failed", {"retry_on": ("failed",)}),
     ("timeout: 2", {"timeout": 2.0}),
+    ("memory: 700M", {"memory": 700 << 20}),
     ("memory_limit: 2G", {"memory_limit": 2 << 30}),
     ("memory_limit: 1.5GiB", {"memory_limit": 3 << 29}),
     ("memory_limit: 512 MB", {"memory_limit": 512 << 20}),

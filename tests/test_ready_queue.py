@@ -15,6 +15,7 @@ from orchestrator.execute.ready_queue import ReadyQueue
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.models import JobSpec, Plan, PlannedJob, RetryPolicy, RunOptions, Status
 from orchestrator.plan import build_plan
+from orchestrator.resources import Pool
 
 
 def plan_of(
@@ -23,11 +24,14 @@ def plan_of(
     workers: int = 1,
     cpus: int | None = None,
     durations: dict[str, float] | None = None,
+    pool: Pool | None = None,
 ) -> Plan:
     options = RunOptions(
         parallel=workers > 1, max_workers=workers, cpus=cpus or workers, output_root=root
     )
-    return build_plan(specs, options, python="python3", cpu_count=workers, durations=durations)
+    return build_plan(
+        specs, options, python="python3", cpu_count=workers, durations=durations, pool=pool
+    )
 
 
 def spec(job_id: str, **fields: object) -> JobSpec:
@@ -35,7 +39,7 @@ def spec(job_id: str, **fields: object) -> JobSpec:
 
 
 def queue_of(plan: Plan) -> ReadyQueue:
-    return ReadyQueue(plan.jobs, max_workers=plan.max_workers, cpus=plan.cpus)
+    return ReadyQueue(plan.jobs, max_workers=plan.max_workers, cpus=plan.cpus, memory=plan.memory)
 
 
 def take_all(queue: ReadyQueue) -> list[str]:
@@ -84,6 +88,48 @@ def test_a_smaller_job_goes_past_one_whose_cpus_do_not_fit() -> None:
     queue.ended("a")
     queue.finished("a")
     assert take_all(queue) == ["big"]  # first in line still: it starts once cpus free up
+
+
+MIB = 1 << 20
+
+
+def test_jobs_whose_memory_does_not_fit_together_wait_for_each_other() -> None:
+    plan = plan_of(
+        spec("a", memory=700 * MIB),
+        spec("b", memory=700 * MIB),
+        spec("small", memory=300 * MIB),
+        spec("unsized"),
+        workers=4,
+        pool=Pool(memory=1024 * MIB),
+    )
+    queue = queue_of(plan)
+    # b does not fit beside a; small (300 MiB) does; a job without `memory:` holds none.
+    assert take_all(queue) == ["a", "small", "unsized"]
+    queue.ended("small")
+    assert take_all(queue) == []  # 700 + 700 still does not fit in 1024
+    queue.ended("a")
+    assert take_all(queue) == ["b"]
+
+
+def test_memory_is_not_counted_without_a_pool() -> None:
+    plan = plan_of(spec("a", memory=700 * MIB), spec("b", memory=700 * MIB), workers=2)
+    assert plan.memory is None  # Ray counts it on its own nodes
+    assert take_all(queue_of(plan)) == ["a", "b"]
+
+
+def test_a_retry_holds_its_memory_again() -> None:
+    plan = plan_of(
+        spec("flaky", memory=600 * MIB),
+        spec("other", memory=600 * MIB),
+        workers=2,
+        pool=Pool(memory=1000 * MIB),
+    )
+    queue = queue_of(plan)
+    assert take_all(queue) == ["flaky"]
+    flaky = queue.ended("flaky")
+    queue.retry_at(0.0, flaky)
+    queue.release_due_retries(now=0.0)
+    assert take_all(queue) == ["flaky"]  # the retry goes first; other still does not fit
 
 
 def test_no_more_than_max_workers_run() -> None:

@@ -138,6 +138,13 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     "none; past it the job is stopped as out_of_memory.",
 )
 @option(
+    "--memory",
+    type=Size(),
+    metavar="SIZE",
+    help="Memory shared by running jobs (each job holds its `memory:`) "
+    "[default: MemAvailable at start, less 10 % (at least 256M)].",
+)
+@option(
     "--cpus",
     type=click.IntRange(min=1),
     help="CPU tokens shared by running jobs (each job takes its `cpus:`) [default: CPUs].",

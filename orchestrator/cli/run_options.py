@@ -44,6 +44,7 @@ def run_options(params: Mapping[str, Any], project: Project) -> RunOptions:
         grace=params["grace"],
         cpus=params["cpus"],
         memory_limit=params["memory_limit"],
+        memory=params["memory"],
         no_deps=params["no_deps"],
         force=params["force"],
         resume=_run_named(params["resume"], typed),

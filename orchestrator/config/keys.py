@@ -38,6 +38,13 @@ _SCALAR = {"type": ["string", "number", "boolean"]}
 _TEXT = {"type": "string", "pattern": r"\S"}
 _TEXT_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": _SCALAR}]}
 _SECONDS = {"type": "number", "minimum": 0}
+_SIZE = {
+    "title": "size",
+    "anyOf": [
+        {"type": "integer", "minimum": 1 << 20},
+        {"type": "string", "pattern": validate.SIZE_PATTERN},
+    ],
+}
 
 
 def _enum_list(*choices: str) -> dict[str, Any]:
@@ -91,15 +98,16 @@ COMMON_FIELDS: dict[str, Key] = {
         "CPU tokens held while running; also its BLAS/OpenMP thread count",
         "1",
     ),
+    "memory": Key(
+        validate.memory_size,
+        _SIZE,
+        "memory held while running (bytes, or 512M, 2G): a job starts only when it fits in "
+        "--memory",
+        "none",
+    ),
     "memory_limit": Key(
         validate.memory_size,
-        {
-            "title": "size",
-            "anyOf": [
-                {"type": "integer", "minimum": 1 << 20},
-                {"type": "string", "pattern": validate.SIZE_PATTERN},
-            ],
-        },
+        _SIZE,
         "memory its processes may use together (bytes, or 512M, 2G); past it the job is "
         "stopped as out_of_memory",
         "--memory-limit, none",

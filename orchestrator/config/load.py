@@ -38,6 +38,8 @@ class Config:
     defaults: Mapping[str, Value] = field(default_factory=dict)
     jobs: Mapping[str, JobConfig] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    #: The file and line each of `defaults` was set on, for errors found after loading.
+    defaults_where: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -55,6 +57,7 @@ def load_configs(
     A matrix of more than `max_jobs` combinations is refused before it is expanded.
     """
     defaults: dict[str, Value] = {}
+    defaults_where: dict[str, tuple[str, int]] = {}
     jobs: dict[str, JobConfig] = {}
     files: list[str] = []
     asked = {p.resolve() for p in explicit}
@@ -66,6 +69,7 @@ def load_configs(
             continue
         file_defaults, file_jobs = _validate(doc, base)
         defaults.update(file_defaults)
+        defaults_where.update(_where(doc, ("defaults",), file_defaults))
         for job_id, job in file_jobs.items():
             previous = jobs.get(job_id)
             if previous:
@@ -75,7 +79,7 @@ def load_configs(
             else:
                 jobs[job_id] = job
         files.append(display)
-    return Config(defaults, jobs, tuple(files))
+    return Config(defaults, jobs, tuple(files), defaults_where)
 
 
 def _is_profile(doc: Document) -> bool:
@@ -151,9 +155,13 @@ def _validate(doc: Document, base: Path) -> tuple[dict[str, Value], dict[str, Jo
         if "script" in fields and not (base / fields["script"]).is_file():
             raise doc.error((*keys, "script"), f"script not found: {fields['script']}")
         pos = doc.positions.get(keys)
-        where = {name: (doc.path, doc.positions[(*keys, name)].line) for name in fields}
+        where = _where(doc, keys, fields)
         jobs[str(job_id)] = JobConfig(fields, doc.path, pos.line if pos else None, where)
     return defaults, jobs
+
+
+def _where(doc: Document, keys: KeyPath, fields: Mapping[str, Value]) -> dict[str, tuple[str, int]]:
+    return {name: (doc.path, doc.positions[(*keys, name)].line) for name in fields}
 
 
 def _fields(

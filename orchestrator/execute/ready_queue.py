@@ -3,7 +3,7 @@
 A value with no processes and no clock of its own (the time is passed in), so the order
 jobs start in can be tested as plain data. The plan already puts jobs in start order
 (needs first, then priority, then longest expected: `plan.start_order`); the queue keeps
-that order and adds what only a running run knows: free workers and cpus, which needs
+that order and adds what only a running run knows: free workers, cpus and memory, which needs
 have finished, retries waiting out their backoff, and sweep trials asked mid-run.
 """
 
@@ -17,9 +17,18 @@ from orchestrator.models import PlannedJob
 
 
 class ReadyQueue:
-    def __init__(self, jobs: Sequence[PlannedJob], *, max_workers: int, cpus: int) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[PlannedJob],
+        *,
+        max_workers: int,
+        cpus: int,
+        memory: int | None = None,
+    ) -> None:
         self.max_workers = max_workers
         self.cpus = cpus
+        #: Bytes the running jobs' `memory` shares; None: memory is not counted.
+        self.memory = memory
         self.running: dict[str, PlannedJob] = {}
         #: Set once the run halts: nothing starts after that.
         self.closed = False
@@ -35,7 +44,8 @@ class ReadyQueue:
 
     # --------------------------------------------------------------------------- taking
     def next_ready(self, unless_it_needs: Collection[str] = ()) -> PlannedJob | None:
-        """Take the first waiting job (in line order) whose cpus fit in what is free now.
+        """Take the first waiting job (in line order) whose cpus and memory fit in what is
+        free now.
 
         Taking a smaller job past one that does not fit keeps cores busy; the big job
         still starts as soon as enough frees up, since it stays first in line.
@@ -48,9 +58,19 @@ class ReadyQueue:
         for index, job in enumerate(self._pending):
             if any(need in unless_it_needs for need in job.needs):
                 return None
-            if job.cpus <= free and all(need in self._finished for need in job.needs):
+            if (
+                job.cpus <= free
+                and self._memory_fits(job)
+                and all(need in self._finished for need in job.needs)
+            ):
                 return self._pending.pop(index)  # a failed need skips us: see `dependents`
         return None
+
+    def _memory_fits(self, job: PlannedJob) -> bool:
+        if self.memory is None or not job.memory:
+            return True
+        held = sum(running.memory or 0 for running in self.running.values())
+        return job.memory <= self.memory - held
 
     def started(self, job: PlannedJob) -> None:
         self.running[job.id] = job

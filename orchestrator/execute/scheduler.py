@@ -84,6 +84,7 @@ class Scheduler:
             [job for job in plan.jobs if not job.not_runnable and job.id not in self.reused],
             max_workers=plan.max_workers,
             cpus=plan.cpus,
+            memory=plan.memory,
         )
         # A core is spare when Ray runs the jobs (they use none of ours) or when fewer
         # workers than cores run here.
