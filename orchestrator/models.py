@@ -221,6 +221,9 @@ class PlannedJob:
     #: Bytes of memory held while it runs: it starts only when they fit in `Plan.memory`
     #: (Ray: its `memory` request).
     memory: int | None = None
+    #: The GPU devices an attempt holds, given by the ready queue as it starts (and set as
+    #: its CUDA_VISIBLE_DEVICES); empty in the plan itself.
+    gpu_devices: tuple[str, ...] = ()
 
 
 @frozen_dataclass
@@ -238,6 +241,11 @@ class Plan:
     memory: int | None = None
     #: Where `memory` came from, as --dry-run says it ("--memory", "MemAvailable ...").
     memory_source: str = ""
+    #: GPU devices lent to jobs' `gpus:` one whole device each; None: not counted here
+    #: (no job asks for one, or Ray counts them).
+    gpu_devices: tuple[str, ...] | None = None
+    #: Where they came from ("--gpus", "CUDA_VISIBLE_DEVICES", "nvidia-smi -L").
+    gpu_source: str = ""
     fail_fast: bool = False
     #: False: a failed quality gate is reported (`gate_failed`) but fails neither the run nor
     #: the jobs that need it, e.g. for a dispatch with fewer epochs than the gates assume.
@@ -261,6 +269,8 @@ class Attempt:
     error: str | None = None
     #: What its processes used, where it was measured.
     usage: Usage | None = None
+    #: The GPU devices it ran on (its CUDA_VISIBLE_DEVICES), when it held any.
+    gpu_devices: tuple[str, ...] = ()
 
 
 @frozen_dataclass
@@ -323,6 +333,8 @@ class RunOptions:
     memory_limit: int | None = None
     #: --memory: bytes shared by running jobs' `memory:` (None: what is available at start).
     memory: int | None = None
+    #: --gpus: the devices lent to jobs' `gpus:` (None: CUDA_VISIBLE_DEVICES, else detected).
+    gpus: tuple[str, ...] | None = None
     shard: str | None = None
     #: The exact jobs of this shard, as `plan-shards` decided them once for every runner.
     shard_jobs: tuple[str, ...] | None = None

@@ -111,20 +111,25 @@ def make_plan(
         cpu_count=cpu_count or os.cpu_count() or 1,
         durations=durations,
         inherited_env=os.environ,
-        pool=_pool(options),
+        pool=_pool(options, selection.jobs),
     )
 
 
-def _pool(options: RunOptions) -> Pool:
-    """The memory jobs share here; on Ray the cluster counts it, not us."""
+def _pool(options: RunOptions, jobs: tuple[JobSpec, ...]) -> Pool:
+    """The memory and GPUs jobs share here; on Ray the cluster counts them, not us."""
     if options.backend == "ray":
         return Pool()
-    if options.memory is not None:
-        return given_memory(options.memory)
-    from orchestrator.execute.devices import available_memory
+    from orchestrator.execute.devices import available_memory, local_gpus
 
-    available = available_memory()
-    return memory_from_available(available) if available is not None else Pool()
+    if options.memory is not None:
+        pool = given_memory(options.memory)
+    else:
+        available = available_memory()
+        pool = memory_from_available(available) if available is not None else Pool()
+    if any(job.gpus > 0 for job in jobs):
+        gpus, source = local_gpus(options.gpus, os.environ)
+        pool = replace(pool, gpus=gpus, gpu_source=source)
+    return pool
 
 
 def previous_durations(summary: Path) -> dict[str, float]:

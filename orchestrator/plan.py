@@ -16,7 +16,7 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
-from orchestrator.resources import Pool, check_memory_fits
+from orchestrator.resources import Pool, check_gpus, check_memory_fits, hidden_gpus
 from orchestrator.secrets import secret_values
 
 __all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); trial_job.py uses it
@@ -97,6 +97,8 @@ def build_plan(
         cpus=cpus,
         memory=pool.memory,
         memory_source=pool.memory_source,
+        gpu_devices=pool.gpus,
+        gpu_source=pool.gpu_source,
         fail_fast=options.fail_fast,
         enforce_gates=options.gates == "enforce",
     )
@@ -182,6 +184,7 @@ def _plan_job(
     pool: Pool,
 ) -> PlannedJob:
     check_memory_fits(spec, spec.memory, pool)
+    check_gpus(spec, pool)
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
     upstream = {need: output_dir_of(options.output_root, need) for need in spec.needs}
@@ -195,7 +198,12 @@ def _plan_job(
     argv += [*spec.args, *_param_args(spec)]
     argv += options.extra_args
     cpus = min(spec.cpus, total_cpus)  # a job bigger than the machine still runs, alone
-    env = {"PYTHONUNBUFFERED": "1", **dict.fromkeys(THREAD_VARIABLES, str(cpus)), **dict(spec.env)}
+    env = {
+        "PYTHONUNBUFFERED": "1",
+        **dict.fromkeys(THREAD_VARIABLES, str(cpus)),
+        **hidden_gpus(spec, pool),
+        **dict(spec.env),
+    }
     env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir)
     env[JOB_ID_VAR] = spec.id
     env.update({needs_variable(need): path for need, path in upstream.items()})

@@ -7,10 +7,12 @@ runs, rather than waiting forever in the ready queue.
 
 from __future__ import annotations
 
+import math
+
 from orchestrator.errors import ConfigError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import set_at
-from orchestrator.models import JobSpec
+from orchestrator.models import JobSpec, Plan, PlannedJob
 from orchestrator.usage import format_bytes
 
 MIB = 1 << 20
@@ -28,6 +30,10 @@ class Pool:
     memory: int | None = None
     #: Where `memory` came from, as --dry-run says it.
     memory_source: str = ""
+    #: GPU devices lent to jobs, whole; None: not counted here (no job asks, or Ray).
+    gpus: tuple[str, ...] | None = None
+    #: Where they came from, or why there are none ("nvidia-smi -L: not on PATH").
+    gpu_source: str = ""
 
 
 def memory_from_available(available: int) -> Pool:
@@ -39,6 +45,63 @@ def memory_from_available(available: int) -> Pool:
 
 def given_memory(amount: int) -> Pool:
     return Pool(memory=amount, memory_source="--memory")
+
+
+#: The variable CUDA (and every framework on it) reads to know which devices it may use.
+CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
+
+
+def visible_devices(value: str) -> tuple[str, ...]:
+    """The devices a CUDA_VISIBLE_DEVICES value lists: indices, `GPU-…` UUIDs or `MIG-…`.
+
+    CUDA stops at the first entry it cannot use and sees nothing after it (`0,-1,1` is
+    device 0 only), so the list stops there too; repeats count once.
+    """
+    devices: list[str] = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry or entry.startswith("-"):
+            break
+        if entry not in devices:
+            devices.append(entry)
+    return tuple(devices)
+
+
+def check_gpus(spec: JobSpec, pool: Pool) -> None:
+    """Refuse, before anything runs, a `gpus:` this machine cannot give: a fraction of a
+    device, or more devices than it has (none at all, say)."""
+    if pool.gpus is None or spec.gpus == 0:
+        return
+    path, line, key = set_at(spec, "gpus")
+    if not float(spec.gpus).is_integer():
+        raise ConfigError(
+            path,
+            f"{spec.gpus:g} of a GPU: this machine lends whole devices",
+            line=line,
+            key=key,
+            hint=f"ask for {math.ceil(spec.gpus)}, or run on Ray (--backend ray) to share one",
+        )
+    if spec.gpus > len(pool.gpus):
+        have = (
+            f"only {len(pool.gpus)} here ({pool.gpu_source}: {','.join(pool.gpus)})"
+            if pool.gpus
+            else f"no GPU here ({pool.gpu_source})"
+        )
+        raise ConfigError(
+            path,
+            f"{spec.id} needs {spec.gpus:g} GPU{'s' if spec.gpus > 1 else ''}, {have}",
+            line=line,
+            key=key,
+            hint="name the devices with --gpus 0,1 or CUDA_VISIBLE_DEVICES",
+        )
+
+
+def hidden_gpus(spec: JobSpec, pool: Pool) -> dict[str, str]:
+    """CUDA_VISIBLE_DEVICES="" for a job asking for no GPU while others hold them: it
+    would otherwise see every device and could take memory on one a job reserved. Its own
+    `env:` still wins."""
+    if not pool.gpus or spec.gpus > 0:
+        return {}
+    return {CUDA_VISIBLE_DEVICES: ""}
 
 
 def check_memory_fits(spec: JobSpec, memory: int | None, pool: Pool) -> None:
@@ -55,3 +118,25 @@ def check_memory_fits(spec: JobSpec, memory: int | None, pool: Pool) -> None:
         key=key,
         hint="lower it, or raise --memory",
     )
+
+
+def held(job: PlannedJob) -> list[str]:
+    """What a job holds while it runs, beyond one cpu: `cpus 2`, `memory 700 MiB`, `gpus 1`."""
+    notes = [f"cpus {job.cpus}"] if job.cpus > 1 else []
+    notes += [f"memory {format_bytes(job.memory)}"] if job.memory else []
+    notes += [f"gpus {job.gpus:g}"] if job.gpus else []
+    return notes
+
+
+def shared(plan: Plan) -> str | None:
+    """What running jobs share, and where it came from; None when no job holds memory or a
+    GPU (cpus alone are in the plan's last line already)."""
+    if not any(job.memory or job.gpus for job in plan.jobs):
+        return None
+    parts = [f"{plan.cpus} cpus"]
+    if plan.memory is not None:
+        parts.append(f"memory {format_bytes(plan.memory)} ({plan.memory_source})")
+    if plan.gpu_devices is not None:
+        devices = ",".join(plan.gpu_devices) or "none"
+        parts.append(f"GPUs {devices} ({plan.gpu_source})")
+    return "shared by running jobs: " + " · ".join(parts)

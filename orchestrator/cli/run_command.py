@@ -15,6 +15,7 @@ import click
 from orchestrator import __version__
 from orchestrator.cli.params import (
     ENV_PREFIX,
+    DeviceList,
     Finite,
     Selectors,
     Size,
@@ -143,6 +144,13 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     metavar="SIZE",
     help="Memory shared by running jobs (each job holds its `memory:`) "
     "[default: MemAvailable at start, less 10 % (at least 256M)].",
+)
+@option(
+    "--gpus",
+    type=DeviceList(),
+    metavar="IDS",
+    help="GPU devices lent to jobs' `gpus:`, one whole device each (0,1 or GPU-UUIDs; "
+    "'none' for none) [default: CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`].",
 )
 @option(
     "--cpus",

@@ -45,6 +45,7 @@ def run_options(params: Mapping[str, Any], project: Project) -> RunOptions:
         cpus=params["cpus"],
         memory_limit=params["memory_limit"],
         memory=params["memory"],
+        gpus=params["gpus"],
         no_deps=params["no_deps"],
         force=params["force"],
         resume=_run_named(params["resume"], typed),

@@ -3,8 +3,10 @@
 A value with no processes and no clock of its own (the time is passed in), so the order
 jobs start in can be tested as plain data. The plan already puts jobs in start order
 (needs first, then priority, then longest expected: `plan.start_order`); the queue keeps
-that order and adds what only a running run knows: free workers, cpus and memory, which needs
-have finished, retries waiting out their backoff, and sweep trials asked mid-run.
+that order and adds what only a running run knows: free workers, cpus, memory and GPU
+devices, which needs have finished, retries waiting out their backoff, and sweep trials
+asked mid-run. A job that takes GPUs leaves it holding its own devices (`gpu_devices`,
+and CUDA_VISIBLE_DEVICES in its env): a retry or a trial gets whichever are free then.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from orchestrator.models import PlannedJob
+from orchestrator.resources import CUDA_VISIBLE_DEVICES
 
 
 class ReadyQueue:
@@ -24,11 +28,14 @@ class ReadyQueue:
         max_workers: int,
         cpus: int,
         memory: int | None = None,
+        gpu_devices: tuple[str, ...] | None = None,
     ) -> None:
         self.max_workers = max_workers
         self.cpus = cpus
         #: Bytes the running jobs' `memory` shares; None: memory is not counted.
         self.memory = memory
+        #: The GPU devices lent to running jobs, whole; None: GPUs are not counted.
+        self.gpu_devices = gpu_devices
         self.running: dict[str, PlannedJob] = {}
         #: Set once the run halts: nothing starts after that.
         self.closed = False
@@ -44,8 +51,8 @@ class ReadyQueue:
 
     # --------------------------------------------------------------------------- taking
     def next_ready(self, unless_it_needs: Collection[str] = ()) -> PlannedJob | None:
-        """Take the first waiting job (in line order) whose cpus and memory fit in what is
-        free now.
+        """Take the first waiting job (in line order) whose cpus, memory and GPUs fit in
+        what is free now; one that takes GPUs comes with its devices.
 
         Taking a smaller job past one that does not fit keeps cores busy; the big job
         still starts as soon as enough frees up, since it stays first in line.
@@ -61,9 +68,11 @@ class ReadyQueue:
             if (
                 job.cpus <= free
                 and self._memory_fits(job)
+                and (devices := self._free_devices(job)) is not None
                 and all(need in self._finished for need in job.needs)
             ):
-                return self._pending.pop(index)  # a failed need skips us: see `dependents`
+                del self._pending[index]  # a failed need skips us: see `dependents`
+                return _holding(job, devices) if devices else job
         return None
 
     def _memory_fits(self, job: PlannedJob) -> bool:
@@ -71,6 +80,16 @@ class ReadyQueue:
             return True
         held = sum(running.memory or 0 for running in self.running.values())
         return job.memory <= self.memory - held
+
+    def _free_devices(self, job: PlannedJob) -> tuple[str, ...] | None:
+        """The devices the job would get now (none if it asks for none); None if too few
+        are free. Lowest first, so a run's devices are the same from run to run."""
+        if self.gpu_devices is None or job.gpus <= 0:
+            return ()
+        held = {device for running in self.running.values() for device in running.gpu_devices}
+        free = [device for device in self.gpu_devices if device not in held]
+        wanted = int(job.gpus)  # the plan refused fractions of a device here
+        return tuple(free[:wanted]) if len(free) >= wanted else None
 
     def started(self, job: PlannedJob) -> None:
         self.running[job.id] = job
@@ -133,3 +152,9 @@ class ReadyQueue:
     def take_retry(self) -> PlannedJob | None:
         """The next retry waiting for its time, taken out: a halt cancels them."""
         return heapq.heappop(self._retries)[2] if self._retries else None
+
+
+def _holding(job: PlannedJob, devices: tuple[str, ...]) -> PlannedJob:
+    """The job as it starts on `devices`: the only ones its processes see."""
+    env = {**dict(job.env), CUDA_VISIBLE_DEVICES: ",".join(devices)}
+    return replace(job, env=tuple(env.items()), gpu_devices=devices)

@@ -19,6 +19,7 @@ from rich.table import Table
 from orchestrator.models import STANDARD_FLAGS, JobSpec, Plan, PlannedJob
 from orchestrator.plan import declared_flag
 from orchestrator.report.console import make_console
+from orchestrator.resources import held, shared
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
@@ -109,6 +110,7 @@ def show_plan(
         notes = [f"level {levels[job.id]}"] if graphed else []
         notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
         notes += [f"retries {job.retries}"] if job.retries else []
+        notes += held(job)
         notes += ["optional"] if job.optional else []
         suffix = f"  ({' · '.join(notes)})" if notes else ""
         console.print(f"[bold]# {escape(job.id)}[/]{escape(suffix)}")
@@ -132,6 +134,8 @@ def show_plan(
         else:
             console.print(f"[cyan]# {action}: {escape(reason)}[/]")
             console.print(f"[dim]# {escape(shown_command(job))}[/]", soft_wrap=True)
+    if (pool := shared(plan)) is not None:
+        console.print(f"\n[dim]# {escape(pool)}[/]")
     counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
     what = ", ".join(f"{n} {action}" for action, n in counts.items())
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
@@ -204,6 +208,13 @@ def _plan_json(
         "log_dir": plan.log_dir,
         "summary_dir": plan.summary_dir,
         "max_workers": plan.max_workers,
+        "resources": {
+            "cpus": plan.cpus,
+            "memory_bytes": plan.memory,
+            "memory_source": plan.memory_source or None,
+            "gpu_devices": None if plan.gpu_devices is None else list(plan.gpu_devices),
+            "gpu_source": plan.gpu_source or None,
+        },
         "edges": [[need, job.id] for job in plan.jobs for need in job.needs],
         "jobs": [
             {
@@ -215,6 +226,9 @@ def _plan_json(
                 "output_dir": job.output_dir,
                 "log_path": job.log_path,
                 "retries": job.retries,
+                "cpus": job.cpus,
+                "memory_bytes": job.memory,
+                "gpus": job.gpus,
                 "optional": job.optional,
                 "tags": list(job.tags),
                 "needs": list(job.needs),

@@ -185,6 +185,7 @@ def _attempt(data: object, where: str) -> AttemptRecord:
         node=take("node", _is_opt_str, "a string or null", None),
         error=take("error", _is_opt_str, "a string or null", None),
         usage=_usage(take("usage", _is_opt_object, "an object or null", None), f"{where}.usage"),
+        gpu_devices=tuple(take("gpu_devices", _is_str_list, "a list of strings", [])),
     )
 
 

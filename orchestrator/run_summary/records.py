@@ -41,6 +41,8 @@ class AttemptRecord:
     error: str | None = None
     #: What its processes used (summaries since measuring began, Linux runs).
     usage: Usage | None = None
+    #: The GPU devices it held (its CUDA_VISIBLE_DEVICES), when it held any.
+    gpu_devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,7 @@ def attempt_document(attempt: AttemptRecord) -> dict[str, Any]:
         "node": attempt.node,
         "error": attempt.error,
         **({"usage": usage_document(attempt.usage)} if attempt.usage is not None else {}),
+        **({"gpu_devices": list(attempt.gpu_devices)} if attempt.gpu_devices else {}),
     }
 
 
