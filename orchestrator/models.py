@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.usage import Usage
@@ -125,6 +125,11 @@ class DiscoveredScript:
     error: str | None = None
 
 
+#: `memory: auto`, `cpus: auto`: the need learned from the job's last measured run.
+AUTO = "auto"
+Auto = Literal["auto"]
+
+
 @frozen_dataclass
 class JobSpec:
     """One job as the user defined it: discovery merged with every config file."""
@@ -145,9 +150,9 @@ class JobSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float | None = None
     grace: float | None = None
-    cpus: int = 1
+    cpus: int | Auto = 1
     #: Bytes of memory the job holds while it runs, like its `cpus` (None: none asked).
-    memory: int | None = None
+    memory: int | Auto | None = None
     #: Bytes the job's processes may use together (None: no limit).
     memory_limit: int | None = None
     gpus: float = 0.0
@@ -224,6 +229,9 @@ class PlannedJob:
     #: The GPU devices an attempt holds, given by the ready queue as it starts (and set as
     #: its CUDA_VISIBLE_DEVICES); empty in the plan itself.
     gpu_devices: tuple[str, ...] = ()
+    #: For each need set to `auto` (cpus, memory), where its value came from, as --dry-run
+    #: shows it: ("memory", "auto: 812 MiB peak of run 20261129T161200Z + 20 %").
+    learned: Pairs = ()
 
 
 @frozen_dataclass

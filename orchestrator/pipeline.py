@@ -19,16 +19,17 @@ from orchestrator.discovery_cache import STATE_DIR, keep_facts, use_kept_facts
 from orchestrator.errors import OrchestratorError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import forced, merge, select
-from orchestrator.models import JobSpec, Plan, RunOptions
+from orchestrator.models import AUTO, JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 from orchestrator.report import console, listing
-from orchestrator.resources import Pool, given_memory, memory_from_available
+from orchestrator.resources import Needs, Pool, given_memory, memory_from_available, needs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from orchestrator.decide import Decisions
     from orchestrator.execute.ray_backend import RayBackend
+    from orchestrator.run_summary.measured import Measured
     from orchestrator.studies import StudyPreview
 
 # Everything a run needs beyond planning is imported where it is used: `--help`, `--list`
@@ -112,7 +113,21 @@ def make_plan(
         durations=durations,
         inherited_env=os.environ,
         pool=_pool(options, selection.jobs),
+        measured=previous_usage(options, selection.jobs, base),
     )
+
+
+def previous_usage(
+    options: RunOptions, jobs: tuple[JobSpec, ...], base: Path
+) -> dict[str, Measured]:
+    """What the jobs with an `auto` need used last time they succeeded (read only for them)."""
+    auto = [job.id for job in jobs if AUTO in (job.cpus, job.memory)]
+    if not auto:
+        return {}
+    from orchestrator.run_summary import SUMMARY_DIR
+    from orchestrator.run_summary.measured import last_measured
+
+    return last_measured(base / options.output_root / SUMMARY_DIR, auto)
 
 
 def _pool(options: RunOptions, jobs: tuple[JobSpec, ...]) -> Pool:
@@ -145,7 +160,7 @@ def main(options: RunOptions, base: Path) -> int:
     for warning in selection.warnings:
         console.print_warning(warning)
     if options.list_only:
-        _preview_list(options, selection)
+        _preview_list(options, selection, base)
         return 0
     with _ray_backend(options) as ray:
         # One plan and one set of decisions: --dry-run prints exactly what a run executes.
@@ -194,14 +209,31 @@ def decide_plan(plan: Plan, options: RunOptions, base: Path) -> Decisions:
     return decide(plan, history, force=options.force)
 
 
-def _preview_list(options: RunOptions, selection: Selection) -> None:
+def _preview_list(options: RunOptions, selection: Selection, base: Path) -> None:
     """The job list, printed; in a GitHub step also its step summary (it ran nothing else)."""
     if options.output_format != "markdown":
-        listing.list_jobs(selection.jobs, selection.config_files, options.output_format)
+        learned = (
+            _learned_needs(options, selection, base) if options.output_format == "json" else {}
+        )
+        listing.list_jobs(selection.jobs, selection.config_files, options.output_format, learned)
     if options.output_format == "markdown" or _in_github():
         from orchestrator.report.preview import list_markdown
 
         _markdown_out(options, list_markdown(selection.jobs, selection.config_files))
+
+
+def _learned_needs(options: RunOptions, selection: Selection, base: Path) -> dict[str, Needs]:
+    """The values `auto` needs would take in a run now, as --dry-run's plan has them."""
+    measured = previous_usage(options, selection.jobs, base)
+    if not any(AUTO in (job.cpus, job.memory) for job in selection.jobs):
+        return {}
+    pool = _pool(options, ())
+    cpus = options.cpus or os.cpu_count() or 1
+    return {
+        job.id: needs(job, measured.get(job.id), cpus, pool)
+        for job in selection.jobs
+        if AUTO in (job.cpus, job.memory)
+    }
 
 
 def _preview_plan(options: RunOptions, plan: Plan, decisions: Decisions, base: Path) -> None:

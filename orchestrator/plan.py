@@ -16,7 +16,8 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
-from orchestrator.resources import Pool, check_gpus, check_memory_fits, hidden_gpus
+from orchestrator.resources import Pool, check_gpus, check_memory_fits, hidden_gpus, needs
+from orchestrator.run_summary.measured import Measured
 from orchestrator.secrets import secret_values
 
 __all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); trial_job.py uses it
@@ -57,11 +58,13 @@ def build_plan(
     durations: Mapping[str, float] | None = None,
     inherited_env: Mapping[str, str] | None = None,
     pool: Pool | None = None,
+    measured: Mapping[str, Measured] | None = None,
 ) -> Plan:
     """The jobs in the order they would start: by priority, then longest expected first.
 
     Longest-first keeps the last minutes of a parallel run from being one long job alone.
-    `pool`: the memory running jobs share (read from the host by the caller).
+    `pool`: the memory and GPUs running jobs share (read from the host by the caller);
+    `measured`: each job's last measured success, for `auto` needs.
     """
     pool = pool or Pool()
     root = options.output_root
@@ -83,6 +86,7 @@ def build_plan(
             inherited_secrets=inherited,
             inherited_env=inherited_env or {},
             pool=pool,
+            measured=(measured or {}).get(spec.id),
         )
         for spec in specs
     ]
@@ -182,8 +186,11 @@ def _plan_job(
     inherited_secrets: tuple[str, ...],
     inherited_env: Mapping[str, str],
     pool: Pool,
+    measured: Measured | None,
 ) -> PlannedJob:
-    check_memory_fits(spec, spec.memory, pool)
+    held = needs(spec, measured, total_cpus, pool)
+    if spec.memory != "auto":  # a learned need is capped at the pool instead
+        check_memory_fits(spec, held.memory, pool)
     check_gpus(spec, pool)
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
@@ -197,7 +204,7 @@ def _plan_job(
         argv += [inputs_flag, *upstream.values()]
     argv += [*spec.args, *_param_args(spec)]
     argv += options.extra_args
-    cpus = min(spec.cpus, total_cpus)  # a job bigger than the machine still runs, alone
+    cpus = held.cpus  # a job bigger than the machine still runs, alone
     env = {
         "PYTHONUNBUFFERED": "1",
         **dict.fromkeys(THREAD_VARIABLES, str(cpus)),
@@ -240,7 +247,8 @@ def _plan_job(
         if spec.sweep
         else (),
         memory_limit=spec.memory_limit if spec.memory_limit is not None else options.memory_limit,
-        memory=spec.memory,
+        memory=held.memory,
+        learned=held.learned,
         not_runnable=spec.error,
     )
 

@@ -12,7 +12,8 @@ import math
 from orchestrator.errors import ConfigError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import set_at
-from orchestrator.models import JobSpec, Plan, PlannedJob
+from orchestrator.models import AUTO, JobSpec, Plan, PlannedJob
+from orchestrator.run_summary.measured import Measured
 from orchestrator.usage import format_bytes
 
 MIB = 1 << 20
@@ -140,3 +141,67 @@ def shared(plan: Plan) -> str | None:
         devices = ",".join(plan.gpu_devices) or "none"
         parts.append(f"GPUs {devices} ({plan.gpu_source})")
     return "shared by running jobs: " + " · ".join(parts)
+
+
+#: `memory: auto` holds its last peak times this, and never less than the floor: a run
+#: varies (data, batch order, allocator timing), and a job rarely peaks at the same byte.
+AUTO_MEMORY_FACTOR = 1.2
+AUTO_MEMORY_FLOOR = 64 * MIB
+
+
+@frozen_dataclass
+class Needs:
+    """What a job holds while it runs, `auto` resolved, and where each learned one came from."""
+
+    cpus: int
+    memory: int | None
+    learned: tuple[tuple[str, str], ...] = ()
+
+
+def needs(spec: JobSpec, measured: Measured | None, total_cpus: int, pool: Pool) -> Needs:
+    """The job's cpus and memory: as configured, or learned from its last measured success.
+
+    With nothing measured yet, an `auto` need takes all there is (every cpu, the whole
+    memory pool): the job's first run then runs alone, so it is measured undisturbed and
+    cannot take the machine down with others; the next run packs it by what it used.
+    """
+    learned: list[tuple[str, str]] = []
+    if isinstance(spec.cpus, int):
+        cpus = spec.cpus
+    else:
+        cpus, why = _auto_cpus(measured, total_cpus)
+        learned.append(("cpus", why))
+    if spec.memory != AUTO:
+        memory = spec.memory if isinstance(spec.memory, int) else None
+    else:
+        memory, why = _auto_memory(measured, pool)
+        learned.append(("memory", why))
+    return Needs(min(cpus, total_cpus), memory, tuple(learned))
+
+
+def _auto_cpus(measured: Measured | None, total: int) -> tuple[int, str]:
+    percent = measured.mean_cpu_percent if measured else None
+    if measured is None or percent is None:
+        return total, f"auto: nothing measured yet, so all {total} cpus (its first run, alone)"
+    cpus = max(1, math.ceil(round(percent) / 100))
+    capped = f", capped at {total}" if cpus > total else ""
+    return cpus, f"auto: {percent:g} % mean CPU in run {measured.run_id}{capped}"
+
+
+def _auto_memory(measured: Measured | None, pool: Pool) -> tuple[int | None, str]:
+    peak = measured.peak_memory_bytes if measured else None
+    if measured is None or peak is None:
+        if pool.memory is None:
+            return None, "auto: nothing measured yet, so none asked for"
+        return pool.memory, (
+            f"auto: nothing measured yet, so all {format_bytes(pool.memory)} (its first run, alone)"
+        )
+    wanted = max(math.ceil(peak * AUTO_MEMORY_FACTOR), AUTO_MEMORY_FLOOR)
+    extra = round((AUTO_MEMORY_FACTOR - 1) * 100)
+    why = f"auto: {format_bytes(peak)} peak of run {measured.run_id} + {extra} %"
+    if wanted == AUTO_MEMORY_FLOOR:
+        why += f", at least {format_bytes(AUTO_MEMORY_FLOOR)}"
+    if pool.memory is not None and wanted > pool.memory:
+        # It ran in that much before: alone, it may again, where a fixed size would be an error.
+        return pool.memory, f"{why}, capped at all {format_bytes(pool.memory)}"
+    return wanted, why

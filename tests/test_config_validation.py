@@ -526,6 +526,8 @@ ACCEPTED: list[tuple[str, dict[str, object]]] = [
     ("retry_on: failed", {"retry_on": ("failed",)}),
     ("timeout: 2", {"timeout": 2.0}),
     ("memory: 700M", {"memory": 700 << 20}),
+    ("memory: auto", {"memory": "auto"}),
+    ("cpus: auto", {"cpus": "auto"}),
     ("memory_limit: 2G", {"memory_limit": 2 << 30}),
     ("memory_limit: 1.5GiB", {"memory_limit": 3 << 29}),
     ("memory_limit: 512 MB", {"memory_limit": 512 << 20}),

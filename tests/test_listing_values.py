@@ -176,6 +176,9 @@ def test_list_as_json_is_each_spec_as_found(capsys: pytest.CaptureFixture[str]) 
                 "description": "",
                 "error": None,
                 "origin": [],
+                "cpus": 1,
+                "memory": None,
+                "gpus": 0.0,
             },
             {
                 "id": "broken",
@@ -189,6 +192,9 @@ def test_list_as_json_is_each_spec_as_found(capsys: pytest.CaptureFixture[str]) 
                 "description": "",
                 "error": "syntax error",
                 "origin": [],
+                "cpus": 1,
+                "memory": None,
+                "gpus": 0.0,
             },
         ]
     }

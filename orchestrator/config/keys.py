@@ -38,7 +38,8 @@ _SCALAR = {"type": ["string", "number", "boolean"]}
 _TEXT = {"type": "string", "pattern": r"\S"}
 _TEXT_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": _SCALAR}]}
 _SECONDS = {"type": "number", "minimum": 0}
-_SIZE = {
+_AUTO = {"const": "auto"}
+_SIZE: dict[str, Any] = {
     "title": "size",
     "anyOf": [
         {"type": "integer", "minimum": 1 << 20},
@@ -93,16 +94,17 @@ COMMON_FIELDS: dict[str, Key] = {
     ),
     "grace": Key(validate.seconds, _SECONDS, "seconds between SIGTERM and SIGKILL", "--grace, 10"),
     "cpus": Key(
-        validate.whole_number(1),
-        {"type": "integer", "minimum": 1},
-        "CPU tokens held while running; also its BLAS/OpenMP thread count",
+        validate.or_auto(validate.whole_number(1)),
+        {"anyOf": [{"type": "integer", "minimum": 1}, _AUTO], "title": "int ≥ 1 or auto"},
+        "CPU tokens held while running; also its BLAS/OpenMP thread count. auto: its mean "
+        "CPU use last time, rounded up",
         "1",
     ),
     "memory": Key(
-        validate.memory_size,
-        _SIZE,
+        validate.or_auto(validate.memory_size),
+        {"anyOf": [*_SIZE["anyOf"], _AUTO], "title": "size or auto"},
         "memory held while running (bytes, or 512M, 2G): a job starts only when it fits in "
-        "--memory",
+        "--memory. auto: its peak last time + 20 %",
         "none",
     ),
     "memory_limit": Key(

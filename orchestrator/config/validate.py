@@ -12,9 +12,9 @@ import shlex
 from collections.abc import Callable
 
 from orchestrator.config.document import Document, KeyPath, Value
-from orchestrator.errors import did_you_mean
+from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.gates import parse_gate
-from orchestrator.models import STANDARD_FLAGS, Gate
+from orchestrator.models import AUTO, STANDARD_FLAGS, Gate
 
 # ---------------------------------------------------------------------------- validators
 # Each takes the document, the key path and the raw value, and returns the normalised value.
@@ -91,6 +91,23 @@ def memory_size(doc: Document, keys: KeyPath, value: Value) -> int:
     if amount < 1 << 20:
         raise doc.error(keys, f"must be at least 1M, got {value!r}")
     return amount
+
+
+def or_auto(check: Validator) -> Validator:
+    """`check`, or the word `auto`: the need is learned from the job's last measured run."""
+
+    def either(doc: Document, keys: KeyPath, value: Value) -> Value:
+        if value == AUTO:
+            return AUTO
+        try:
+            return check(doc, keys, value)
+        except ConfigError as refused:
+            if not (isinstance(value, str) and value.strip().isalpha()):
+                raise
+            # `Auto`, `automatic`: a word where a number goes was most likely meant as auto.
+            raise doc.error(keys, refused.message, "or auto, learned from its last run") from None
+
+    return either
 
 
 def one_of(*choices: str) -> Validator:
