@@ -41,7 +41,8 @@ for proc in pathlib.Path("/proc").iterdir():
             print(f"{{proc.name}}, {{env['FAKE_GPU_MIB']}}")
         asked = env.get("FAKE_ASKED")
         if asked:
-            pathlib.Path(asked).touch()
+            with open(asked, "a") as out:
+                out.write("asked\\n")
 """
 
 
@@ -223,13 +224,13 @@ def test_a_bad_gpus_option_is_refused(project: Project) -> None:
 
 
 #: Holds "GPU memory" (FAKE_GPU_MIB per device, as the fake nvidia-smi reports it) until
-#: the fake has reported it once, then leaves; a job asking for none sees no device.
+#: the fake is asked a second time, so the first answer has been taken in; then leaves.
 HOLDER = """
 import os, pathlib, sys, time
 asked = pathlib.Path(os.environ["FAKE_ASKED"])
 deadline = time.monotonic() + 60
-while not asked.exists():
-    assert time.monotonic() < deadline, "nvidia-smi never asked"
+while not asked.exists() or len(asked.read_text().splitlines()) < 2:
+    assert time.monotonic() < deadline, "nvidia-smi was not asked twice"
     time.sleep(0.02)
 """
 

@@ -95,6 +95,8 @@ class DeviceList(click.ParamType):  # type: ignore[type-arg]  # generic only fro
         text = str(value).strip()
         if text.lower() == "none":
             return ()
+        if not text:
+            self.fail("empty: give device ids like 0,1 (or none)", param, ctx)
         devices = [part.strip() for part in text.split(",")]
         bad = next(
             (d for d in devices if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/_.:-]*", d)), None

@@ -45,7 +45,7 @@ def local_gpus(
     `--dry-run` of CPU-only jobs should not pay for.
     """
     if given is not None:
-        return given, "--gpus"
+        return given, "--gpus" if given else "--gpus none"
     if CUDA_VISIBLE_DEVICES in environ:
         value = environ[CUDA_VISIBLE_DEVICES]
         devices = visible_devices(value)
@@ -73,4 +73,5 @@ def detected_gpus() -> tuple[tuple[str, ...], str]:
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         return (), f"nvidia-smi -L: exit {done.returncode}" + (f", {said[0]}" if said else "")
-    return tuple(_LISTED.findall(done.stdout)), "nvidia-smi -L"
+    listed = tuple(_LISTED.findall(done.stdout))
+    return listed, "nvidia-smi -L" if listed else "nvidia-smi -L listed none"
