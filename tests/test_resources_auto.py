@@ -134,6 +134,19 @@ def test_each_job_takes_its_newest_measured_success(tmp_path: Path) -> None:
     }
 
 
+def test_a_sweep_learns_the_most_any_of_its_trials_used(tmp_path: Path) -> None:
+    trials = [
+        {
+            **record(f"tune#{n}", peak_memory_bytes=peak, mean_cpu_percent=cpu),
+            "tags": ["sweep:tune"],
+        }
+        for n, peak, cpu in ((1, 300 * MIB, 50.0), (2, 100 * MIB, 180.0))
+    ]
+    failed = {**record("tune#3", "failed", peak_memory_bytes=GIB), "tags": ["sweep:tune"]}
+    write_run(tmp_path, RUN, record("tune"), *trials, failed)
+    assert last_measured(tmp_path, ["tune"]) == {"tune": Measured(RUN, 300 * MIB, 180.0)}
+
+
 def test_only_the_newest_summaries_are_read(tmp_path: Path) -> None:
     write_run(tmp_path, "20261001T000000Z", record("old", peak_memory_bytes=MIB))
     for day in range(1, LOOKBACK + 1):

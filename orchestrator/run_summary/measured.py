@@ -17,6 +17,8 @@ from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.models import Status
 from orchestrator.run_summary.layout import SUMMARY_PREFIX, in_run_order, summary_name
 
+#: A sweep trial's tag, naming its sweep (`execute/trial_job.py`).
+TRIAL_TAG = "sweep:"
 #: Summaries looked through, newest first, for a job's last measured success: a job left
 #: out of the last few runs (`--only`) still has its figures; an hour of scanning does not.
 LOOKBACK = 20
@@ -41,25 +43,48 @@ def last_measured(summary_dir: Path, job_ids: Collection[str]) -> dict[str, Meas
     newest_first = in_run_order(summary_dir.glob(summary_name("*")))[::-1][:LOOKBACK]
     for path in newest_first:
         run_id = path.name.removeprefix(SUMMARY_PREFIX).removesuffix(".json")
-        for job_id, measured in _measured_jobs(path, run_id, wanted - found.keys()):
-            found[job_id] = measured
+        found.update(_measured_jobs(path, run_id, wanted - found.keys()))
         if wanted <= found.keys():
             break
     return found
 
 
-def _measured_jobs(path: Path, run_id: str, wanted: set[str]) -> list[tuple[str, Measured]]:
+def _measured_jobs(path: Path, run_id: str, wanted: set[str]) -> dict[str, Measured]:
+    """The wanted jobs measured in one summary. A sweep runs no process of its own: it
+    is measured by its trials (tagged `sweep:<id>`), the most any of them used."""
+    found: dict[str, Measured] = {}
     try:
-        jobs = json.loads(path.read_text(encoding="utf-8"))["jobs"]
-        return [
-            (job["id"], measured)
-            for job in jobs
-            if job.get("id") in wanted
-            and job.get("status") == Status.SUCCEEDED.value
-            and (measured := _of_last_attempt(job, run_id)) is not None
-        ]
+        for job in json.loads(path.read_text(encoding="utf-8"))["jobs"]:
+            owner = _owner(job)
+            if owner not in wanted or job.get("status") != Status.SUCCEEDED.value:
+                continue
+            measured = _of_last_attempt(job, run_id)
+            if measured is not None:
+                found[owner] = _most(found.get(owner), measured)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return []
+        return {}
+    return found
+
+
+def _owner(job: dict[str, Any]) -> str:
+    """The id whose need a record tells: its own, or its sweep's for a trial."""
+    for tag in job.get("tags") or ():
+        if isinstance(tag, str) and tag.startswith(TRIAL_TAG):
+            return tag.removeprefix(TRIAL_TAG)
+    return str(job["id"])
+
+
+def _most(one: Measured | None, other: Measured) -> Measured:
+    if one is None:
+        return other
+    return Measured(
+        other.run_id,
+        max((m for m in (one.peak_memory_bytes, other.peak_memory_bytes) if m), default=None),
+        max(
+            (c for c in (one.mean_cpu_percent, other.mean_cpu_percent) if c is not None),
+            default=None,
+        ),
+    )
 
 
 def _of_last_attempt(job: dict[str, Any], run_id: str) -> Measured | None:
