@@ -7,6 +7,7 @@ without a child process.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.events import AttemptStarted, Event, JobFinished
@@ -39,7 +40,13 @@ def spec(job_id: str, **fields: object) -> JobSpec:
 
 
 def queue_of(plan: Plan) -> ReadyQueue:
-    return ReadyQueue(plan.jobs, max_workers=plan.max_workers, cpus=plan.cpus, memory=plan.memory)
+    return ReadyQueue(
+        plan.jobs,
+        max_workers=plan.max_workers,
+        cpus=plan.cpus,
+        memory=plan.memory,
+        gpu_devices=plan.gpu_devices,
+    )
 
 
 def take_all(queue: ReadyQueue) -> list[str]:
@@ -130,6 +137,53 @@ def test_a_retry_holds_its_memory_again() -> None:
     queue.retry_at(0.0, flaky)
     queue.release_due_retries(now=0.0)
     assert take_all(queue) == ["flaky"]  # the retry goes first; other still does not fit
+
+
+def test_a_job_taking_gpus_gets_free_devices_of_its_own_and_waits_for_them() -> None:
+    plan = plan_of(
+        spec("big", gpus=2.0),
+        spec("small", gpus=1.0),
+        spec("next", gpus=2.0),
+        spec("cpu"),
+        workers=4,
+        pool=Pool(gpus=("0", "1", "2"), gpu_source="--gpus"),
+    )
+    queue = queue_of(plan)
+    started = []
+    while (job := queue.next_ready()) is not None:
+        queue.started(job)
+        started.append((job.id, job.gpu_devices, dict(job.env).get("CUDA_VISIBLE_DEVICES")))
+    assert started == [
+        ("big", ("0", "1"), "0,1"),
+        ("small", ("2",), "2"),
+        ("cpu", (), ""),  # sees no device while others hold them
+    ]
+    queue.ended("small")
+    assert take_all(queue) == []  # one device free: next needs two
+    queue.ended("big")
+    job = queue.next_ready()
+    assert job is not None and job.gpu_devices == ("0", "1")
+
+
+def test_a_retry_gets_whichever_devices_are_free_then() -> None:
+    plan = plan_of(
+        spec("flaky", gpus=1.0),
+        spec("other", gpus=1.0),
+        workers=2,
+        pool=Pool(gpus=("0", "1")),
+    )
+    queue = queue_of(plan)
+    assert take_all(queue) == ["flaky", "other"]
+    flaky = queue.ended("flaky")
+    assert flaky.gpu_devices == ("0",)
+    queue.ended("other")
+    other = next(job for job in plan.jobs if job.id == "other")
+    queue.started(replace(other, gpu_devices=("0",)))  # it came back on device 0
+    queue.retry_at(0.0, flaky)
+    queue.release_due_retries(now=0.0)
+    retried = queue.next_ready()
+    assert retried is not None and retried.id == "flaky"
+    assert (retried.gpu_devices, dict(retried.env)["CUDA_VISIBLE_DEVICES"]) == (("1",), "1")
 
 
 def test_no_more_than_max_workers_run() -> None:
