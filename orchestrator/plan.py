@@ -15,7 +15,15 @@ from pathlib import PurePath
 from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
-from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+from orchestrator.models import (
+    PRIORITIES,
+    JobSpec,
+    Pairs,
+    ParamValue,
+    Plan,
+    PlannedJob,
+    RunOptions,
+)
 from orchestrator.resources import Pool, check_gpus, check_memory_fits, hidden_gpus, needs
 from orchestrator.run_summary.measured import Measured
 from orchestrator.secrets import secret_values
@@ -188,9 +196,14 @@ def _plan_job(
     pool: Pool,
     measured: Measured | None,
 ) -> PlannedJob:
-    held = needs(spec, measured, total_cpus, pool)
-    if spec.memory != "auto":  # a learned need is capped at the pool instead
-        check_memory_fits(spec, held.memory, pool)
+    learned: Pairs = ()
+    memory: int | None
+    if isinstance(spec.cpus, int) and not isinstance(spec.memory, str):  # nothing to learn
+        cpus, memory = min(spec.cpus, total_cpus), spec.memory
+        check_memory_fits(spec, memory, pool)  # a learned need is capped at the pool instead
+    else:
+        held = needs(spec, measured, total_cpus, pool)
+        cpus, memory, learned = held.cpus, held.memory, held.learned
     check_gpus(spec, pool)
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
@@ -204,7 +217,7 @@ def _plan_job(
         argv += [inputs_flag, *upstream.values()]
     argv += [*spec.args, *_param_args(spec)]
     argv += options.extra_args
-    cpus = held.cpus  # a job bigger than the machine still runs, alone
+    # cpus: a job bigger than the machine still runs, alone
     env = {
         "PYTHONUNBUFFERED": "1",
         **dict.fromkeys(THREAD_VARIABLES, str(cpus)),
@@ -247,8 +260,8 @@ def _plan_job(
         if spec.sweep
         else (),
         memory_limit=spec.memory_limit if spec.memory_limit is not None else options.memory_limit,
-        memory=held.memory,
-        learned=held.learned,
+        memory=memory,
+        learned=learned,
         not_runnable=spec.error,
     )
 
