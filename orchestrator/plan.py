@@ -24,7 +24,7 @@ from orchestrator.models import (
     PlannedJob,
     RunOptions,
 )
-from orchestrator.resources import Pool, check_gpus, check_memory_fits, hidden_gpus, needs
+from orchestrator.resources import Pool, check_gpus, check_memory_fits, needs
 from orchestrator.run_summary.measured import Measured
 from orchestrator.secrets import secret_values
 
@@ -221,7 +221,6 @@ def _plan_job(
     env = {
         "PYTHONUNBUFFERED": "1",
         **dict.fromkeys(THREAD_VARIABLES, str(cpus)),
-        **hidden_gpus(spec, pool),
         **dict(spec.env),
     }
     env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir)

@@ -96,15 +96,6 @@ def check_gpus(spec: JobSpec, pool: Pool) -> None:
         )
 
 
-def hidden_gpus(spec: JobSpec, pool: Pool) -> dict[str, str]:
-    """CUDA_VISIBLE_DEVICES="" for a job asking for no GPU while others hold them: it
-    would otherwise see every device and could take memory on one a job reserved. Its own
-    `env:` still wins."""
-    if not pool.gpus or spec.gpus > 0:
-        return {}
-    return {CUDA_VISIBLE_DEVICES: ""}
-
-
 def check_memory_fits(spec: JobSpec, memory: int | None, pool: Pool) -> None:
     """Refuse a job whose `memory:` is more than all the memory running jobs share: it
     would wait for room that never comes."""

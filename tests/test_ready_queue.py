@@ -165,6 +165,14 @@ def test_a_job_taking_gpus_gets_free_devices_of_its_own_and_waits_for_them() -> 
     assert job is not None and job.gpu_devices == ("0", "1")
 
 
+def test_a_gpu_job_in_the_run_leaves_the_other_jobs_plans_as_they_were() -> None:
+    """Hiding the devices is done as a job starts: in the plan it would change the job's
+    fingerprint, and a cached job would run again because a GPU job joined the run."""
+    alone = plan_of(spec("cpu"), workers=2).jobs[0]
+    beside = plan_of(spec("cpu"), spec("gpu", gpus=1.0), workers=2, pool=Pool(gpus=("0",)))
+    assert next(job for job in beside.jobs if job.id == "cpu").env == alone.env
+
+
 def test_a_retry_gets_whichever_devices_are_free_then() -> None:
     plan = plan_of(
         spec("flaky", gpus=1.0),

@@ -72,7 +72,9 @@ class ReadyQueue:
                 and all(need in self._finished for need in job.needs)
             ):
                 del self._pending[index]  # a failed need skips us: see `dependents`
-                return _holding(job, devices) if devices else job
+                # A sweep starts no process: its trials get devices as they start.
+                counted = self.gpu_devices is not None and job.sweep is None
+                return _holding(job, devices) if counted else job
         return None
 
     def _memory_fits(self, job: PlannedJob) -> bool:
@@ -84,7 +86,7 @@ class ReadyQueue:
     def _free_devices(self, job: PlannedJob) -> tuple[str, ...] | None:
         """The devices the job would get now (none if it asks for none); None if too few
         are free. Lowest first, so a run's devices are the same from run to run."""
-        if self.gpu_devices is None or job.gpus <= 0:
+        if self.gpu_devices is None or job.gpus <= 0 or job.sweep is not None:
             return ()
         held = {device for running in self.running.values() for device in running.gpu_devices}
         free = [device for device in self.gpu_devices if device not in held]
@@ -155,6 +157,18 @@ class ReadyQueue:
 
 
 def _holding(job: PlannedJob, devices: tuple[str, ...]) -> PlannedJob:
-    """The job as it starts on `devices`: the only ones its processes see."""
-    env = {**dict(job.env), CUDA_VISIBLE_DEVICES: ",".join(devices)}
+    """The job as it starts on `devices`: the only ones its processes see.
+
+    A job asking for none sees none (CUDA_VISIBLE_DEVICES=""), or it could take memory
+    on a device another job holds; its own `env:` setting still wins. Set here at the
+    start, not in the plan, so the job's fingerprint does not change with whether a GPU
+    job happens to be in the same run (which would re-run a cached job).
+    """
+    env = dict(job.env)
+    if devices:
+        env[CUDA_VISIBLE_DEVICES] = ",".join(devices)
+    elif CUDA_VISIBLE_DEVICES in env:
+        return job
+    else:
+        env[CUDA_VISIBLE_DEVICES] = ""
     return replace(job, env=tuple(env.items()), gpu_devices=devices)
