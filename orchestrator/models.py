@@ -115,6 +115,31 @@ class Sweep:
 
 
 @frozen_dataclass
+class Register:
+    """Config `register:`: the job's model into the MLflow Model Registry when it passes."""
+
+    name: str
+    #: The file in the job's output dir that is the model.
+    artifact: str = "model.joblib"
+    #: Moved to the new version (None: no alias is moved).
+    alias: str | None = "candidate"
+
+
+@frozen_dataclass
+class TrackingConfig:
+    """Config `tracking: {mlflow: ...}`: experiment tracking, before flags and env apply."""
+
+    experiment: str | None = None
+    tracking_uri: str | None = None
+    #: The MLflow UI's address, for links, when the tracking URI is not an http(s) one.
+    ui_url: str | None = None
+    #: Artifacts of one job past this many bytes are not uploaded (the log always is).
+    max_artifact_bytes: int = 100 << 20
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+
+
+@frozen_dataclass
 class DiscoveredScript:
     """A `train_*.py` found on disk, with the flags its source declares."""
 
@@ -165,6 +190,7 @@ class JobSpec:
     #: Parameter combinations: the job expands into one job per combination.
     matrix: tuple[Pairs, ...] = ()
     sweep: Sweep | None = None
+    register: Register | None = None
     #: Globs of files whose content decides, with the script's, whether the job changed.
     inputs: tuple[str, ...] = ()
     cache: bool = True
@@ -232,6 +258,8 @@ class PlannedJob:
     #: For each need set to `auto` (cpus, memory), where its value came from, as --dry-run
     #: shows it: ("memory", "auto: 812 MiB peak of run 20261129T161200Z + 20 %").
     learned: Pairs = ()
+    #: Registered in MLflow's Model Registry when it passes (with tracking on).
+    register: Register | None = None
 
 
 @frozen_dataclass
@@ -352,6 +380,10 @@ class RunOptions:
     resume: str | None = None
     rerun_failed: str | None = None
     optuna_storage: str | None = None
+    #: --mlflow: None as the config says, "off", "" (on, the default store) or a URI.
+    mlflow: str | None = None
+    mlflow_experiment: str | None = None
+    mlflow_ui_url: str | None = None
     backend: str = "local"
     ray_address: str | None = None
     ray_ship_outputs: bool = False

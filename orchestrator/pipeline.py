@@ -19,7 +19,7 @@ from orchestrator.discovery_cache import STATE_DIR, keep_facts, use_kept_facts
 from orchestrator.errors import OrchestratorError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import forced, merge, select
-from orchestrator.models import AUTO, JobSpec, Plan, RunOptions
+from orchestrator.models import AUTO, JobSpec, Plan, RunOptions, TrackingConfig
 from orchestrator.plan import build_plan
 from orchestrator.report import console, listing
 from orchestrator.resources import Needs, Pool, given_memory, memory_from_available, needs
@@ -45,6 +45,8 @@ class Selection:
     warnings: tuple[str, ...]
     #: The ids `--force` named (see `jobs.forced`).
     forced: tuple[str, ...] = ()
+    #: The config's `tracking:` (flags and env apply at the run).
+    tracking: TrackingConfig | None = None
 
 
 def load_selection(options: RunOptions, base: Path) -> Selection:
@@ -77,7 +79,7 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         needs = {s.id: s.needs for s in selected}
         part = set(split([s.id for s in selected], count, durations, needs)[index - 1])
         selected = tuple(s for s in selected if s.id in part)
-    return Selection(selected, config.files, tuple(warnings), force)
+    return Selection(selected, config.files, tuple(warnings), force, config.tracking)
 
 
 def _decided_shard(selected: tuple[JobSpec, ...], ids: tuple[str, ...]) -> tuple[JobSpec, ...]:
@@ -175,7 +177,15 @@ def main(options: RunOptions, base: Path) -> int:
         from orchestrator.run import run_plan
 
         info = ray.info if ray else {"name": "local", "cpus": plan.cpus}
-        return run_plan(plan, options, base, decisions, backend=ray, backend_info=info)
+        return run_plan(
+            plan,
+            options,
+            base,
+            decisions,
+            backend=ray,
+            backend_info=info,
+            tracking=selection.tracking,
+        )
 
 
 @contextlib.contextmanager

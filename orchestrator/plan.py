@@ -262,6 +262,7 @@ def _plan_job(
         memory=memory,
         learned=learned,
         not_runnable=spec.error,
+        register=spec.register,
     )
 
 

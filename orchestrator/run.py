@@ -10,9 +10,9 @@ import dataclasses
 import os
 import resource
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.decide import Decisions, Leftover, is_forced, study_identity
 from orchestrator.errors import OrchestratorError
@@ -23,7 +23,7 @@ from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.execute.sweep_trials import SweepRunner
 from orchestrator.execute.watchdog import Watchdog, watching
-from orchestrator.models import Plan, PlannedJob, RunOptions
+from orchestrator.models import JobResult, Plan, PlannedJob, RunOptions, TrackingConfig
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
 from orchestrator.report.cache_recorder import CacheRecorder
@@ -35,6 +35,12 @@ from orchestrator.report.summary import RunInfo, assemble, job_record, new_run_i
 from orchestrator.run_summary import RunSummary
 from orchestrator.secrets import redact_tree
 
+if TYPE_CHECKING:
+    from orchestrator.tracking import TrackedRun
+
+    #: Starts a run's tracking: (plan, run id, header, the run resumed) → its session.
+    StartTracking = Callable[[Plan, str, Mapping[str, Any], str | None], TrackedRun]
+
 
 def run_plan(
     plan: Plan,
@@ -44,10 +50,12 @@ def run_plan(
     *,
     backend: Backend | None,
     backend_info: Mapping[str, Any],
+    tracking: TrackingConfig | None = None,
 ) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
     root = base / plan.output_root
     _refuse_symlinked_dirs(plan, base)
+    tracked = _tracking(tracking, options, base, plan)
     with run_lock(root):
         _stop_leftovers(decisions.leftovers, plan)
         # Before the journal: a bad --optuna-storage is refused before anything is written.
@@ -63,6 +71,7 @@ def run_plan(
                 backend=backend,
                 backend_info=backend_info,
                 dog=watchdog,
+                tracked=tracked,
             )
 
 
@@ -87,6 +96,7 @@ def _run_locked(
     backend: Backend | None,
     backend_info: Mapping[str, Any],
     dog: Watchdog | None,
+    tracked: StartTracking | None = None,
 ) -> int:
     """The run itself, holding the output root's lock, its jobs watched by `dog`."""
     root = base / plan.output_root
@@ -109,10 +119,15 @@ def _run_locked(
         CacheRecorder(plan, decisions, base, run_id),
         ConsoleReporter(options.verbosity, github=github),
     ]
-    sink = Fanout(*sinks)
     if backend is None:  # Ray's jobs hold their descriptors on their own nodes
         plan = _fit_to_descriptors(plan)
+    session = tracked and tracked(plan, run_id, header, decisions.resumed)
+    sinks += [session] if session else []
+    sink = Fanout(*sinks)
     scheduler = Scheduler(plan, sink, decisions.reused, sweeps, backend)
+    if session:  # each job started with its MLflow run's variables
+        scheduler.backend = session.backend(scheduler.backend)
+        session.ready()
     with scheduler.handling_signals():
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()
@@ -124,6 +139,10 @@ def _run_locked(
         ended = time.time()
         info = RunInfo(started, ended, code, outcome.interrupted_by)
         summary = assemble(header, [job_record(r) for r in outcome.results], info)
+        if session:
+            summary = _with_tracking(
+                summary, session, outcome.results, code=code, ended=ended, secrets=secrets
+            )
         written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
         code = code if written is not None else max(code, EXIT_FAILED)
         shown = str(written) if written else None
@@ -133,6 +152,46 @@ def _run_locked(
         if github:
             github_annotations(summary)
     return code
+
+
+def _tracking(
+    config: TrackingConfig | None, options: RunOptions, base: Path, plan: Plan
+) -> StartTracking | None:
+    """What starts the run's MLflow tracking, if it is on; MLflow missing is a usage error
+    before anything runs, not a warning after an hour of untracked training."""
+    if config is None and options.mlflow is None and options.mlflow_experiment is None:
+        return None  # the common case: not even the tracking package is imported
+    from orchestrator.tracking import TrackedRun, resolve
+
+    tracking = resolve(config, options, os.environ, base / plan.output_root, base.name)
+    if tracking is None:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise OrchestratorError(
+            "MLflow tracking is on (--mlflow or tracking: in the config), but mlflow is not "
+            "installed: pip install 'training-orchestrator[mlflow]', or --mlflow off"
+        )
+    return lambda plan, run_id, header, resumed: TrackedRun(
+        tracking, plan, run_id=run_id, header=header, resumed=resumed, environ=os.environ
+    )
+
+
+def _with_tracking(
+    summary: RunSummary,
+    session: TrackedRun,
+    results: Sequence[JobResult],
+    *,
+    code: int,
+    ended: float,
+    secrets: set[str],
+) -> RunSummary:
+    """The summary with what tracking did; a failure is a warning, never the exit code."""
+    outcome = redact_tree(session.finish(results, code, ended), secrets)
+    if outcome["status"] != "ok":
+        console.print_warning(f"tracking: {outcome['status']}")
+    return dataclasses.replace(summary, tracking=outcome)
 
 
 #: Descriptors a running local job holds here: its log and the pidfd that reports its exit.

@@ -449,6 +449,16 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:2:3: jobs.a: set either 'script' or 'command', not both",
     ),
     (
+        "register",
+        job("register: {alias: champion}"),
+        f"{F}:3:5: jobs.a.register: missing 'name': the registered model's name",
+    ),
+    (
+        "tracking",
+        "tracking: {mlflow: {experiment: ''}}\n",
+        f"{F}:1:21: tracking.mlflow.experiment: expected a non-empty string, got str ''",
+    ),
+    (
         "profile",
         "profile: ''\n",
         f"{F}:1:1: profile: expected a non-empty string, got str ''",

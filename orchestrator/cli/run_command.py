@@ -251,6 +251,25 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     help="Where sweeps keep their studies [default: sqlite:///.train_orch/optuna.db].",
 )
 @option(
+    "--mlflow",
+    is_flag=False,
+    flag_value="on",
+    metavar="[URI|off]",
+    help="Track every job in MLflow: at URI, else MLFLOW_TRACKING_URI, else "
+    "sqlite:///<output root>/mlruns.db; off: not even when the config's tracking: says so "
+    "(pip install 'training-orchestrator[mlflow]').",
+)
+@option(
+    "--mlflow-experiment",
+    metavar="NAME",
+    help="The MLflow experiment (turns tracking on) [default: the project's directory name].",
+)
+@option(
+    "--mlflow-ui-url",
+    metavar="URL",
+    help="The MLflow UI's address, for links in the step summary, when the URI is not http(s).",
+)
+@option(
     "--backend",
     type=click.Choice(["local", "ray"]),
     default="local",

@@ -14,6 +14,7 @@ from orchestrator.config import validate
 from orchestrator.config.document import EXTENSION_PREFIX
 from orchestrator.config.matrix import matrix
 from orchestrator.config.sweep import PRUNERS, SAMPLERS, sweep
+from orchestrator.config.tracking import register
 from orchestrator.config.validate import Validator
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.gates import GATE_PATTERN
@@ -297,6 +298,26 @@ JOB_FIELDS: dict[str, Key] = {
         "n_trials, timeout, params, sampler (tpe/random/grid/cmaes), pruner "
         "(median/hyperband/none), parallel",
     ),
+    "register": Key(
+        register,
+        {
+            "anyOf": [
+                _TEXT,
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": _TEXT,
+                        "artifact": _TEXT,
+                        "alias": {"type": ["string", "null"]},
+                    },
+                },
+            ]
+        },
+        "with MLflow tracking on: when the job succeeds and every gate passes, its artifact "
+        "(model.joblib) becomes a new version of model `name` and `alias` (candidate) moves to it",
+    ),
     "matrix": Key(
         matrix({name: COMMON_FIELDS[name].check for name in ("epochs", "folds", "seed")}),
         {
@@ -311,6 +332,44 @@ JOB_FIELDS: dict[str, Key] = {
         "one job per combination, id job[k=v,...], values passed as flags (GitHub-style "
         "include/exclude)",
     ),
+}
+
+
+_TRACKING_SCHEMA = {
+    "type": "object",
+    "description": "experiment tracking: {mlflow: {experiment, tracking_uri, ui_url, "
+    "artifacts: {max_bytes, include, exclude}}}; mlflow: true for the defaults",
+    "additionalProperties": False,
+    "properties": {
+        "mlflow": {
+            "anyOf": [
+                {"type": ["boolean", "null"]},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "experiment": _TEXT,
+                        "tracking_uri": _TEXT,
+                        "ui_url": _TEXT,
+                        "artifacts": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "max_bytes": {
+                                    "anyOf": [
+                                        {"type": "integer", "minimum": 0},
+                                        {"type": "string", "pattern": validate.SIZE_PATTERN},
+                                    ]
+                                },
+                                "include": _TEXT_LIST,
+                                "exclude": _TEXT_LIST,
+                            },
+                        },
+                    },
+                },
+            ]
+        }
+    },
 }
 
 
@@ -338,6 +397,7 @@ def config_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             },
             "jobs": {"type": ["object", "null"], "additionalProperties": job},
+            "tracking": _TRACKING_SCHEMA,
             "profile": {
                 **_TEXT,
                 "description": "makes the file a profile: loaded only "

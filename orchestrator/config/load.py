@@ -9,11 +9,12 @@ from pathlib import Path
 
 from orchestrator.config.document import TOP_LEVEL, Document, KeyPath, Value, is_known_top_level
 from orchestrator.config.keys import COMMON_FIELDS, JOB_FIELDS, Key
+from orchestrator.config.tracking import tracking
 from orchestrator.config.validate import text, type_name
 from orchestrator.config.yaml_positions import parse
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.frozen_dataclass import frozen_dataclass
-from orchestrator.models import DEFAULT_MAX_JOBS
+from orchestrator.models import DEFAULT_MAX_JOBS, TrackingConfig
 
 
 @frozen_dataclass
@@ -40,6 +41,8 @@ class Config:
     files: tuple[str, ...] = ()
     #: The file and line each of `defaults` was set on, for errors found after loading.
     defaults_where: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: `tracking:` as the last file that has one sets it (None there: off).
+    tracking: TrackingConfig | None = None
 
 
 # ---------------------------------------------------------------------------- loading
@@ -60,6 +63,7 @@ def load_configs(
     defaults_where: dict[str, tuple[str, int]] = {}
     jobs: dict[str, JobConfig] = {}
     files: list[str] = []
+    tracked: TrackingConfig | None = None
     asked = {p.resolve() for p in explicit}
     for path in paths:
         display = _display(path, base)
@@ -68,6 +72,8 @@ def load_configs(
         if _is_profile(doc) and path.resolve() not in asked:
             continue
         file_defaults, file_jobs = _validate(doc, base)
+        if isinstance(doc.data, dict) and "tracking" in doc.data:
+            tracked = tracking(doc, ("tracking",), doc.data["tracking"])
         defaults.update(file_defaults)
         defaults_where.update(_where(doc, ("defaults",), file_defaults))
         for job_id, job in file_jobs.items():
@@ -79,7 +85,7 @@ def load_configs(
             else:
                 jobs[job_id] = job
         files.append(display)
-    return Config(defaults, jobs, tuple(files), defaults_where)
+    return Config(defaults, jobs, tuple(files), defaults_where, tracked)
 
 
 def _is_profile(doc: Document) -> bool:

@@ -82,6 +82,7 @@ SPEC_FIELDS = (
     "cache",
     "matrix",
     "sweep",
+    "register",
 )
 #: Config keys that make up a job's RetryPolicy.
 RETRY_FIELDS = {

@@ -125,6 +125,7 @@ def _run(data: object) -> RunSummary:
         options=take("options", _is_object, "an object", {}),
         backend=take("backend", _is_object, "an object", {"name": "local"}),
         counts=take("counts", _is_counts, "an object of integers", {}),
+        tracking=take("tracking", _is_opt_object, "an object or null", None),
         jobs=tuple(_job(job, f"jobs[{index}]") for index, job in enumerate(jobs)),
     )
 

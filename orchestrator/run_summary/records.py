@@ -88,6 +88,8 @@ class RunSummary:
     options: Mapping[str, Any] = field(default_factory=dict)
     backend: Mapping[str, Any] = field(default_factory=lambda: {"name": "local"})
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: What MLflow tracking did (its parent run, each job's run, its status), when on.
+    tracking: Mapping[str, Any] | None = None
 
     @property
     def started(self) -> float:

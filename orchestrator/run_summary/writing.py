@@ -44,6 +44,8 @@ def dump(summary: RunSummary) -> str:
         "backend": dict(summary.backend),
         "counts": dict(summary.counts),
     }
+    if summary.tracking is not None:
+        document["tracking"] = dict(summary.tracking)
     fields = [
         f"  {_ENCODER.encode(key)}: {_ENCODER.encode(value)}" for key, value in document.items()
     ]
