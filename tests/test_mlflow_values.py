@@ -3,6 +3,7 @@ params and tags are, which files go up; and that nothing imports MLflow unless i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -260,3 +261,29 @@ def test_nothing_imports_mlflow_unless_tracking_is_on(project: Project) -> None:
         assert "mlflow" not in imported, args
     project.config("configs/jobs.yaml", "tracking: {mlflow: true}\njobs: {a: {}}\n")
     assert "mlflow" not in imported_modules(project, "--mlflow", "off")
+
+
+def test_the_step_summary_links_each_job_to_its_run_when_the_ui_is_known() -> None:
+    from orchestrator.report.markdown import render
+    from orchestrator.run_summary import JobRecord, RunSummary
+
+    tracking = {
+        "uri": "sqlite:///x.db",
+        "experiment": "e",
+        "experiment_id": "3",
+        "parent_run_id": "p",
+        "runs": {"a": "r1"},
+        "status": "ok",
+    }
+    summary = RunSummary(
+        "2026-11-29T00:00:00Z",
+        "2026-11-29T00:00:01Z",
+        0,
+        (JobRecord("a", Status.SUCCEEDED), JobRecord("b", Status.SUCCEEDED)),
+        tracking=tracking,
+    )
+    assert "](" not in render(summary, Path())  # a file store: no UI to link to
+    linked = dataclasses.replace(summary, tracking={**tracking, "ui_url": "http://ui"})
+    table = render(linked, Path())
+    assert "| [`a`](http://ui/#/experiments/3/runs/r1) | ✅ succeeded |" in table
+    assert "| `b` | ✅ succeeded |" in table

@@ -13,7 +13,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -123,7 +123,8 @@ def _document(
 ) -> str:
     jobs = summary.jobs
     note = _shrunk_note(step)
-    parts = [verdict(summary), "", *([note, ""] if note else []), *job_table(jobs)]
+    links = mlflow_links(summary)
+    parts = [verdict(summary), "", *([note, ""] if note else []), *job_table(jobs, links)]
     usages = usages_by_job(jobs)
     if usages:
         parts += ["", methods_note(list(usages.values()))]
@@ -206,14 +207,27 @@ def job_table_head(resources: Sequence[str]) -> tuple[str, str]:
     return "| " + " | ".join(names) + " |", "|" + "|".join(aligns) + "|"
 
 
-def job_table(jobs: Sequence[JobRecord]) -> list[str]:
-    head, rows = _job_rows(jobs)
+def job_table(jobs: Sequence[JobRecord], links: Mapping[str, str] | None = None) -> list[str]:
+    head, rows = _job_rows(jobs, links)
     return [*head, *(row for _, row in rows)]
 
 
-def _job_rows(jobs: Sequence[JobRecord]) -> tuple[tuple[str, str], list[tuple[JobRecord, str]]]:
+def mlflow_links(summary: RunSummary) -> dict[str, str]:
+    """Each job's run in the MLflow UI, when tracked and the UI's address is known."""
+    tracking = summary.tracking or {}
+    ui, experiment = tracking.get("ui_url"), tracking.get("experiment_id")
+    if not ui or not experiment:
+        return {}
+    runs = tracking.get("runs") or {}
+    return {job: f"{ui}/#/experiments/{experiment}/runs/{run}" for job, run in runs.items()}
+
+
+def _job_rows(
+    jobs: Sequence[JobRecord], links: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], list[tuple[JobRecord, str]]]:
     """The table's header and one row per job; a sweep's trials are folded into its row
-    (the sweep table has them), their resources counted in it."""
+    (the sweep table has them), their resources counted in it; a job's name links to its
+    MLflow run when `links` has it."""
     usages = usages_by_job(jobs)
     columns = resource_columns(usages.values())
     trials: dict[str, list[JobRecord]] = {}
@@ -227,8 +241,9 @@ def _job_rows(jobs: Sequence[JobRecord]) -> tuple[tuple[str, str], list[tuple[Jo
             continue
         runs = trials.get(job.id, [job])
         optional = " (optional)" if job.optional else ""
+        name = f"`{cell(job.id)}`"
         cells = [
-            f"`{cell(job.id)}`",
+            f"[{name}]({links[job.id]})" if links and job.id in links else name,
             f"{ICONS[job.status]} {job.status.value}{optional}",
             str(sum(len(run.attempts) for run in runs)),
             duration_text(sum(run.duration_s for run in runs)),
