@@ -111,7 +111,8 @@ def test_params_are_the_flags_passed_without_the_output_dir_and_with_secrets_mas
     job = planned(
         (
             *("python", "train_j.py", "--output-dir", "results/j_results", "--epochs", "5"),
-            *("--lr=0.1", "--verbose", "--shift", "-3", "--token", "hunter22", "extra"),
+            *("--lr=0.1", "--verbose", "--shift", "-3", "--token", "hunter22"),
+            *("--inputs", "a", "b"),
         ),
         secrets=("hunter22",),
     )
@@ -121,10 +122,10 @@ def test_params_are_the_flags_passed_without_the_output_dir_and_with_secrets_mas
         "verbose": "true",
         "shift": "-3",
         "token": "***",
-        "arg0": "extra",
+        "inputs": "a b",
     }
-    command = planned(("bash", "-c", "echo hi"), script=None)
-    assert job_params(command) == {"c": "echo hi"}
+    command = planned(("bash", "run.sh", "fast", "-c", "echo hi"), script=None)
+    assert job_params(command) == {"arg0": "run.sh", "arg1": "fast", "c": "echo hi"}
 
 
 @pytest.mark.parametrize(

@@ -60,33 +60,35 @@ def job_params(job: PlannedJob) -> dict[str, str]:
     """The flags the job was given (`--epochs 5` → epochs: 5), matrix values and args
     included, as they reach the script: its own spelling, dashes kept, secrets masked.
 
-    The output dir is where, not what: left out. A flag given twice keeps its last value,
-    the one argparse acts on.
+    The values after a flag, up to the next flag, are its value (`--inputs a b` for a
+    flag taking several); a flag with none is `true`. Words before any flag are `arg0`,
+    `arg1`... The output dir is where, not what: left out. A flag given twice keeps its
+    last value, the one argparse acts on.
     """
-    argv = _script_args(job)
     params: dict[str, str] = {}
+    name: str | None = None
+    values: list[str] = []
     position = 0
-    index = 0
-    while index < len(argv):
-        token = argv[index]
-        following = argv[index + 1] if index + 1 < len(argv) else None
-        if token.startswith("--") and "=" in token:
-            name, value = token[2:].split("=", 1)
-            index += 1
-        elif token.startswith("-") and len(token) > 1 and not _is_number(token):
-            name = token.lstrip("-")
-            takes_value = following is not None and (
-                not following.startswith("-") or _is_number(following)
-            )
-            value = following if takes_value and following is not None else "true"
-            index += 2 if takes_value else 1
+    for token in (*_script_args(job), "--"):
+        if token.startswith("-") and len(token) > 1 and not _is_number(token):
+            if name is not None:
+                _add(params, job, name, " ".join(values) if values else "true")
+            name, values = token.lstrip("-"), []
+            if "=" in name:
+                name, value = name.split("=", 1)
+                _add(params, job, name, value)
+                name = None
+        elif name is not None:
+            values.append(token)
         else:
-            name, value = f"arg{position}", token
+            _add(params, job, f"arg{position}", token)
             position += 1
-            index += 1
-        if value != job.output_dir:
-            params[key(name)] = redact(value, job.secrets)[:MAX_PARAM_VALUE]
     return params
+
+
+def _add(params: dict[str, str], job: PlannedJob, name: str, value: str) -> None:
+    if name and value != job.output_dir:
+        params[key(name)] = redact(value, job.secrets)[:MAX_PARAM_VALUE]
 
 
 def _script_args(job: PlannedJob) -> Sequence[str]:
