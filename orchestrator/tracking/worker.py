@@ -94,9 +94,17 @@ class Worker:
             self._tasks.popleft()[2].set_result(None)
 
 
+#: What the network said, found in the long messages MLflow wraps around it.
+_NETWORK = ("Connection refused", "timed out", "Name or service not known", "No route to host")
+
+
 def _reason(error: Exception) -> str:
-    """The error in one line: MLflow's messages can carry a whole HTML error page."""
+    """The error in one line: MLflow's messages can carry a whole HTML error page, or a
+    URL and urllib3's retry summary around the two words that matter."""
     text = " ".join(str(error).split()) or type(error).__name__
+    said = next((words for words in _NETWORK if words in text), None)
+    if said:
+        return said.lower()
     return text if len(text) <= 200 else text[:197] + "..."
 
 
