@@ -127,8 +127,9 @@ def _run_locked(
     scheduler = Scheduler(plan, sink, decisions.reused, sweeps, backend)
     if session:  # each job started with its MLflow run's variables
         scheduler.backend = session.backend(scheduler.backend)
-        session.ready()
     with scheduler.handling_signals():
+        if session:  # a signal meanwhile is the scheduler's to handle: it stops the run
+            session.ready()
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()
         code = outcome.interrupted_exit or exit_code(
