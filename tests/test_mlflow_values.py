@@ -288,3 +288,38 @@ def test_the_step_summary_links_each_job_to_its_run_when_the_ui_is_known() -> No
     table = render(linked, Path())
     assert "| [`a`](http://ui/#/experiments/3/runs/r1) | ✅ succeeded |" in table
     assert "| `b` | ✅ succeeded |" in table
+
+
+def test_the_worker_runs_urgent_calls_first_and_gives_up_after_its_retries() -> None:
+    import threading
+
+    from orchestrator.tracking.worker import Rejected, Worker
+
+    gate = threading.Event()
+    order: list[str] = []
+    worker = Worker(backoff=(0.0, 0.0))
+    worker.submit("block", gate.wait)  # holds the thread while the rest is queued
+    worker.submit("log a", lambda: order.append("log a"))
+    created = worker.submit("create b", lambda: order.append("create b") or "run-b", urgent=True)
+
+    def refuse() -> None:
+        raise Rejected("param changed")
+
+    worker.submit("refused", refuse)
+    tries: list[int] = []
+
+    def down() -> None:
+        tries.append(1)
+        raise ConnectionError("Connection refused")
+
+    failed = worker.submit("log c", down)
+    never = worker.submit("log d", lambda: order.append("log d"))
+    gate.set()
+    assert created.result(timeout=10) == "run-b"
+    assert (failed.result(timeout=10), never.result(timeout=10)) == (None, None)
+    assert worker.close(timeout=10) == 0
+    assert order == ["create b", "log a"]  # the job waiting to start went first
+    assert len(tries) == 3  # the first call and two retries, then tracking stops
+    assert worker.failure == "log c: connection refused"
+    assert worker.notes == ["refused: param changed"]
+    assert worker.submit("late", lambda: 1).result(timeout=1) is None

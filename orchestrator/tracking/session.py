@@ -86,7 +86,9 @@ class Session:
         future = self._run_futures.get(job.id)
         if future is None:
             future = self._run_futures[job.id] = self.worker.submit(
-                f"creating the run of {job.id}", lambda: self._child(job, sweep, time.time())
+                f"creating the run of {job.id}",
+                lambda: self._child(job, sweep, time.time()),
+                urgent=True,
             )
         run_id = wait_for(future, RUN_WAIT)
         if run_id is None:

@@ -25,6 +25,8 @@ class Worker:
     def __init__(self, backoff: tuple[float, ...] = BACKOFF) -> None:
         self._backoff = backoff
         self._tasks: collections.deque[tuple[str, Task, Future[Any]]] = collections.deque()
+        #: Calls a job's start waits for (its run's creation): before any queued logging.
+        self._urgent: collections.deque[tuple[str, Task, Future[Any]]] = collections.deque()
         self._ready = threading.Condition()
         self._closing = False
         #: Why tracking stopped (the first call that failed every retry), or None.
@@ -35,14 +37,15 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="mlflow-tracking", daemon=True)
         self._thread.start()
 
-    def submit(self, what: str, task: Task) -> Future[Any]:
-        """Queue `task`; its future holds the result, or None once tracking failed."""
+    def submit(self, what: str, task: Task, *, urgent: bool = False) -> Future[Any]:
+        """Queue `task`; its future holds the result, or None once tracking failed.
+        An `urgent` task goes before the others queued: a job is waiting to start."""
         future: Future[Any] = Future()
         with self._ready:
             if self.failure is not None or self._closing:
                 future.set_result(None)
                 return future
-            self._tasks.append((what, task, future))
+            (self._urgent if urgent else self._tasks).append((what, task, future))
             self._ready.notify()
         return future
 
@@ -55,7 +58,7 @@ class Worker:
         if self._thread.is_alive():
             self._stop.set()  # cuts a backoff short; a call under way still has to return
             with self._ready:
-                left = len(self._tasks) + 1
+                left = len(self._tasks) + len(self._urgent) + 1
                 self._drop(f"gave up after {timeout:.0f}s with {left} calls unsent")
             return left
         return 0
@@ -63,11 +66,12 @@ class Worker:
     def _run(self) -> None:
         while True:
             with self._ready:
-                while not self._tasks and not self._closing:
+                while not self._tasks and not self._urgent and not self._closing:
                     self._ready.wait()
-                if not self._tasks:
+                queue = self._urgent or self._tasks
+                if not queue:
                     return
-                what, task, future = self._tasks.popleft()
+                what, task, future = queue.popleft()
             self._call(what, task, future)
 
     def _call(self, what: str, task: Task, future: Future[Any]) -> None:
@@ -90,8 +94,9 @@ class Worker:
         """Give up: remember why, and resolve every queued call with None."""
         if self.failure is None:
             self.failure = reason
-        while self._tasks:
-            self._tasks.popleft()[2].set_result(None)
+        for queue in (self._urgent, self._tasks):
+            while queue:
+                queue.popleft()[2].set_result(None)
 
 
 #: What the network said, found in the long messages MLflow wraps around it.
