@@ -258,7 +258,7 @@ def test_nothing_imports_mlflow_unless_tracking_is_on(project: Project) -> None:
     project.config("configs/jobs.yaml", "jobs: {a: {register: {name: m}}}\n")
     for args in (["--help"], ["--list"], ["--dry-run"], []):
         imported = imported_modules(project, *args)
-        assert {"mlflow", "orchestrator"} & imported == {"orchestrator"} or "--help" in args
+        assert "orchestrator" in imported  # the listing is of this command's imports
         assert "mlflow" not in imported, args
     project.config("configs/jobs.yaml", "tracking: {mlflow: true}\njobs: {a: {}}\n")
     assert "mlflow" not in imported_modules(project, "--mlflow", "off")

@@ -57,6 +57,7 @@ class TrackedRun:
         self._state = Path(plan.output_root, STATE_DIR, PARENTS_FILE)
         self._jobs = {job.id: job for job in plan.jobs}
         secrets = {value for job in plan.jobs for value in job.secrets}
+        header = {**header, "git_branch": _branch(Path(".git/HEAD"))}
         self.session = Session(
             tracking,
             run_name=f"run-all-training {run_id}",
@@ -139,6 +140,15 @@ class TrackedRun:
             tmp.replace(self._state)
         except OSError:
             tmp.unlink(missing_ok=True)
+
+
+def _branch(head: Path) -> str | None:
+    """The checked-out branch, read from `.git/HEAD` (the run's cwd is the project root)."""
+    try:
+        text = head.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text.removeprefix("ref: refs/heads/") if text.startswith("ref: refs/heads/") else None
 
 
 class _TrackedBackend:
