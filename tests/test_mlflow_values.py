@@ -74,6 +74,7 @@ def test_the_embedded_store_keeps_its_artifacts_under_the_root_and_links_need_a_
         (None, None),
         ("on", ""),
         ("TRUE", ""),
+        ("", ""),
         ("off", "off"),
         ("http://h:5000", "http://h:5000"),
         ("databricks", "databricks"),

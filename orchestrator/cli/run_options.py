@@ -82,8 +82,10 @@ _SCHEMES = {"databricks", "databricks-uc"}
 def _mlflow(value: str | None, typed: Callable[[str], str]) -> str | None:
     """`--mlflow`'s value: "" (on, default URI), "off", or a URI; a path typed from here
     is rebased like every other path (`--mlflow ./store.db` is not a URI scheme)."""
-    if value is None or value.lower() in _ON:
-        return None if value is None else ""
+    if value is None:
+        return None
+    if not value.strip() or value.lower() in _ON:
+        return ""
     if value.lower() in _OFF:
         return "off"
     if "://" in value or value in _SCHEMES:
