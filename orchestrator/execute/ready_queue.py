@@ -62,36 +62,36 @@ class ReadyQueue:
         if self.closed or len(self.running) >= self.max_workers:
             return None
         free = self.cpus - sum(job.cpus for job in self.running.values())
+        # Once per call, not per waiting job: thousands may wait behind one that fits.
+        free_memory = self._free_memory()
+        free_devices = self._free_devices()
         for index, job in enumerate(self._pending):
             if any(need in unless_it_needs for need in job.needs):
                 return None
             if (
                 job.cpus <= free
-                and self._memory_fits(job)
-                and (devices := self._free_devices(job)) is not None
+                and (not job.memory or free_memory is None or job.memory <= free_memory)
+                and (devices := _devices_for(job, free_devices)) is not None
                 and all(need in self._finished for need in job.needs)
             ):
                 del self._pending[index]  # a failed need skips us: see `dependents`
                 # A sweep starts no process: its trials get devices as they start.
-                counted = self.gpu_devices is not None and job.sweep is None
+                counted = free_devices is not None and job.sweep is None
                 return _holding(job, devices) if counted else job
         return None
 
-    def _memory_fits(self, job: PlannedJob) -> bool:
-        if self.memory is None or not job.memory:
-            return True
-        held = sum(running.memory or 0 for running in self.running.values())
-        return job.memory <= self.memory - held
+    def _free_memory(self) -> int | None:
+        if self.memory is None:
+            return None
+        return self.memory - sum(running.memory or 0 for running in self.running.values())
 
-    def _free_devices(self, job: PlannedJob) -> tuple[str, ...] | None:
-        """The devices the job would get now (none if it asks for none); None if too few
-        are free. Lowest first, so a run's devices are the same from run to run."""
-        if self.gpu_devices is None or job.gpus <= 0 or job.sweep is not None:
-            return ()
+    def _free_devices(self) -> list[str] | None:
+        """The devices no running job holds, lowest first (so a run's devices are the same
+        from run to run); None when GPUs are not counted."""
+        if self.gpu_devices is None:
+            return None
         held = {device for running in self.running.values() for device in running.gpu_devices}
-        free = [device for device in self.gpu_devices if device not in held]
-        wanted = int(job.gpus)  # the plan refused fractions of a device here
-        return tuple(free[:wanted]) if len(free) >= wanted else None
+        return [device for device in self.gpu_devices if device not in held]
 
     def started(self, job: PlannedJob) -> None:
         self.running[job.id] = job
@@ -154,6 +154,14 @@ class ReadyQueue:
     def take_retry(self) -> PlannedJob | None:
         """The next retry waiting for its time, taken out: a halt cancels them."""
         return heapq.heappop(self._retries)[2] if self._retries else None
+
+
+def _devices_for(job: PlannedJob, free: list[str] | None) -> tuple[str, ...] | None:
+    """The devices the job would get now (none if it asks for none); None if too few."""
+    if free is None or job.gpus <= 0 or job.sweep is not None:
+        return ()
+    wanted = int(job.gpus)  # the plan refused fractions of a device here
+    return tuple(free[:wanted]) if len(free) >= wanted else None
 
 
 def _holding(job: PlannedJob, devices: tuple[str, ...]) -> PlannedJob:
