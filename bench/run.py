@@ -17,6 +17,7 @@ Benchmarks, in the order they run (each ``bench/<module>.py`` with ``run(quick) 
     oversubscription  two parallel LightGBM jobs with and without thread caps
     usage             measuring each job's CPU and memory: its cost per job and while 8 jobs
                       run, its accuracy against /usr/bin/time -v
+    tracking          MLflow tracking on (embedded store) vs off: its cost per job and per run
     ray               bench/ray_overhead.py --repeats 2, when ``import ray`` works
 
 Every figure is a ratio or a difference against a baseline timed in the same run, in
@@ -49,6 +50,7 @@ import journal
 import makespan
 import oversubscription
 import startup
+import tracking
 import usage
 
 RAY_SCRIPT = c.BENCH_DIR / "ray_overhead.py"
@@ -154,6 +156,7 @@ def benchmarks() -> dict[str, Callable[[bool], dict[str, Any]]]:
         makespan,
         oversubscription,
         usage,
+        tracking,
     )
     found: dict[str, Callable[[bool], dict[str, Any]]] = {m.NAME: m.run for m in modules}
     found["ray"] = run_ray

@@ -111,11 +111,13 @@ def compare_runs(
     tolerance: float,
     output_format: str,
     project: Path,
+    resource_tolerance: Mapping[str, float] | None = None,
 ) -> int:
     """Print what changed between two runs (the newest summary of each side); return how
     many regressions of required jobs there are.
 
-    Per-job `metric_directions` and `regress_tolerance` come from the config files.
+    Per-job `metric_directions`, `regress_tolerance` and `resource_tolerance` come from the
+    config files; `resource_tolerance` here is the growth allowed each resource otherwise.
     """
     base = load_summaries(base_paths)[-1]
     head = load_summaries(head_paths)[-1]
@@ -134,6 +136,12 @@ def compare_runs(
             i: j.fields["regress_tolerance"]
             for i, j in jobs.items()
             if "regress_tolerance" in j.fields
+        },
+        resource_tolerance=resource_tolerance,
+        resource_tolerances={
+            i: j.fields["resource_tolerance"]
+            for i, j in jobs.items()
+            if "resource_tolerance" in j.fields
         },
     )
     if output_format == "json":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.usage import Usage
@@ -125,6 +125,31 @@ class Sweep:
 
 
 @frozen_dataclass
+class Register:
+    """Config `register:`: the job's model into the MLflow Model Registry when it passes."""
+
+    name: str
+    #: The file in the job's output dir that is the model.
+    artifact: str = "model.joblib"
+    #: Moved to the new version (None: no alias is moved).
+    alias: str | None = "candidate"
+
+
+@frozen_dataclass
+class TrackingConfig:
+    """Config `tracking: {mlflow: ...}`: experiment tracking, before flags and env apply."""
+
+    experiment: str | None = None
+    tracking_uri: str | None = None
+    #: The MLflow UI's address, for links, when the tracking URI is not an http(s) one.
+    ui_url: str | None = None
+    #: Artifacts of one job past this many bytes are not uploaded (the log always is).
+    max_artifact_bytes: int = 100 << 20
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+
+
+@frozen_dataclass
 class DiscoveredScript:
     """A `train_*.py` found on disk, with the flags its source declares."""
 
@@ -133,6 +158,11 @@ class DiscoveredScript:
     flags: tuple[str, ...] = ()
     #: Why the script cannot run (e.g. a syntax error); such a script is listed, never run.
     error: str | None = None
+
+
+#: `memory: auto`, `cpus: auto`: the need learned from the job's last measured run.
+AUTO = "auto"
+Auto = Literal["auto"]
 
 
 @frozen_dataclass
@@ -155,7 +185,9 @@ class JobSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float | None = None
     grace: float | None = None
-    cpus: int = 1
+    cpus: int | Auto = 1
+    #: Bytes of memory the job holds while it runs, like its `cpus` (None: none asked).
+    memory: int | Auto | None = None
     #: Bytes the job's processes may use together (None: no limit).
     memory_limit: int | None = None
     gpus: float = 0.0
@@ -168,6 +200,7 @@ class JobSpec:
     #: Parameter combinations: the job expands into one job per combination.
     matrix: tuple[Pairs, ...] = ()
     sweep: Sweep | None = None
+    register: Register | None = None
     #: Globs of files whose content decides, with the script's, whether the job changed.
     inputs: tuple[str, ...] = ()
     cache: bool = True
@@ -227,6 +260,17 @@ class PlannedJob:
     not_runnable: str | None = None
     #: Bytes its processes may use together; past that it is stopped as out_of_memory.
     memory_limit: int | None = None
+    #: Bytes of memory held while it runs: it starts only when they fit in `Plan.memory`
+    #: (Ray: its `memory` request).
+    memory: int | None = None
+    #: The GPU devices an attempt holds, given by the ready queue as it starts (and set as
+    #: its CUDA_VISIBLE_DEVICES); empty in the plan itself.
+    gpu_devices: tuple[str, ...] = ()
+    #: For each need set to `auto` (cpus, memory), where its value came from, as --dry-run
+    #: shows it: ("memory", "auto: 812 MiB peak of run 20261129T161200Z + 20 %").
+    learned: Pairs = ()
+    #: Registered in MLflow's Model Registry when it passes (with tracking on).
+    register: Register | None = None
     promote: Promote | None = None
 
 
@@ -241,6 +285,15 @@ class Plan:
     max_workers: int
     #: CPU tokens shared by running jobs: a job starts only when its `cpus` fit.
     cpus: int
+    #: Bytes shared by running jobs' `memory`; None: not counted here (Ray counts it).
+    memory: int | None = None
+    #: Where `memory` came from, as --dry-run says it ("--memory", "MemAvailable ...").
+    memory_source: str = ""
+    #: GPU devices lent to jobs' `gpus:` one whole device each; None: not counted here
+    #: (no job asks for one, or Ray counts them).
+    gpu_devices: tuple[str, ...] | None = None
+    #: Where they came from ("--gpus", "CUDA_VISIBLE_DEVICES", "nvidia-smi -L").
+    gpu_source: str = ""
     fail_fast: bool = False
     #: False: a failed quality gate is reported (`gate_failed`) but fails neither the run nor
     #: the jobs that need it, e.g. for a dispatch with fewer epochs than the gates assume.
@@ -264,6 +317,8 @@ class Attempt:
     error: str | None = None
     #: What its processes used, where it was measured.
     usage: Usage | None = None
+    #: The GPU devices it ran on (its CUDA_VISIBLE_DEVICES), when it held any.
+    gpu_devices: tuple[str, ...] = ()
 
 
 @frozen_dataclass
@@ -324,6 +379,10 @@ class RunOptions:
     cpus: int | None = None
     #: --memory-limit: bytes, for the jobs that set no `memory_limit` of their own.
     memory_limit: int | None = None
+    #: --memory: bytes shared by running jobs' `memory:` (None: what is available at start).
+    memory: int | None = None
+    #: --gpus: the devices lent to jobs' `gpus:` (None: CUDA_VISIBLE_DEVICES, else detected).
+    gpus: tuple[str, ...] | None = None
     shard: str | None = None
     #: The exact jobs of this shard, as `plan-shards` decided them once for every runner.
     shard_jobs: tuple[str, ...] | None = None
@@ -333,6 +392,10 @@ class RunOptions:
     resume: str | None = None
     rerun_failed: str | None = None
     optuna_storage: str | None = None
+    #: --mlflow: None as the config says, "off", "" (on, the default store) or a URI.
+    mlflow: str | None = None
+    mlflow_experiment: str | None = None
+    mlflow_ui_url: str | None = None
     backend: str = "local"
     ray_address: str | None = None
     ray_ship_outputs: bool = False

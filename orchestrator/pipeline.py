@@ -19,15 +19,17 @@ from orchestrator.discovery_cache import STATE_DIR, keep_facts, use_kept_facts
 from orchestrator.errors import OrchestratorError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import forced, merge, select
-from orchestrator.models import JobSpec, Plan, RunOptions
+from orchestrator.models import AUTO, JobSpec, Plan, RunOptions, TrackingConfig
 from orchestrator.plan import build_plan
 from orchestrator.report import console, listing
+from orchestrator.resources import Needs, Pool, given_memory, memory_from_available, needs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from orchestrator.decide import Decisions
     from orchestrator.execute.ray_backend import RayBackend
+    from orchestrator.run_summary.measured import Measured
     from orchestrator.studies import StudyPreview
 
 # Everything a run needs beyond planning is imported where it is used: `--help`, `--list`
@@ -43,6 +45,8 @@ class Selection:
     warnings: tuple[str, ...]
     #: The ids `--force` named (see `jobs.forced`).
     forced: tuple[str, ...] = ()
+    #: The config's `tracking:` (flags and env apply at the run).
+    tracking: TrackingConfig | None = None
     #: Who is told when the run ends, and how each job's metrics regress (for `when:
     #: regression`): `metric_directions` and `regress_tolerance` by job.
     notify: Notify | None = None
@@ -78,7 +82,9 @@ def load_selection(options: RunOptions, base: Path) -> Selection:
         needs = {s.id: s.needs for s in selected}
         part = set(split([s.id for s in selected], count, durations, needs)[index - 1])
         selected = tuple(s for s in selected if s.id in part)
-    return Selection(selected, config.files, tuple(warnings), force, notify_settings(config))
+    return Selection(
+        selected, config.files, tuple(warnings), force, config.tracking, notify_settings(config)
+    )
 
 
 def _masking_notify_secrets(specs: tuple[JobSpec, ...], config: Config) -> tuple[JobSpec, ...]:
@@ -141,7 +147,39 @@ def make_plan(
         cpu_count=cpu_count or os.cpu_count() or 1,
         durations=durations,
         inherited_env=os.environ,
+        pool=_pool(options, selection.jobs),
+        measured=previous_usage(options, selection.jobs, base),
     )
+
+
+def previous_usage(
+    options: RunOptions, jobs: tuple[JobSpec, ...], base: Path
+) -> dict[str, Measured]:
+    """What the jobs with an `auto` need used last time they succeeded (read only for them)."""
+    auto = [job.id for job in jobs if AUTO in (job.cpus, job.memory)]
+    if not auto:
+        return {}
+    from orchestrator.run_summary import SUMMARY_DIR
+    from orchestrator.run_summary.measured import last_measured
+
+    return last_measured(base / options.output_root / SUMMARY_DIR, auto)
+
+
+def _pool(options: RunOptions, jobs: tuple[JobSpec, ...]) -> Pool:
+    """The memory and GPUs jobs share here; on Ray the cluster counts them, not us."""
+    if options.backend == "ray":
+        return Pool()
+    from orchestrator.execute.devices import available_memory, local_gpus
+
+    if options.memory is not None:
+        pool = given_memory(options.memory)
+    else:
+        available = available_memory()
+        pool = memory_from_available(available) if available is not None else Pool()
+    if any(job.gpus > 0 for job in jobs):
+        gpus, source = local_gpus(options.gpus, os.environ)
+        pool = replace(pool, gpus=gpus, gpu_source=source)
+    return pool
 
 
 def previous_durations(summary: Path) -> dict[str, float]:
@@ -157,7 +195,7 @@ def main(options: RunOptions, base: Path) -> int:
     for warning in selection.warnings:
         console.print_warning(warning)
     if options.list_only:
-        _preview_list(options, selection)
+        _preview_list(options, selection, base)
         return 0
     with _ray_backend(options) as ray:
         # One plan and one set of decisions: --dry-run prints exactly what a run executes.
@@ -173,7 +211,14 @@ def main(options: RunOptions, base: Path) -> int:
 
         info = ray.info if ray else {"name": "local", "cpus": plan.cpus}
         return run_plan(
-            plan, options, base, decisions, backend=ray, backend_info=info, notify=selection.notify
+            plan,
+            options,
+            base,
+            decisions,
+            backend=ray,
+            backend_info=info,
+            tracking=selection.tracking,
+            notify=selection.notify,
         )
 
 
@@ -208,14 +253,31 @@ def decide_plan(plan: Plan, options: RunOptions, base: Path) -> Decisions:
     return decide(plan, history, force=options.force)
 
 
-def _preview_list(options: RunOptions, selection: Selection) -> None:
+def _preview_list(options: RunOptions, selection: Selection, base: Path) -> None:
     """The job list, printed; in a GitHub step also its step summary (it ran nothing else)."""
     if options.output_format != "markdown":
-        listing.list_jobs(selection.jobs, selection.config_files, options.output_format)
+        learned = (
+            _learned_needs(options, selection, base) if options.output_format == "json" else {}
+        )
+        listing.list_jobs(selection.jobs, selection.config_files, options.output_format, learned)
     if options.output_format == "markdown" or _in_github():
         from orchestrator.report.preview import list_markdown
 
         _markdown_out(options, list_markdown(selection.jobs, selection.config_files))
+
+
+def _learned_needs(options: RunOptions, selection: Selection, base: Path) -> dict[str, Needs]:
+    """The values `auto` needs would take in a run now, as --dry-run's plan has them."""
+    measured = previous_usage(options, selection.jobs, base)
+    if not any(AUTO in (job.cpus, job.memory) for job in selection.jobs):
+        return {}
+    pool = _pool(options, ())
+    cpus = options.cpus or os.cpu_count() or 1
+    return {
+        job.id: needs(job, measured.get(job.id), cpus, pool)
+        for job in selection.jobs
+        if AUTO in (job.cpus, job.memory)
+    }
 
 
 def _preview_plan(options: RunOptions, plan: Plan, decisions: Decisions, base: Path) -> None:

@@ -15,7 +15,17 @@ from pathlib import PurePath
 from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
-from orchestrator.models import PRIORITIES, JobSpec, ParamValue, Plan, PlannedJob, RunOptions
+from orchestrator.models import (
+    PRIORITIES,
+    JobSpec,
+    Pairs,
+    ParamValue,
+    Plan,
+    PlannedJob,
+    RunOptions,
+)
+from orchestrator.resources import Pool, check_gpus, check_memory_fits, needs
+from orchestrator.run_summary.measured import Measured
 from orchestrator.secrets import secret_values
 
 __all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); trial_job.py uses it
@@ -55,11 +65,16 @@ def build_plan(
     cpu_count: int,
     durations: Mapping[str, float] | None = None,
     inherited_env: Mapping[str, str] | None = None,
+    pool: Pool | None = None,
+    measured: Mapping[str, Measured] | None = None,
 ) -> Plan:
     """The jobs in the order they would start: by priority, then longest expected first.
 
     Longest-first keeps the last minutes of a parallel run from being one long job alone.
+    `pool`: the memory and GPUs running jobs share (read from the host by the caller);
+    `measured`: each job's last measured success, for `auto` needs.
     """
+    pool = pool or Pool()
     root = options.output_root
     log_dir = str(PurePath(root, "logs"))
     refuse_clashes(specs, root)
@@ -78,6 +93,8 @@ def build_plan(
             planned_ids=planned_ids,
             inherited_secrets=inherited,
             inherited_env=inherited_env or {},
+            pool=pool,
+            measured=(measured or {}).get(spec.id),
         )
         for spec in specs
     ]
@@ -90,6 +107,10 @@ def build_plan(
         summary_dir=str(PurePath(root, SUMMARY_DIR)),
         max_workers=max(1, workers),
         cpus=cpus,
+        memory=pool.memory,
+        memory_source=pool.memory_source,
+        gpu_devices=pool.gpus,
+        gpu_source=pool.gpu_source,
         fail_fast=options.fail_fast,
         enforce_gates=options.gates == "enforce",
     )
@@ -172,7 +193,18 @@ def _plan_job(
     planned_ids: frozenset[str],
     inherited_secrets: tuple[str, ...],
     inherited_env: Mapping[str, str],
+    pool: Pool,
+    measured: Measured | None,
 ) -> PlannedJob:
+    learned: Pairs = ()
+    memory: int | None
+    if isinstance(spec.cpus, int) and not isinstance(spec.memory, str):  # nothing to learn
+        cpus, memory = min(spec.cpus, total_cpus), spec.memory
+        check_memory_fits(spec, memory, pool)  # a learned need is capped at the pool instead
+    else:
+        held = needs(spec, measured, total_cpus, pool)
+        cpus, memory, learned = held.cpus, held.memory, held.learned
+    check_gpus(spec, pool)
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
     upstream = {need: output_dir_of(options.output_root, need) for need in spec.needs}
@@ -185,8 +217,12 @@ def _plan_job(
         argv += [inputs_flag, *upstream.values()]
     argv += [*spec.args, *_param_args(spec)]
     argv += options.extra_args
-    cpus = min(spec.cpus, total_cpus)  # a job bigger than the machine still runs, alone
-    env = {"PYTHONUNBUFFERED": "1", **dict.fromkeys(THREAD_VARIABLES, str(cpus)), **dict(spec.env)}
+    # cpus: a job bigger than the machine still runs, alone
+    env = {
+        "PYTHONUNBUFFERED": "1",
+        **dict.fromkeys(THREAD_VARIABLES, str(cpus)),
+        **dict(spec.env),
+    }
     env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir)
     env[JOB_ID_VAR] = spec.id
     env.update({needs_variable(need): path for need, path in upstream.items()})
@@ -223,7 +259,10 @@ def _plan_job(
         if spec.sweep
         else (),
         memory_limit=spec.memory_limit if spec.memory_limit is not None else options.memory_limit,
+        memory=memory,
+        learned=learned,
         not_runnable=spec.error,
+        register=spec.register,
         promote=spec.promote,
     )
 

@@ -23,7 +23,7 @@ from orchestrator.execute.lock import LOCK_FILE, run_lock
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.execute.sweep_trials import SweepRunner
 from orchestrator.execute.watchdog import Watchdog, watching
-from orchestrator.models import JobResult, Plan, PlannedJob, RunOptions
+from orchestrator.models import JobResult, Plan, PlannedJob, RunOptions, TrackingConfig
 from orchestrator.outcome import EXIT_FAILED, exit_code
 from orchestrator.report import console
 from orchestrator.report.cache_recorder import CacheRecorder
@@ -38,6 +38,10 @@ from orchestrator.secrets import redact_tree
 if TYPE_CHECKING:
     from orchestrator.config import Notify
     from orchestrator.promote import Promotion
+    from orchestrator.tracking import TrackedRun
+
+    #: Starts a run's tracking: (plan, run id, header, the run resumed) → its session.
+    StartTracking = Callable[[Plan, str, Mapping[str, Any], str | None], TrackedRun]
 
 
 def run_plan(
@@ -48,11 +52,13 @@ def run_plan(
     *,
     backend: Backend | None,
     backend_info: Mapping[str, Any],
+    tracking: TrackingConfig | None = None,
     notify: Notify | None = None,
 ) -> int:
     """Execute the plan; whatever happens to the jobs, the summary gets written."""
     root = base / plan.output_root
     _refuse_symlinked_dirs(plan, base)
+    tracked = _tracking(tracking, options, base, plan)
     with run_lock(root):
         _stop_leftovers(decisions.leftovers, plan)
         # Before the journal: a bad --optuna-storage is refused before anything is written.
@@ -68,6 +74,7 @@ def run_plan(
                 backend=backend,
                 backend_info=backend_info,
                 dog=watchdog,
+                tracked=tracked,
                 notify=notify,
             )
 
@@ -93,7 +100,8 @@ def _run_locked(
     backend: Backend | None,
     backend_info: Mapping[str, Any],
     dog: Watchdog | None,
-    notify: Notify | None,
+    tracked: StartTracking | None = None,
+    notify: Notify | None = None,
 ) -> int:
     """The run itself, holding the output root's lock, its jobs watched by `dog`."""
     root = base / plan.output_root
@@ -116,11 +124,17 @@ def _run_locked(
         CacheRecorder(plan, decisions, base, run_id),
         ConsoleReporter(options.verbosity, github=github),
     ]
-    sink = Fanout(*sinks)
     if backend is None:  # Ray's jobs hold their descriptors on their own nodes
         plan = _fit_to_descriptors(plan)
+    session = tracked and tracked(plan, run_id, header, decisions.resumed)
+    sinks += [session] if session else []
+    sink = Fanout(*sinks)
     scheduler = Scheduler(plan, sink, decisions.reused, sweeps, backend)
+    if session:  # each job started with its MLflow run's variables
+        scheduler.backend = session.backend(scheduler.backend)
     with scheduler.handling_signals():
+        if session:  # a signal meanwhile is the scheduler's to handle: it stops the run
+            session.ready()
         sink.emit(RunStarted(plan, started))
         outcome = scheduler.run()
         code = outcome.interrupted_exit or exit_code(
@@ -133,6 +147,10 @@ def _run_locked(
         promotions = _promote(outcome.results, plan, base, run_id, header)
         records = [_with_promotion(job_record(r), promotions) for r in outcome.results]
         summary = assemble(header, records, info)
+        if session:
+            summary = _with_tracking(
+                summary, session, outcome.results, code=code, ended=ended, secrets=secrets
+            )
         written = _write_reports_or_say_why(summary, summary_dir, run_id, base, journal)
         code = code if written is not None else max(code, EXIT_FAILED)
         shown = str(written) if written else None
@@ -143,13 +161,67 @@ def _run_locked(
         if github:
             github_annotations(summary)
     # Outside the scheduler's signal handling: Ctrl-C stops a slow webhook, not a job.
-    # A CI shard is part of a run: `merge` sends the one message for all of them.
-    if notify and written and not (options.shard or options.shard_jobs is not None):
-        from orchestrator.notify.after_run import notify_after_run, previous_run
-
-        before = previous_run(summary_dir, run_id)
-        notify_after_run(notify, summary, summary_dir, run_id, base, previous=before)
+    if notify and written:
+        _notify(notify, options, summary, summary_dir, run_id, base=base)
     return code
+
+
+def _notify(
+    settings: Notify,
+    options: RunOptions,
+    summary: RunSummary,
+    summary_dir: Path,
+    run_id: str,
+    *,
+    base: Path,
+) -> None:
+    """The run's messages; a CI shard is part of a run, and `merge` sends the one message."""
+    if options.shard or options.shard_jobs is not None:
+        return
+    from orchestrator.notify.after_run import notify_after_run, previous_run
+
+    before = previous_run(summary_dir, run_id)
+    notify_after_run(settings, summary, summary_dir, run_id, base, previous=before)
+
+
+def _tracking(
+    config: TrackingConfig | None, options: RunOptions, base: Path, plan: Plan
+) -> StartTracking | None:
+    """What starts the run's MLflow tracking, if it is on; MLflow missing is a usage error
+    before anything runs, not a warning after an hour of untracked training."""
+    if config is None and options.mlflow is None and options.mlflow_experiment is None:
+        return None  # the common case: not even the tracking package is imported
+    from orchestrator.tracking import TrackedRun, resolve
+
+    tracking = resolve(config, options, os.environ, base / plan.output_root, base.name)
+    if tracking is None:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise OrchestratorError(
+            "MLflow tracking is on (--mlflow or tracking: in the config), but mlflow is not "
+            "installed: pip install 'training-orchestrator[mlflow]', or --mlflow off"
+        )
+    return lambda plan, run_id, header, resumed: TrackedRun(
+        tracking, plan, run_id=run_id, header=header, resumed=resumed, environ=os.environ
+    )
+
+
+def _with_tracking(
+    summary: RunSummary,
+    session: TrackedRun,
+    results: Sequence[JobResult],
+    *,
+    code: int,
+    ended: float,
+    secrets: set[str],
+) -> RunSummary:
+    """The summary with what tracking did; a failure is a warning, never the exit code."""
+    outcome = redact_tree(session.finish(results, code, ended), secrets)
+    if outcome["status"] != "ok":
+        console.print_warning(f"tracking: {outcome['status']}")
+    return dataclasses.replace(summary, tracking=outcome)
 
 
 def _promote(

@@ -152,7 +152,8 @@ def check_charts(texts: Sequence[str]) -> list[dict[str, Any]]:
     A result is `{"ok": False, "error": ...}`, or `{"ok": True, "type": ...}` plus, for a
     gantt, `title`, `dateFormat`, `axisFormat`, `todayMarker`, `sections` and `tasks`
     (`name`, `section`, `start`, `end` in epoch ms, `tags` such as "done" or "crit"), and
-    for an xychart `title`, `xAxis` (labels), `yAxis` (title) and `plots` (`type`, `data`).
+    for an xychart `title`, `xAxis` (labels), `yAxis` (title), `yRange` ([min, max]) and
+    `plots` (`type`, `data`).
     """
     checker = _get_checker()
     return [checker.check(text) for text in texts]

@@ -126,6 +126,16 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:3:17: jobs.a.resources.tpu: Ray counts in steps of 0.0001, got 5e-05",
     ),
     (
+        "memory",
+        job("memory: 4 gigs"),
+        f"{F}:3:5: jobs.a.memory: expected a size like 512M or 2G, got str '4 gigs'",
+    ),
+    (
+        "memory",
+        job("memory: 0"),
+        f"{F}:3:5: jobs.a.memory: must be at least 1M, got 0",
+    ),
+    (
         "memory_limit",
         job("memory_limit: lots"),
         f"{F}:3:5: jobs.a.memory_limit: expected a size like 512M or 2G, got str 'lots'",
@@ -283,6 +293,23 @@ REFUSED: list[tuple[str, str, str]] = [
         job("regress_tolerance: {rmse: -0.1}"),
         f"{F}:3:25: jobs.a.regress_tolerance.rmse: must not be negative, got -0.1",
     ),
+    (
+        "resource_tolerance",
+        job("resource_tolerance: 0.3"),
+        f"{F}:3:5: jobs.a.resource_tolerance: expected a mapping like {{peak_memory: 0.5}}, "
+        "got float",
+    ),
+    (
+        "resource_tolerance",
+        job("resource_tolerance: {peak_mem: 1}"),
+        f"{F}:3:26: jobs.a.resource_tolerance.peak_mem: unknown resource 'peak_mem'; "
+        "did you mean 'peak_memory'? (one of peak_memory, cpu_time)",
+    ),
+    (
+        "resource_tolerance",
+        job("resource_tolerance: {cpu_time: -0.5}"),
+        f"{F}:3:26: jobs.a.resource_tolerance.cpu_time: must not be negative, got -0.5",
+    ),
     # sweeps
     (
         "sweep",
@@ -421,6 +448,16 @@ REFUSED: list[tuple[str, str, str]] = [
         "jobs",
         job("script: x.py\n    command: y"),
         f"{F}:2:3: jobs.a: set either 'script' or 'command', not both",
+    ),
+    (
+        "register",
+        job("register: {alias: champion}"),
+        f"{F}:3:5: jobs.a.register: missing 'name': the registered model's name",
+    ),
+    (
+        "tracking",
+        "tracking: {mlflow: {experiment: ''}}\n",
+        f"{F}:1:21: tracking.mlflow.experiment: expected a non-empty string, got str ''",
     ),
     (
         "profile",
@@ -572,6 +609,9 @@ ACCEPTED: list[tuple[str, dict[str, object]]] = [
     ("needs: [b, b]", {"needs": ("b",)}),
     ("retry_on: failed", {"retry_on": ("failed",)}),
     ("timeout: 2", {"timeout": 2.0}),
+    ("memory: 700M", {"memory": 700 << 20}),
+    ("memory: auto", {"memory": "auto"}),
+    ("cpus: auto", {"cpus": "auto"}),
     ("memory_limit: 2G", {"memory_limit": 2 << 30}),
     ("memory_limit: 1.5GiB", {"memory_limit": 3 << 29}),
     ("memory_limit: 512 MB", {"memory_limit": 512 << 20}),

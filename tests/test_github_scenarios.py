@@ -130,11 +130,14 @@ def statuses(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def assert_report(result: RunResult, verdict: str) -> str:
-    """The merge job's step summary: the verdict first, the table, a chart Mermaid draws."""
+    """The merge job's step summary: the verdict first, the table with what each job used,
+    charts Mermaid draws: the resource bars (two measured jobs or more), then the gantt."""
     shown = result.jobs["training / merge"].summary
     assert shown.startswith(verdict), shown[:300]
-    assert "| job | status | tries | time | metrics | gates |" in shown
-    assert_mermaid_ok(shown, count=1)
+    assert "| job | status | tries | time | peak mem | cpu | metrics | gates |" in shown
+    *bars, gantt = assert_mermaid_ok(shown)
+    assert gantt["type"] == "gantt"
+    assert [(c["type"], c["plots"][0]["type"]) for c in bars] in ([], [("xychart", "bar")] * 2)
     return shown
 
 

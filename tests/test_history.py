@@ -326,8 +326,14 @@ def test_compare_json_is_plain_json() -> None:
     data = json.loads(json.dumps(compare_json(compare(base, head))))
 
     assert data["regressions"] == [
-        {"job": "b", "kind": "newly_failing", "metric": None, "relative": None},
-        {"job": "a", "kind": "metric", "metric": "accuracy", "relative": pytest.approx(-4 / 9)},
+        {"job": "b", "kind": "newly_failing", "metric": None, "resource": None, "relative": None},
+        {
+            "job": "a",
+            "kind": "metric",
+            "metric": "accuracy",
+            "resource": None,
+            "relative": pytest.approx(-4 / 9),
+        },
     ]
     first = data["jobs"][0]
     assert first["duration"] == {"base": 2.0, "head": 3.0, "delta": 1.0, "ratio": 1.5}
@@ -451,8 +457,10 @@ def test_show_a_real_run(project: Project, capsys: pytest.CaptureFixture[str]) -
     print_show(run, project.root)
 
     out = capsys.readouterr().out
-    assert re.search(r"^a +succeeded +1 +\d+\.\ds +accuracy 0\.51 ", out, re.MULTILINE)
-    assert re.search(r"^bad +failed +1 +\d+\.\ds +exit 3 ", out, re.MULTILINE)
+    # What each job used sits between its time and its headline (measured on Linux).
+    used = r"\d+(\.\d)? [KM]iB +\d+\.\ds · \d+%"
+    assert re.search(rf"^a +succeeded +1 +\d+\.\ds +{used} +accuracy 0\.51 ", out, re.M)
+    assert re.search(rf"^bad +failed +1 +\d+\.\ds +{used} +exit 3 ", out, re.MULTILINE)
     assert "bad: exit 3 · last " in out
     assert "   CUDA [oom]" in out  # the log tail, printed as is
     assert re.search(r"^1 succeeded · 1 failed · \d+\.\ds · exit 1$", out, re.MULTILINE)

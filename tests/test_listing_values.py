@@ -68,6 +68,13 @@ def test_the_dry_run_json_of_a_small_plan_is_this_value() -> None:
         "log_dir": "out/logs",
         "summary_dir": "out/summaries",
         "max_workers": 1,
+        "resources": {
+            "cpus": 2,
+            "memory_bytes": None,  # no pool given: nothing counts memory
+            "memory_source": None,
+            "gpu_devices": None,
+            "gpu_source": None,
+        },
         "edges": [["prep", "fit"], ["prep", "report"], ["fit", "report"]],
     }
     assert jobs[1] == {
@@ -86,6 +93,9 @@ def test_the_dry_run_json_of_a_small_plan_is_this_value() -> None:
         "output_dir": "out/results/fit_results",
         "log_path": "out/logs/fit.log",
         "retries": 1,
+        "cpus": 1,
+        "memory_bytes": None,
+        "gpus": 0.0,
         "optional": True,
         "tags": ["slow"],
         "needs": ["prep"],
@@ -166,6 +176,9 @@ def test_list_as_json_is_each_spec_as_found(capsys: pytest.CaptureFixture[str]) 
                 "description": "",
                 "error": None,
                 "origin": [],
+                "cpus": 1,
+                "memory": None,
+                "gpus": 0.0,
             },
             {
                 "id": "broken",
@@ -179,6 +192,9 @@ def test_list_as_json_is_each_spec_as_found(capsys: pytest.CaptureFixture[str]) 
                 "description": "",
                 "error": "syntax error",
                 "origin": [],
+                "cpus": 1,
+                "memory": None,
+                "gpus": 0.0,
             },
         ]
     }

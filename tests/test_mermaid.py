@@ -287,7 +287,8 @@ def test_a_real_runs_timeline_has_one_bar_per_attempt_with_its_class(
     assert project.run("--parallel", "--max-workers", "4").returncode == 1
     data = project.summary()
     report = (project.root / "summaries/summary.md").read_text()
-    [chart] = mermaid_blocks(report)
+    *_, chart = mermaid_blocks(report)  # after the resource bars
+    assert chart.startswith("gantt\n")
 
     [drawn] = render_charts([chart], pngs=[tmp_path / "timeline.png"])
 

@@ -51,7 +51,7 @@ def test_non_finite_metrics_are_kept_shown_and_fail_their_gates(project: Project
     assert result.returncode == 1, result.stderr
     summary = strict_json((project.root / "summaries/latest.json").read_text())
     jobs = {job["id"]: job for job in project.summary()["jobs"]}  # schema-checked
-    assert summary["schema_version"] == 2
+    assert summary["schema_version"] == 3
     assert jobs["gated"]["metrics"] == {"accuracy": "NaN", "loss": 0.5}
     assert jobs["gated"]["status"] == "gate_failed"
     assert jobs["gated"]["reason"] == (
@@ -90,7 +90,7 @@ def test_a_metric_that_became_nan_is_a_regression(project: Project) -> None:
 
     data = strict_json(project.run("compare", str(base), str(head), "--format", "json").stdout)
     assert data["regressions"] == [
-        {"job": "a", "kind": "metric", "metric": "accuracy", "relative": "NaN"}
+        {"job": "a", "kind": "metric", "metric": "accuracy", "resource": None, "relative": "NaN"}
     ]
     accuracy = data["jobs"][0]["metrics"][0]
     assert (accuracy["base"], accuracy["head"], accuracy["verdict"]) == (0.9, "NaN", "worse")

@@ -7,6 +7,7 @@ without a child process.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.events import AttemptStarted, Event, JobFinished
@@ -15,6 +16,7 @@ from orchestrator.execute.ready_queue import ReadyQueue
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.models import JobSpec, Plan, PlannedJob, RetryPolicy, RunOptions, Status
 from orchestrator.plan import build_plan
+from orchestrator.resources import Pool
 
 
 def plan_of(
@@ -23,11 +25,14 @@ def plan_of(
     workers: int = 1,
     cpus: int | None = None,
     durations: dict[str, float] | None = None,
+    pool: Pool | None = None,
 ) -> Plan:
     options = RunOptions(
         parallel=workers > 1, max_workers=workers, cpus=cpus or workers, output_root=root
     )
-    return build_plan(specs, options, python="python3", cpu_count=workers, durations=durations)
+    return build_plan(
+        specs, options, python="python3", cpu_count=workers, durations=durations, pool=pool
+    )
 
 
 def spec(job_id: str, **fields: object) -> JobSpec:
@@ -35,7 +40,13 @@ def spec(job_id: str, **fields: object) -> JobSpec:
 
 
 def queue_of(plan: Plan) -> ReadyQueue:
-    return ReadyQueue(plan.jobs, max_workers=plan.max_workers, cpus=plan.cpus)
+    return ReadyQueue(
+        plan.jobs,
+        max_workers=plan.max_workers,
+        cpus=plan.cpus,
+        memory=plan.memory,
+        gpu_devices=plan.gpu_devices,
+    )
 
 
 def take_all(queue: ReadyQueue) -> list[str]:
@@ -84,6 +95,103 @@ def test_a_smaller_job_goes_past_one_whose_cpus_do_not_fit() -> None:
     queue.ended("a")
     queue.finished("a")
     assert take_all(queue) == ["big"]  # first in line still: it starts once cpus free up
+
+
+MIB = 1 << 20
+
+
+def test_jobs_whose_memory_does_not_fit_together_wait_for_each_other() -> None:
+    plan = plan_of(
+        spec("a", memory=700 * MIB),
+        spec("b", memory=700 * MIB),
+        spec("small", memory=300 * MIB),
+        spec("unsized"),
+        workers=4,
+        pool=Pool(memory=1024 * MIB),
+    )
+    queue = queue_of(plan)
+    # b does not fit beside a; small (300 MiB) does; a job without `memory:` holds none.
+    assert take_all(queue) == ["a", "small", "unsized"]
+    queue.ended("small")
+    assert take_all(queue) == []  # 700 + 700 still does not fit in 1024
+    queue.ended("a")
+    assert take_all(queue) == ["b"]
+
+
+def test_memory_is_not_counted_without_a_pool() -> None:
+    plan = plan_of(spec("a", memory=700 * MIB), spec("b", memory=700 * MIB), workers=2)
+    assert plan.memory is None  # Ray counts it on its own nodes
+    assert take_all(queue_of(plan)) == ["a", "b"]
+
+
+def test_a_retry_holds_its_memory_again() -> None:
+    plan = plan_of(
+        spec("flaky", memory=600 * MIB),
+        spec("other", memory=600 * MIB),
+        workers=2,
+        pool=Pool(memory=1000 * MIB),
+    )
+    queue = queue_of(plan)
+    assert take_all(queue) == ["flaky"]
+    flaky = queue.ended("flaky")
+    queue.retry_at(0.0, flaky)
+    queue.release_due_retries(now=0.0)
+    assert take_all(queue) == ["flaky"]  # the retry goes first; other still does not fit
+
+
+def test_a_job_taking_gpus_gets_free_devices_of_its_own_and_waits_for_them() -> None:
+    plan = plan_of(
+        spec("big", gpus=2.0),
+        spec("small", gpus=1.0),
+        spec("next", gpus=2.0),
+        spec("cpu"),
+        workers=4,
+        pool=Pool(gpus=("0", "1", "2"), gpu_source="--gpus"),
+    )
+    queue = queue_of(plan)
+    started = []
+    while (job := queue.next_ready()) is not None:
+        queue.started(job)
+        started.append((job.id, job.gpu_devices, dict(job.env).get("CUDA_VISIBLE_DEVICES")))
+    assert started == [
+        ("big", ("0", "1"), "0,1"),
+        ("small", ("2",), "2"),
+        ("cpu", (), ""),  # sees no device while others hold them
+    ]
+    queue.ended("small")
+    assert take_all(queue) == []  # one device free: next needs two
+    queue.ended("big")
+    job = queue.next_ready()
+    assert job is not None and job.gpu_devices == ("0", "1")
+
+
+def test_a_gpu_job_in_the_run_leaves_the_other_jobs_plans_as_they_were() -> None:
+    """Hiding the devices is done as a job starts: in the plan it would change the job's
+    fingerprint, and a cached job would run again because a GPU job joined the run."""
+    alone = plan_of(spec("cpu"), workers=2).jobs[0]
+    beside = plan_of(spec("cpu"), spec("gpu", gpus=1.0), workers=2, pool=Pool(gpus=("0",)))
+    assert next(job for job in beside.jobs if job.id == "cpu").env == alone.env
+
+
+def test_a_retry_gets_whichever_devices_are_free_then() -> None:
+    plan = plan_of(
+        spec("flaky", gpus=1.0),
+        spec("other", gpus=1.0),
+        workers=2,
+        pool=Pool(gpus=("0", "1")),
+    )
+    queue = queue_of(plan)
+    assert take_all(queue) == ["flaky", "other"]
+    flaky = queue.ended("flaky")
+    assert flaky.gpu_devices == ("0",)
+    queue.ended("other")
+    other = next(job for job in plan.jobs if job.id == "other")
+    queue.started(replace(other, gpu_devices=("0",)))  # it came back on device 0
+    queue.retry_at(0.0, flaky)
+    queue.release_due_retries(now=0.0)
+    retried = queue.next_ready()
+    assert retried is not None and retried.id == "flaky"
+    assert (retried.gpu_devices, dict(retried.env)["CUDA_VISIBLE_DEVICES"]) == (("1",), "1")
 
 
 def test_no_more_than_max_workers_run() -> None:

@@ -50,7 +50,13 @@ def test_summary_markdown(mixed: tuple[Project, str, Path]) -> None:
     assert "<code>bad</code> exit 3: last 3 lines of <code>logs/bad.log</code></summary>" in text
     assert "CUDA <oops> & more" in text  # inside a code fence, as printed
     assert "<code>slow</code> timed out" in text
-    [chart] = assert_mermaid_ok(text, count=1)  # the real Mermaid compiles the gantt
+    # The real Mermaid compiles the resource bars (four measured jobs) and the gantt.
+    memory, cpu, chart = assert_mermaid_ok(text, count=3)
+    assert (memory["title"], cpu["title"]) == (
+        "Peak memory per job (MiB)",
+        "CPU time per job (seconds)",
+    )
+    assert sorted(memory["xAxis"]) == sorted(cpu["xAxis"]) == ["bad", "gated", "good", "slow"]
     assert {task["name"]: task["tags"] for task in chart["tasks"]} == {
         "· good ": ["done"],
         "· gated ": ["active"],

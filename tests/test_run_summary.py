@@ -237,7 +237,7 @@ def document_with(**changes: Any) -> dict[str, Any]:
         (
             document_with(schema_version=9),
             "schema_version 9: written by a newer orchestrator; upgrade to read it (this one "
-            "reads 1, 2)",
+            "reads 1, 2, 3)",
         ),
         (document_with(schema_version="2"), "schema_version '2': unknown"),
         (document_with(started_at="yesterday"), "started_at: expected a UTC time"),

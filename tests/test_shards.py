@@ -195,7 +195,9 @@ def test_merge_writes_the_whole_run_to_the_step_summary(project: Project, tmp_pa
     shown = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert shown.startswith("## ✅ Training run: 3 succeeded · ")
     assert "| `c` | ✅ succeeded |" in shown
-    sections = {t["section"] for t in assert_mermaid_ok(shown, count=1)[0]["tasks"]}
+    *bars, gantt = assert_mermaid_ok(shown, count=3)  # peak memory and CPU bars, the gantt
+    assert [sorted(bar["xAxis"]) for bar in bars] == [["a", "b", "c"]] * 2  # every shard's jobs
+    sections = {t["section"] for t in gantt["tasks"]}
     assert sections == {"shard 1/2 · worker 1", "shard 2/2 · worker 1"}  # runners apart
     assert project.summary()["options"]["shard"] is None
     outputs = step_outputs(env)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -81,6 +82,31 @@ class Size(click.ParamType):  # type: ignore[type-arg]  # generic only from clic
         if size is None or size < 1 << 20:
             self.fail(f"{value!r} is not a size of at least 1M, like 512M or 2G", param, ctx)
         return size
+
+
+class DeviceList(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4
+    """GPU devices as CUDA_VISIBLE_DEVICES lists them: `0,1,2`, UUIDs, or `none`."""
+
+    name = "ids"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        if text.lower() == "none":
+            return ()
+        if not text:
+            self.fail("empty: give device ids like 0,1 (or none)", param, ctx)
+        devices = [part.strip() for part in text.split(",")]
+        bad = next(
+            (d for d in devices if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/_.:-]*", d)), None
+        )
+        if bad is not None:
+            self.fail(f"{bad!r} in {text!r} is not a device id like 0 or GPU-8a1f...", param, ctx)
+        repeated = next((d for d in devices if devices.count(d) > 1), None)
+        if repeated is not None:
+            self.fail(f"{repeated!r} is listed twice in {text!r}", param, ctx)
+        return tuple(devices)
 
 
 class BadValue(click.ClickException):

@@ -15,6 +15,7 @@ import click
 from orchestrator import __version__
 from orchestrator.cli.params import (
     ENV_PREFIX,
+    DeviceList,
     Finite,
     Selectors,
     Size,
@@ -138,6 +139,20 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     "none; past it the job is stopped as out_of_memory.",
 )
 @option(
+    "--memory",
+    type=Size(),
+    metavar="SIZE",
+    help="Memory shared by running jobs (each job holds its `memory:`) "
+    "[default: MemAvailable at start, less 10 % (at least 256M)].",
+)
+@option(
+    "--gpus",
+    type=DeviceList(),
+    metavar="IDS",
+    help="GPU devices lent to jobs' `gpus:`, one whole device each (0,1 or GPU-UUIDs; "
+    "'none' for none) [default: CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`].",
+)
+@option(
     "--cpus",
     type=click.IntRange(min=1),
     help="CPU tokens shared by running jobs (each job takes its `cpus:`) [default: CPUs].",
@@ -234,6 +249,25 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     "--optuna-storage",
     metavar="URL",
     help="Where sweeps keep their studies [default: sqlite:///.train_orch/optuna.db].",
+)
+@option(
+    "--mlflow",
+    is_flag=False,
+    flag_value="on",
+    metavar="[URI|off]",
+    help="Track every job in MLflow: at URI, else MLFLOW_TRACKING_URI, else "
+    "sqlite:///<output root>/mlruns.db; off: not even when the config's tracking: says so "
+    "(pip install 'training-orchestrator[mlflow]').",
+)
+@option(
+    "--mlflow-experiment",
+    metavar="NAME",
+    help="The MLflow experiment (turns tracking on) [default: the project's directory name].",
+)
+@option(
+    "--mlflow-ui-url",
+    metavar="URL",
+    help="The MLflow UI's address, for links in the step summary, when the URI is not http(s).",
 )
 @option(
     "--backend",

@@ -8,6 +8,7 @@ project root, so they are rebased here, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.models import RunOptions
@@ -44,11 +45,16 @@ def run_options(params: Mapping[str, Any], project: Project) -> RunOptions:
         grace=params["grace"],
         cpus=params["cpus"],
         memory_limit=params["memory_limit"],
+        memory=params["memory"],
+        gpus=params["gpus"],
         no_deps=params["no_deps"],
         force=params["force"],
         resume=_run_named(params["resume"], typed),
         rerun_failed=_run_named(params["rerun_failed"], typed),
         optuna_storage=params["optuna_storage"],
+        mlflow=_mlflow(params["mlflow"], typed),
+        mlflow_experiment=params["mlflow_experiment"],
+        mlflow_ui_url=params["mlflow_ui_url"],
         backend=params["backend"],
         ray_address=params["ray_address"],
         ray_ship_outputs=params["ray_ship_outputs"],
@@ -64,3 +70,24 @@ def run_options(params: Mapping[str, Any], project: Project) -> RunOptions:
 def _run_named(source: str | None, typed: Callable[[str], str]) -> str | None:
     """`--resume`'s run: the latest of the output root, or a file typed from here."""
     return typed(source) if source and source != "latest" else source
+
+
+#: `--mlflow` alone, or TRAIN_ORCH_MLFLOW set to one of these: on, at the default URI.
+_ON = {"on", "true", "1", "yes"}
+_OFF = {"off", "false", "0", "no"}
+#: Tracking URIs that are not paths though they have no "://".
+_SCHEMES = {"databricks", "databricks-uc"}
+
+
+def _mlflow(value: str | None, typed: Callable[[str], str]) -> str | None:
+    """`--mlflow`'s value: "" (on, default URI), "off", or a URI; a path typed from here
+    is rebased like every other path (`--mlflow ./store.db` is not a URI scheme)."""
+    if value is None:
+        return None
+    if not value.strip() or value.lower() in _ON:
+        return ""
+    if value.lower() in _OFF:
+        return "off"
+    if "://" in value or value in _SCHEMES:
+        return value
+    return "file://" + str(Path(typed(value)).absolute())

@@ -166,6 +166,20 @@ def _show(summary: Path | None, output_format: str) -> None:
     help="Relative change of a metric, in its worse direction, that is a regression.",
 )
 @option(
+    "--memory-tolerance",
+    type=Finite(min=0),
+    default=0.3,
+    show_default=True,
+    help="Relative growth of a job's peak memory that is a regression (if over 50 MiB).",
+)
+@option(
+    "--cpu-tolerance",
+    type=Finite(min=0),
+    default=0.3,
+    show_default=True,
+    help="Relative growth of a job's CPU time that is a regression (if over 1 s).",
+)
+@option(
     "--fail-on-regression",
     is_flag=True,
     envvar=f"{ENV_PREFIX}_FAIL_ON_REGRESSION",
@@ -173,14 +187,26 @@ def _show(summary: Path | None, output_format: str) -> None:
 )
 @format_option("table", "json", "markdown", help="markdown: for a GitHub step summary.")
 def compare(
-    base: Path, head: Path, tolerance: float, fail_on_regression: bool, output_format: str
+    base: Path,
+    head: Path,
+    *,
+    tolerance: float,
+    memory_tolerance: float,
+    cpu_tolerance: float,
+    fail_on_regression: bool,
+    output_format: str,
 ) -> None:
     """What changed from BASE to HEAD (summary files, or directories of them)."""
     from orchestrator.commands import compare_runs
 
     regressions = guarded(
         lambda: compare_runs(
-            [base], [head], tolerance=tolerance, output_format=output_format, project=Path.cwd()
+            [base],
+            [head],
+            tolerance=tolerance,
+            output_format=output_format,
+            project=Path.cwd(),
+            resource_tolerance={"peak_memory": memory_tolerance, "cpu_time": cpu_tolerance},
         )
     )
     sys.exit(1 if fail_on_regression and regressions else 0)

@@ -15,7 +15,7 @@ from orchestrator.models import DEFAULT_MAX_JOBS
 KeyPath = tuple[str, ...]
 Value = Any  # a YAML value after validation; each field's validator fixes its real type
 
-TOP_LEVEL = ("defaults", "jobs", "profile", "notify")
+TOP_LEVEL = ("defaults", "jobs", "profile", "tracking", "notify")
 EXTENSION_PREFIX = "x-"
 
 
@@ -53,6 +53,6 @@ class Document:
 
 
 def is_known_top_level(name: str) -> bool:
-    """`defaults`, `jobs`, `profile`, or an `x-` key: a place for anchors (as in Docker
+    """`defaults`, `jobs`, `profile`, `tracking`, or an `x-` key: a place for anchors (as in Docker
     Compose), so blocks merged into several jobs need not live inside one of them."""
     return name in TOP_LEVEL or name.startswith(EXTENSION_PREFIX)

@@ -15,6 +15,7 @@ from orchestrator.config.document import EXTENSION_PREFIX
 from orchestrator.config.matrix import matrix
 from orchestrator.config.notify import NOTIFY_SCHEMA
 from orchestrator.config.sweep import PRUNERS, SAMPLERS, sweep
+from orchestrator.config.tracking import register
 from orchestrator.config.validate import Validator
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.gates import GATE_PATTERN
@@ -39,6 +40,14 @@ _SCALAR = {"type": ["string", "number", "boolean"]}
 _TEXT = {"type": "string", "pattern": r"\S"}
 _TEXT_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": _SCALAR}]}
 _SECONDS = {"type": "number", "minimum": 0}
+_AUTO = {"const": "auto"}
+_SIZE: dict[str, Any] = {
+    "title": "size",
+    "anyOf": [
+        {"type": "integer", "minimum": 1 << 20},
+        {"type": "string", "pattern": validate.SIZE_PATTERN},
+    ],
+}
 
 
 def _enum_list(*choices: str) -> dict[str, Any]:
@@ -87,20 +96,22 @@ COMMON_FIELDS: dict[str, Key] = {
     ),
     "grace": Key(validate.seconds, _SECONDS, "seconds between SIGTERM and SIGKILL", "--grace, 10"),
     "cpus": Key(
-        validate.whole_number(1),
-        {"type": "integer", "minimum": 1},
-        "CPU tokens held while running; also its BLAS/OpenMP thread count",
+        validate.or_auto(validate.whole_number(1)),
+        {"anyOf": [{"type": "integer", "minimum": 1}, _AUTO], "title": "int ≥ 1 or auto"},
+        "CPU tokens held while running; also its BLAS/OpenMP thread count. auto: its mean "
+        "CPU use last time, rounded up",
         "1",
+    ),
+    "memory": Key(
+        validate.or_auto(validate.memory_size),
+        {"anyOf": [*_SIZE["anyOf"], _AUTO], "title": "size or auto"},
+        "memory held while running (bytes, or 512M, 2G): a job starts only when it fits in "
+        "--memory. auto: its peak last time + 20 %",
+        "none",
     ),
     "memory_limit": Key(
         validate.memory_size,
-        {
-            "title": "size",
-            "anyOf": [
-                {"type": "integer", "minimum": 1 << 20},
-                {"type": "string", "pattern": validate.SIZE_PATTERN},
-            ],
-        },
+        _SIZE,
         "memory its processes may use together (bytes, or 512M, 2G); past it the job is "
         "stopped as out_of_memory",
         "--memory-limit, none",
@@ -243,6 +254,19 @@ JOB_FIELDS: dict[str, Key] = {
         "for compare: relative change per metric that counts as a regression",
         "--tolerance",
     ),
+    "resource_tolerance": Key(
+        validate.resource_tolerances("peak_memory", "cpu_time"),
+        {
+            "type": "object",
+            "properties": {
+                "peak_memory": {"type": "number", "minimum": 0},
+                "cpu_time": {"type": "number", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
+        "for compare: relative growth of peak_memory / cpu_time that counts as a regression",
+        "--memory-tolerance, --cpu-tolerance",
+    ),
     "sweep": Key(
         sweep,
         {
@@ -289,6 +313,26 @@ JOB_FIELDS: dict[str, Key] = {
         "n_trials, timeout, params, sampler (tpe/random/grid/cmaes), pruner "
         "(median/hyperband/none), parallel",
     ),
+    "register": Key(
+        register,
+        {
+            "anyOf": [
+                _TEXT,
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": _TEXT,
+                        "artifact": _TEXT,
+                        "alias": {"type": ["string", "null"]},
+                    },
+                },
+            ]
+        },
+        "with MLflow tracking on: when the job succeeds and every gate passes, its artifact "
+        "(model.joblib) becomes a new version of model `name` and `alias` (candidate) moves to it",
+    ),
     "matrix": Key(
         matrix({name: COMMON_FIELDS[name].check for name in ("epochs", "folds", "seed")}),
         {
@@ -303,6 +347,44 @@ JOB_FIELDS: dict[str, Key] = {
         "one job per combination, id job[k=v,...], values passed as flags (GitHub-style "
         "include/exclude)",
     ),
+}
+
+
+_TRACKING_SCHEMA = {
+    "type": "object",
+    "description": "experiment tracking: {mlflow: {experiment, tracking_uri, ui_url, "
+    "artifacts: {max_bytes, include, exclude}}}; mlflow: true for the defaults",
+    "additionalProperties": False,
+    "properties": {
+        "mlflow": {
+            "anyOf": [
+                {"type": ["boolean", "null"]},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "experiment": _TEXT,
+                        "tracking_uri": _TEXT,
+                        "ui_url": _TEXT,
+                        "artifacts": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "max_bytes": {
+                                    "anyOf": [
+                                        {"type": "integer", "minimum": 0},
+                                        {"type": "string", "pattern": validate.SIZE_PATTERN},
+                                    ]
+                                },
+                                "include": _TEXT_LIST,
+                                "exclude": _TEXT_LIST,
+                            },
+                        },
+                    },
+                },
+            ]
+        }
+    },
 }
 
 
@@ -330,6 +412,7 @@ def config_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             },
             "jobs": {"type": ["object", "null"], "additionalProperties": job},
+            "tracking": _TRACKING_SCHEMA,
             "notify": NOTIFY_SCHEMA,
             "profile": {
                 **_TEXT,

@@ -10,11 +10,12 @@ from pathlib import Path
 from orchestrator.config.document import TOP_LEVEL, Document, KeyPath, Value, is_known_top_level
 from orchestrator.config.keys import COMMON_FIELDS, JOB_FIELDS, Key
 from orchestrator.config.notify import NotifyTarget, notify
+from orchestrator.config.tracking import tracking
 from orchestrator.config.validate import text, type_name
 from orchestrator.config.yaml_positions import parse
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.frozen_dataclass import frozen_dataclass
-from orchestrator.models import DEFAULT_MAX_JOBS
+from orchestrator.models import DEFAULT_MAX_JOBS, TrackingConfig
 
 
 @frozen_dataclass
@@ -39,6 +40,10 @@ class Config:
     defaults: Mapping[str, Value] = field(default_factory=dict)
     jobs: Mapping[str, JobConfig] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    #: The file and line each of `defaults` was set on, for errors found after loading.
+    defaults_where: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: `tracking:` as the last file that has one sets it (None there: off).
+    tracking: TrackingConfig | None = None
     #: The last file's `notify:` that has one (a profile can replace it, `[]` silences it).
     notify: tuple[NotifyTarget, ...] = ()
 
@@ -58,8 +63,10 @@ def load_configs(
     A matrix of more than `max_jobs` combinations is refused before it is expanded.
     """
     defaults: dict[str, Value] = {}
+    defaults_where: dict[str, tuple[str, int]] = {}
     jobs: dict[str, JobConfig] = {}
     files: list[str] = []
+    tracked: TrackingConfig | None = None
     targets: tuple[NotifyTarget, ...] = ()
     asked = {p.resolve() for p in explicit}
     for path in paths:
@@ -69,9 +76,12 @@ def load_configs(
         if _is_profile(doc) and path.resolve() not in asked:
             continue
         file_defaults, file_jobs = _validate(doc, base)
+        if isinstance(doc.data, dict) and "tracking" in doc.data:
+            tracked = tracking(doc, ("tracking",), doc.data["tracking"])
         if isinstance(doc.data, dict) and "notify" in doc.data:
             targets = notify(doc, ("notify",), doc.data["notify"])
         defaults.update(file_defaults)
+        defaults_where.update(_where(doc, ("defaults",), file_defaults))
         for job_id, job in file_jobs.items():
             previous = jobs.get(job_id)
             if previous:
@@ -81,7 +91,7 @@ def load_configs(
             else:
                 jobs[job_id] = job
         files.append(display)
-    return Config(defaults, jobs, tuple(files), targets)
+    return Config(defaults, jobs, tuple(files), defaults_where, tracked, targets)
 
 
 def _is_profile(doc: Document) -> bool:
@@ -157,9 +167,13 @@ def _validate(doc: Document, base: Path) -> tuple[dict[str, Value], dict[str, Jo
         if "script" in fields and not (base / fields["script"]).is_file():
             raise doc.error((*keys, "script"), f"script not found: {fields['script']}")
         pos = doc.positions.get(keys)
-        where = {name: (doc.path, doc.positions[(*keys, name)].line) for name in fields}
+        where = _where(doc, keys, fields)
         jobs[str(job_id)] = JobConfig(fields, doc.path, pos.line if pos else None, where)
     return defaults, jobs
+
+
+def _where(doc: Document, keys: KeyPath, fields: Mapping[str, Value]) -> dict[str, tuple[str, int]]:
+    return {name: (doc.path, doc.positions[(*keys, name)].line) for name in fields}
 
 
 def _fields(

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from orchestrator.config.document import Document, KeyPath, Value
-from orchestrator.errors import did_you_mean
+from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.gates import parse_gate
-from orchestrator.models import STANDARD_FLAGS, Gate, Promote
+from orchestrator.models import AUTO, STANDARD_FLAGS, Gate, Promote
 
 # ---------------------------------------------------------------------------- validators
 # Each takes the document, the key path and the raw value, and returns the normalised value.
@@ -94,6 +94,23 @@ def memory_size(doc: Document, keys: KeyPath, value: Value) -> int:
     return amount
 
 
+def or_auto(check: Validator) -> Validator:
+    """`check`, or the word `auto`: the need is learned from the job's last measured run."""
+
+    def either(doc: Document, keys: KeyPath, value: Value) -> Value:
+        if value == AUTO:
+            return AUTO
+        try:
+            return check(doc, keys, value)
+        except ConfigError as refused:
+            if not (isinstance(value, str) and value.strip().isalpha()):
+                raise
+            # `Auto`, `automatic`: a word where a number goes was most likely meant as auto.
+            raise doc.error(keys, refused.message, "or auto, learned from its last run") from None
+
+    return either
+
+
 def one_of(*choices: str) -> Validator:
     def check(doc: Document, keys: KeyPath, value: Value) -> str:
         if value not in choices:
@@ -169,6 +186,28 @@ def tolerances(doc: Document, keys: KeyPath, value: Value) -> dict[str, float]:
     if not isinstance(value, dict):
         raise doc.error(keys, f"expected a mapping like {{rmse: 0.05}}, got {type_name(value)}")
     return {str(k): seconds(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+
+def resource_tolerances(*names: str) -> Validator:
+    """A mapping from some of `names` (resources compare judges) to relative tolerances."""
+
+    def check(doc: Document, keys: KeyPath, value: Value) -> dict[str, float]:
+        if not isinstance(value, dict):
+            raise doc.error(
+                keys, f"expected a mapping like {{{names[0]}: 0.5}}, got {type_name(value)}"
+            )
+        for name in map(str, value):
+            if name not in names:
+                near = did_you_mean(name, names)
+                listing = f"one of {', '.join(names)}"
+                raise doc.error(
+                    (*keys, name),
+                    f"unknown resource {name!r}",
+                    f"{near} ({listing})" if near else listing,
+                )
+        return {str(k): seconds(doc, (*keys, str(k)), v) for k, v in value.items()}
+
+    return check
 
 
 def boolean(doc: Document, keys: KeyPath, value: Value) -> bool:

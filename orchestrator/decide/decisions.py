@@ -74,6 +74,8 @@ class Decisions:
     fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)
     #: Attempts of the resumed run that may still be running: stopped before this run.
     leftovers: tuple[Leftover, ...] = ()
+    #: The run --resume/--rerun-failed builds on (its name), e.g. to continue its MLflow run.
+    resumed: str | None = None
 
 
 def decide(plan: Plan, history: History, *, force: Collection[str] = ()) -> Decisions:
@@ -90,7 +92,8 @@ def decide(plan: Plan, history: History, *, force: Collection[str] = ()) -> Deci
         else:
             why_run[job.id] = why
     leftovers = history.previous.leftovers if history.previous else ()
-    return Decisions(reused, why_run, history.fingerprints, leftovers)
+    resumed = history.previous.name if history.previous else None
+    return Decisions(reused, why_run, history.fingerprints, leftovers, resumed)
 
 
 def is_forced(job_id: str, force: Collection[str]) -> bool:

@@ -84,6 +84,8 @@ class Scheduler:
             [job for job in plan.jobs if not job.not_runnable and job.id not in self.reused],
             max_workers=plan.max_workers,
             cpus=plan.cpus,
+            memory=plan.memory,
+            gpu_devices=plan.gpu_devices,
         )
         # A core is spare when Ray runs the jobs (they use none of ours) or when fewer
         # workers than cores run here.
@@ -244,6 +246,7 @@ class Scheduler:
             node=outcome.node,
             error=outcome.error,
             usage=outcome.usage,
+            gpu_devices=job.gpu_devices,
         )
         self._attempts[job.id].append(attempt)
         retry_in = None if outcome.permanent else self._retry_delay(job, attempt)

@@ -14,6 +14,7 @@ from orchestrator.jobs.file_names import (
     is_clash,
     mark_clashes,
     safe_name,
+    set_at,
 )
 from orchestrator.jobs.merging import merge
 from orchestrator.jobs.selection import Selector, forced, parse_selectors, quoted, select
@@ -30,4 +31,5 @@ __all__ = [
     "quoted",
     "safe_name",
     "select",
+    "set_at",
 ]

@@ -125,6 +125,20 @@ def is_clash(note: str | None) -> bool:
     return bool(note and note.startswith(SAME_FILES))
 
 
+def set_at(spec: JobSpec, name: str) -> tuple[str, int | None, str]:
+    """Where the job's key `name` was set, as (file, line, key): in its own entry, else in
+    `defaults:`, else (a value not from config) where the job was defined."""
+    places = {key: (path, line) for key, path, line in spec.locations}
+    if name in places:
+        path, line = places[name]
+        _, _, entry = defined_at(spec)
+        base = entry.removesuffix(".matrix") if entry.endswith(".matrix") else entry
+        return path, line, f"{base}.{name}"
+    if f"defaults.{name}" in places:
+        return (*places[f"defaults.{name}"], f"defaults.{name}")
+    return defined_at(spec)
+
+
 def defined_at(spec: JobSpec) -> tuple[str, int | None, str]:
     """Where a job's id comes from, as (file, line, key): a combination's `matrix:`, else
     the script it was discovered as, else the config entry that named it."""

@@ -7,11 +7,11 @@ marked here, so every later stage sees the final jobs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator.config import Config, JobConfig, Value
+from orchestrator.config import Config, JobConfig
 from orchestrator.discovery import inspect_script
 from orchestrator.errors import ConfigError, did_you_mean
 from orchestrator.jobs.file_names import mark_clashes
@@ -49,10 +49,10 @@ def merge(
                     hint=did_you_mean(job_id, specs),
                 )
             base_spec = JobSpec(id=job_id)
-        specs[job_id] = _apply(base_spec, config.defaults, job, base)
+        specs[job_id] = _apply(base_spec, config, job, base)
     for job_id, spec in specs.items():
         if job_id not in config.jobs:
-            specs[job_id] = _apply(spec, config.defaults, None, base)
+            specs[job_id] = _apply(spec, config, None, base)
     return mark_clashes(expand_matrices(tuple(specs.values()), max_jobs=max_jobs))
 
 
@@ -70,6 +70,7 @@ SPEC_FIELDS = (
     "timeout",
     "grace",
     "cpus",
+    "memory",
     "memory_limit",
     "gpus",
     "resources",
@@ -81,6 +82,7 @@ SPEC_FIELDS = (
     "cache",
     "matrix",
     "sweep",
+    "register",
     "promote",
 )
 #: Config keys that make up a job's RetryPolicy.
@@ -92,9 +94,8 @@ RETRY_FIELDS = {
 }
 
 
-def _apply(
-    spec: JobSpec, defaults: Mapping[str, Value], job: JobConfig | None, base: Path
-) -> JobSpec:
+def _apply(spec: JobSpec, config: Config, job: JobConfig | None, base: Path) -> JobSpec:
+    defaults = config.defaults
     fields = {**defaults, **(job.fields if job else {})}
     env = {**defaults.get("env", {}), **(job.fields.get("env", {}) if job else {})}
     changes: dict[str, object] = {}
@@ -117,7 +118,10 @@ def _apply(
     if "flag_names" in fields:
         changes["flag_names"] = tuple(fields["flag_names"].items())
     changes["env"] = tuple(env.items())
+    # A key of `defaults:` is found as `defaults.<key>`, the way its error names it.
+    where = {f"defaults.{key}": place for key, place in config.defaults_where.items()}
     if job is not None:
         changes["origin"] = (*spec.origin, job.origin)
-        changes["locations"] = tuple((key, *place) for key, place in job.where.items())
+        where.update(job.where)
+    changes["locations"] = tuple((key, *place) for key, place in where.items())
     return replace(spec, **changes)  # type: ignore[arg-type]

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 from orchestrator.config import Notify
 from orchestrator.models import Status
-from orchestrator.report.history.compare import JobChange, MetricChange, compare
+from orchestrator.report.history.compare import (
+    JobChange,
+    MetricChange,
+    ResourceChange,
+    compare,
+)
 from orchestrator.report.markdown import is_failure
 from orchestrator.report.summary import duration_text
 from orchestrator.run_summary import RunSummary
@@ -140,9 +145,13 @@ def regressions(previous: RunSummary, summary: RunSummary, settings: Notify) -> 
     return tuple(_regression_text(item) for item in comparison.regressions[:MAX_LISTED])
 
 
-def _regression_text(item: JobChange | MetricChange) -> str:
+def _regression_text(item: JobChange | MetricChange | ResourceChange) -> str:
     if isinstance(item, JobChange):
         return f"{item.job}: newly failing ({item.base_status} → {item.head_status})"
+    if isinstance(item, ResourceChange):
+        return (
+            f"{item.job}: {item.resource} {item.base:.4g} → {item.head:.4g} ({item.relative:+.1%})"
+        )
     if not item.finite:
         return f"{item.job}: {item.metric} {item.base:.4g} → {item.head} (no longer finite)"
     return f"{item.job}: {item.metric} {item.base:.4g} → {item.head:.4g} ({item.relative:+.1%})"

@@ -15,9 +15,9 @@ from rich.table import Table
 
 from orchestrator.models import Attempt, JobResult, Status
 from orchestrator.report.console import STATUS_STYLE
+from orchestrator.report.resources import memory_text, usage_over
 from orchestrator.report.summary import duration_text, metric_text, ranked_metrics
 from orchestrator.run_summary import is_trial
-from orchestrator.usage import format_bytes
 
 if TYPE_CHECKING:
     from orchestrator.events import RunFinished
@@ -101,15 +101,14 @@ def final_table(console: Console, event: RunFinished) -> None:
 
 
 def usage_cells(attempts: Sequence[Attempt]) -> tuple[str, str]:
-    """The most memory any of the attempts took, and their CPU time over their wall time."""
-    usages = [a.usage for a in attempts if a.usage is not None]
-    peaks = [u.peak_memory_bytes for u in usages if u.peak_memory_bytes is not None]
-    cpu = [u.cpu_s for u in usages if u.cpu_s is not None]
-    wall = sum(a.duration for a in attempts if a.usage is not None and a.usage.cpu_s is not None)
-    return (
-        format_bytes(max(peaks)) if peaks else "",
-        f"{100 * sum(cpu) / wall:.0f}%" if cpu and wall > 0 else "",
-    )
+    """The most memory any of the attempts took, and their CPU time over their wall time
+    (as `resources.usage_over` counts them, the same as every other report)."""
+    measured = [(a.duration, a.usage) for a in attempts if a.usage is not None]
+    if not measured:
+        return "", ""
+    usage = usage_over(measured)
+    percent = usage.cpu_percent
+    return memory_text(usage.peak_memory_bytes), "" if percent is None else f"{percent:.0f}%"
 
 
 def _rows_worth_showing(results: Sequence[JobResult]) -> list[JobResult]:

@@ -19,6 +19,7 @@ from rich.table import Table
 from orchestrator.models import STANDARD_FLAGS, JobSpec, Plan, PlannedJob
 from orchestrator.plan import declared_flag
 from orchestrator.report.console import make_console
+from orchestrator.resources import Needs, held, shared
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
@@ -36,11 +37,18 @@ def flag_letters(spec: JobSpec) -> str:
     )
 
 
-def list_jobs(specs: Sequence[JobSpec], config_files: Sequence[str], fmt: str) -> None:
+def list_jobs(
+    specs: Sequence[JobSpec],
+    config_files: Sequence[str],
+    fmt: str,
+    learned: Mapping[str, Needs] | None = None,
+) -> None:
+    """`learned`: the values `auto` needs would take now (json shows them)."""
     if fmt == "json":
         import json  # only for this format: a table is what most invocations print
 
-        print(json.dumps({"jobs": [_spec_json(s) for s in specs]}, indent=2))
+        jobs = [_spec_json(s, (learned or {}).get(s.id)) for s in specs]
+        print(json.dumps({"jobs": jobs}, indent=2))
         return
     console = make_console()
     dirs = Counter(Path(s.script).parts[0] + "/" for s in specs if s.script)
@@ -65,7 +73,7 @@ def list_jobs(specs: Sequence[JobSpec], config_files: Sequence[str], fmt: str) -
     console.print(table)
 
 
-def _spec_json(spec: JobSpec) -> dict[str, Any]:
+def _spec_json(spec: JobSpec, learned: Needs | None) -> dict[str, Any]:
     return {
         "id": spec.id,
         "script": spec.script,
@@ -80,7 +88,17 @@ def _spec_json(spec: JobSpec) -> dict[str, Any]:
         "description": spec.description,
         "error": spec.error,
         "origin": list(spec.origin),
+        "cpus": spec.cpus,
+        "memory": spec.memory,
+        "gpus": spec.gpus,
+        **({"learned": _learned_json(learned)} if learned else {}),
     }
+
+
+def _learned_json(learned: Needs) -> dict[str, dict[str, Any]]:
+    """`{"memory": {"value": 974125465, "source": "auto: 812 MiB peak of run ... + 20 %"}}`."""
+    values = {"cpus": learned.cpus, "memory": learned.memory}
+    return {name: {"value": values[name], "source": why} for name, why in learned.learned}
 
 
 def show_plan(
@@ -109,11 +127,14 @@ def show_plan(
         notes = [f"level {levels[job.id]}"] if graphed else []
         notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
         notes += [f"retries {job.retries}"] if job.retries else []
+        notes += held(job)
         notes += ["optional"] if job.optional else []
         suffix = f"  ({' · '.join(notes)})" if notes else ""
         console.print(f"[bold]# {escape(job.id)}[/]{escape(suffix)}")
         for need in job.needs_outside:
             console.print(f"[dim]# uses {escape(need)}'s output as it is on disk (--no-deps)[/]")
+        for name, why in job.learned:
+            console.print(f"[dim]# {name} {escape(why)}[/]")
         if job.not_runnable:
             console.print(f"[red]# not run: {escape(job.not_runnable)}[/]")
             continue
@@ -132,6 +153,8 @@ def show_plan(
         else:
             console.print(f"[cyan]# {action}: {escape(reason)}[/]")
             console.print(f"[dim]# {escape(shown_command(job))}[/]", soft_wrap=True)
+    if (pool := shared(plan)) is not None:
+        console.print(f"\n[dim]# {escape(pool)}[/]")
     counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
     what = ", ".join(f"{n} {action}" for action, n in counts.items())
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
@@ -204,6 +227,13 @@ def _plan_json(
         "log_dir": plan.log_dir,
         "summary_dir": plan.summary_dir,
         "max_workers": plan.max_workers,
+        "resources": {
+            "cpus": plan.cpus,
+            "memory_bytes": plan.memory,
+            "memory_source": plan.memory_source or None,
+            "gpu_devices": None if plan.gpu_devices is None else list(plan.gpu_devices),
+            "gpu_source": plan.gpu_source or None,
+        },
         "edges": [[need, job.id] for job in plan.jobs for need in job.needs],
         "jobs": [
             {
@@ -215,6 +245,10 @@ def _plan_json(
                 "output_dir": job.output_dir,
                 "log_path": job.log_path,
                 "retries": job.retries,
+                "cpus": job.cpus,
+                "memory_bytes": job.memory,
+                "gpus": job.gpus,
+                **({"learned": dict(job.learned)} if job.learned else {}),
                 "optional": job.optional,
                 "tags": list(job.tags),
                 "needs": list(job.needs),

@@ -36,6 +36,7 @@ from orchestrator.report.streams import LosableStream
 from orchestrator.report.summary import duration_text
 from orchestrator.secrets import redact
 from orchestrator.studies import trial_budget
+from orchestrator.usage import format_bytes
 
 if TYPE_CHECKING:
     from orchestrator.events import Event
@@ -92,9 +93,14 @@ class ConsoleReporter:
         what = [f"{count} job{'s' * (count != 1)}"] if count or not sweeps else []
         if sweeps:
             what.append(f"{len(sweeps)} sweep{'s' * (len(sweeps) != 1)} of up to {trials} trials")
+        on = [f"{plan.cpus} cpus"]
+        if plan.memory is not None and any(job.memory for job in plan.jobs):
+            on.append(format_bytes(plan.memory))
+        if plan.gpu_devices:
+            on.append(f"GPUs {','.join(plan.gpu_devices)}")
         self._line(
             event.at,
-            f"running {' and '.join(what)}, {plan.max_workers} at a time on {plan.cpus} cpus",
+            f"running {' and '.join(what)}, {plan.max_workers} at a time on {', '.join(on)}",
         )
         if not self.plain:
             self.live = LiveView(self.console, plan, event.at)
@@ -105,7 +111,9 @@ class ConsoleReporter:
             self.live.started(event)
         if self.plain or self.verbosity > 0:
             tries = f" (attempt {event.number}/{event.of})" if event.of > 1 else ""
-            self._line(event.at, f"start  {escape(event.job.id)}{tries}")
+            devices = event.job.gpu_devices
+            on = f" on GPU{'s' * (len(devices) > 1)} {','.join(devices)}" if devices else ""
+            self._line(event.at, f"start  {escape(event.job.id)}{tries}{escape(on)}")
         if self.verbosity > 0:
             self.console.print(f"       [dim]{escape(shown_command(event.job))}[/]")
             for name, value in shown_env(event.job).items():

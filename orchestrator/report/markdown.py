@@ -1,9 +1,10 @@
 """`summaries/summary.md`, also appended to GitHub's step summary: the run in five seconds.
 
-A verdict line, one table row per job, failing jobs' log tails folded in `<details>`, and
-a Mermaid gantt of when each job ran (GitHub renders it; `timeline.py` draws it), built
-from the typed summary alone so a merged or rebuilt summary renders the same way. It is
-cut to fit GitHub's step summary limit, least important parts first.
+A verdict line, one table row per job (with its peak memory and CPU time where measured),
+bar charts of those per job (`resource_chart.py`), failing jobs' log tails folded in
+`<details>`, and a Mermaid gantt of when each job ran (GitHub renders it; `timeline.py`
+draws it), built from the typed summary alone so a merged or rebuilt summary renders the
+same way. It is cut to fit GitHub's step summary limit, least important parts first.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from orchestrator.models import Status
 from orchestrator.report.logs import tail_lines
+from orchestrator.report.resource_chart import resource_charts
+from orchestrator.report.resources import (
+    methods_note,
+    resource_cells,
+    resource_columns,
+    usages_by_job,
+)
 from orchestrator.report.summary import (
     duration_text,
     higher_is_better,
@@ -64,17 +72,20 @@ class Shrink(NamedTuple):
 
     tail_count: int  # log lines shown per failing job
     extras: bool  # matrix and sweep tables
+    charts: bool  # the per-job resource charts
     timeline: bool
 
 
 #: What gives way, in this order, when the report is over its limit: log tails shrink,
-#: then the matrix and sweep tables go, then the timeline.
+#: then the matrix and sweep tables go, then the resource charts (the table keeps their
+#: figures), then the timeline.
 SHRINK_STEPS = (
-    Shrink(50, extras=True, timeline=True),
-    Shrink(10, extras=True, timeline=True),
-    Shrink(0, extras=True, timeline=True),
-    Shrink(0, extras=False, timeline=True),
-    Shrink(0, extras=False, timeline=False),
+    Shrink(50, extras=True, charts=True, timeline=True),
+    Shrink(10, extras=True, charts=True, timeline=True),
+    Shrink(0, extras=True, charts=True, timeline=True),
+    Shrink(0, extras=False, charts=True, timeline=True),
+    Shrink(0, extras=False, charts=False, timeline=True),
+    Shrink(0, extras=False, charts=False, timeline=False),
 )
 ARTIFACTS_NOTE = "The run's artifacts (summaries/, logs/) have everything."
 
@@ -102,6 +113,7 @@ def _shrunk_note(step: Shrink) -> str | None:
     count = step.tail_count
     cuts = [f"log tails cut to {count} lines" if count else "log tails left out"]
     cuts += [] if step.extras else ["matrix and sweep tables left out"]
+    cuts += [] if step.charts else ["resource charts left out"]
     cuts += [] if step.timeline else ["timeline left out"]
     return f"> Shortened to fit GitHub's 1 MiB step summary: {', '.join(cuts)}. {ARTIFACTS_NOTE}"
 
@@ -111,7 +123,13 @@ def _document(
 ) -> str:
     jobs = summary.jobs
     note = _shrunk_note(step)
-    parts = [verdict(summary), "", *([note, ""] if note else []), *job_table(jobs)]
+    links = mlflow_links(summary)
+    parts = [verdict(summary), "", *([note, ""] if note else []), *job_table(jobs, links)]
+    usages = usages_by_job(jobs)
+    if usages:
+        parts += ["", methods_note(list(usages.values()))]
+    if step.charts:
+        parts += resource_charts(list(usages.items()))
     if step.extras:
         parts += [*matrix_tables(jobs), *sweep_tables(jobs)]
     if step.tail_count:
@@ -128,10 +146,11 @@ def _table_only(summary: RunSummary, limit: int) -> str:
     Rows keep the table's order; what is left out is counted in the note. Only a limit too
     small for the verdict itself cuts text mid-line, to keep the promise of `limit` bytes.
     """
-    rows = [(is_failure(job), row) for job, row in _job_rows(summary.jobs)]
+    table_head, job_rows = _job_rows(summary.jobs)
+    rows = [(is_failure(job), row) for job, row in job_rows]
     head = [verdict(summary), ""]
     # The note is sized for the largest counts it can hold, so it still fits once written.
-    room = limit - lines_size([*head, _table_note(len(rows), len(rows)), "", *JOB_TABLE_HEAD])
+    room = limit - lines_size([*head, _table_note(len(rows), len(rows)), "", *table_head])
     kept: set[int] = set()
     for index in sorted(range(len(rows)), key=lambda i: not rows[i][0]):
         if lines_size([rows[index][1]]) > room:
@@ -139,7 +158,7 @@ def _table_only(summary: RunSummary, limit: int) -> str:
         room -= lines_size([rows[index][1]])
         kept.add(index)
     left_out = [failing for index, (failing, _) in enumerate(rows) if index not in kept]
-    table = [*JOB_TABLE_HEAD, *(row for index, (_, row) in enumerate(rows) if index in kept)]
+    table = [*table_head, *(row for index, (_, row) in enumerate(rows) if index in kept)]
     text = "\n".join([*head, _table_note(len(left_out), sum(left_out)), "", *table]) + "\n"
     return text if len(text.encode()) <= limit else cut_to(text, limit)
 
@@ -180,18 +199,37 @@ def verdict(summary: RunSummary) -> str:
     )
 
 
-JOB_TABLE_HEAD = (
-    "| job | status | tries | time | metrics | gates |",
-    "|---|---|---:|---:|---|---|",
-)
+def job_table_head(resources: Sequence[str]) -> tuple[str, str]:
+    """The job table's header, with the resource columns a run measured (see
+    `resources.resource_columns`) between the run time and the metrics."""
+    names = ["job", "status", "tries", "time", *resources, "metrics", "gates"]
+    aligns = ["---", "---", "---:", "---:", *(["---:"] * len(resources)), "---", "---"]
+    return "| " + " | ".join(names) + " |", "|" + "|".join(aligns) + "|"
 
 
-def job_table(jobs: Sequence[JobRecord]) -> list[str]:
-    return [*JOB_TABLE_HEAD, *(row for _, row in _job_rows(jobs))]
+def job_table(jobs: Sequence[JobRecord], links: Mapping[str, str] | None = None) -> list[str]:
+    head, rows = _job_rows(jobs, links)
+    return [*head, *(row for _, row in rows)]
 
 
-def _job_rows(jobs: Sequence[JobRecord]) -> list[tuple[JobRecord, str]]:
-    """One row per job; a sweep's trials are folded into its row (the sweep table has them)."""
+def mlflow_links(summary: RunSummary) -> dict[str, str]:
+    """Each job's run in the MLflow UI, when tracked and the UI's address is known."""
+    tracking = summary.tracking or {}
+    ui, experiment = tracking.get("ui_url"), tracking.get("experiment_id")
+    if not ui or not experiment:
+        return {}
+    runs = tracking.get("runs") or {}
+    return {job: f"{ui}/#/experiments/{experiment}/runs/{run}" for job, run in runs.items()}
+
+
+def _job_rows(
+    jobs: Sequence[JobRecord], links: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], list[tuple[JobRecord, str]]]:
+    """The table's header and one row per job; a sweep's trials are folded into its row
+    (the sweep table has them), their resources counted in it; a job's name links to its
+    MLflow run when `links` has it."""
+    usages = usages_by_job(jobs)
+    columns = resource_columns(usages.values())
     trials: dict[str, list[JobRecord]] = {}
     for job in jobs:
         for tag in job.tags:
@@ -203,16 +241,18 @@ def _job_rows(jobs: Sequence[JobRecord]) -> list[tuple[JobRecord, str]]:
             continue
         runs = trials.get(job.id, [job])
         optional = " (optional)" if job.optional else ""
+        name = f"`{cell(job.id)}`"
         cells = [
-            f"`{cell(job.id)}`",
+            f"[{name}]({links[job.id]})" if links and job.id in links else name,
             f"{ICONS[job.status]} {job.status.value}{optional}",
             str(sum(len(run.attempts) for run in runs)),
             duration_text(sum(run.duration_s for run in runs)),
+            *resource_cells(usages.get(job.id), columns),
             cell(_no_tags(metrics_text(job))),
             cell(_no_tags(gates_text(job))),
         ]
         rows.append((job, "| " + " | ".join(cells) + " |"))
-    return rows
+    return job_table_head(columns), rows
 
 
 def matrix_tables(jobs: Sequence[JobRecord]) -> list[str]:

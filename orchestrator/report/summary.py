@@ -153,6 +153,7 @@ def attempt_record(attempt: Attempt) -> AttemptRecord:
         node=attempt.node,
         error=attempt.error,
         usage=attempt.usage,
+        gpu_devices=attempt.gpu_devices,
     )
 
 

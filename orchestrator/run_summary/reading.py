@@ -125,6 +125,7 @@ def _run(data: object) -> RunSummary:
         options=take("options", _is_object, "an object", {}),
         backend=take("backend", _is_object, "an object", {"name": "local"}),
         counts=take("counts", _is_counts, "an object of integers", {}),
+        tracking=take("tracking", _is_opt_object, "an object or null", None),
         notifications=tuple(take("notifications", _is_objects, "a list of objects", [])),
         jobs=tuple(_job(job, f"jobs[{index}]") for index, job in enumerate(jobs)),
     )
@@ -187,6 +188,7 @@ def _attempt(data: object, where: str) -> AttemptRecord:
         node=take("node", _is_opt_str, "a string or null", None),
         error=take("error", _is_opt_str, "a string or null", None),
         usage=_usage(take("usage", _is_opt_object, "an object or null", None), f"{where}.usage"),
+        gpu_devices=tuple(take("gpu_devices", _is_str_list, "a list of strings", [])),
     )
 
 

@@ -19,8 +19,10 @@ from orchestrator.usage import Usage
 
 #: 2: a metric may be the string "NaN", "Infinity" or "-Infinity". A reader of 1 would
 #: take those for numbers, so it must refuse such a file rather than misread it.
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: 3: an attempt may carry its `usage`, and a status may be `out_of_memory`, which a
+#: reader of 2 does not know: it says to upgrade rather than fail on an unknown status.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 #: A non-finite metric's spelling in the JSON: the tokens JavaScript and Python's `json`
 #: print for these values, as strings, since JSON itself has no way to say them.
@@ -39,6 +41,8 @@ class AttemptRecord:
     error: str | None = None
     #: What its processes used (summaries since measuring began, Linux runs).
     usage: Usage | None = None
+    #: The GPU devices it held (its CUDA_VISIBLE_DEVICES), when it held any.
+    gpu_devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class RunSummary:
     options: Mapping[str, Any] = field(default_factory=dict)
     backend: Mapping[str, Any] = field(default_factory=lambda: {"name": "local"})
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: What MLflow tracking did (its parent run, each job's run, its status), when on.
+    tracking: Mapping[str, Any] | None = None
     #: Each `notify:` target's outcome: `{target, status, attempts, error}`, sent after
     #: the summary was first written (which is rewritten with them).
     notifications: tuple[Mapping[str, Any], ...] = ()

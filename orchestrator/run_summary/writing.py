@@ -44,6 +44,8 @@ def dump(summary: RunSummary) -> str:
         "backend": dict(summary.backend),
         "counts": dict(summary.counts),
     }
+    if summary.tracking is not None:
+        document["tracking"] = dict(summary.tracking)
     if summary.notifications:
         document["notifications"] = [dict(item) for item in summary.notifications]
     fields = [
@@ -102,6 +104,7 @@ def attempt_document(attempt: AttemptRecord) -> dict[str, Any]:
         "node": attempt.node,
         "error": attempt.error,
         **({"usage": usage_document(attempt.usage)} if attempt.usage is not None else {}),
+        **({"gpu_devices": list(attempt.gpu_devices)} if attempt.gpu_devices else {}),
     }
 
 

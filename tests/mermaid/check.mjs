@@ -6,7 +6,7 @@
 //   {ok: true, type, title, ...}             with what the diagram was compiled to:
 //     gantt:   dateFormat, axisFormat, todayMarker, sections,
 //              tasks [{name, section, start, end, tags}] (start/end in epoch ms)
-//     xychart: xAxis (labels), yAxis (title), plots [{type, data}]
+//     xychart: xAxis (labels), yAxis (title), yRange ([min, max]), plots [{type, data}]
 //
 // mermaid.parse() only runs the grammar; a gantt's dates are checked when its tasks are
 // compiled (getTasks, as the renderer does), so an unparsable date passes parse() and
@@ -56,6 +56,7 @@ function xychart(db) {
     title: db.getDiagramTitle(),
     xAxis: data.xAxis.categories ?? null,
     yAxis: data.yAxis.title,
+    yRange: data.yAxis.type === 'linear' ? [data.yAxis.min, data.yAxis.max] : null,
     plots: data.plots.map((plot) => ({ type: plot.type, data: plot.data.map((p) => p[1]) })),
   };
 }

@@ -1,6 +1,7 @@
 """What changed from one run to another: the model `compare` builds from two summaries.
 
 A job's status change, its metrics judged each in its own direction against a tolerance,
+its resources (peak memory and CPU time, which only get worse by growing) against theirs,
 and its run time; the regressions among them; and which of them a report lists. The
 renderers (`compare_views`) only format what this decides.
 """
@@ -15,6 +16,7 @@ from typing import Literal
 from orchestrator.errors import OrchestratorError
 from orchestrator.models import Status
 from orchestrator.report.history.runs import jobs_by_id, run_times
+from orchestrator.report.resources import JobUsage, usages_by_job
 from orchestrator.report.summary import higher_is_better, ranked_metrics
 from orchestrator.run_summary import JobRecord, RunSummary
 
@@ -32,6 +34,16 @@ KIND_ORDER: tuple[ChangeKind, ...] = (
 )
 #: A job's run time is worth a row when it changed by more than this fraction.
 DURATION_CHANGE = 0.2
+
+Resource = Literal["peak_memory", "cpu_time"]
+#: The resources compare judges, as `resource_tolerance:` names them (config/keys.py).
+RESOURCES: tuple[Resource, ...] = ("peak_memory", "cpu_time")
+#: Growth, as a fraction, that is a regression unless `--memory-tolerance`,
+#: `--cpu-tolerance` or the job's `resource_tolerance:` say otherwise.
+RESOURCE_TOLERANCE = 0.3
+#: Growth smaller than this is noise whatever its fraction: an interpreter's start-up
+#: taking 12 MiB more, a 0.3 s script taking 0.6 s.
+NOISE_FLOOR: Mapping[Resource, float] = {"peak_memory": 50 * (1 << 20), "cpu_time": 1.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,46 @@ class MetricChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourceChange:
+    """One resource of one job in both runs (bytes or CPU seconds): more is worse."""
+
+    job: str
+    resource: Resource
+    base: float
+    head: float
+    tolerance: float
+
+    @property
+    def delta(self) -> float:
+        return self.head - self.base
+
+    @property
+    def relative(self) -> float:
+        return self.delta / max(self.base, 1e-12)
+
+    @property
+    def noise(self) -> bool:
+        """Too small a change, in absolute terms, to mean anything."""
+        return abs(self.delta) < NOISE_FLOOR[self.resource]
+
+    @property
+    def regression(self) -> bool:
+        """Grown by more than the tolerance (not just equal to it, up to float rounding)
+        and by more than the noise floor."""
+        size = self.relative
+        return (
+            size > self.tolerance
+            and not math.isclose(size, self.tolerance, rel_tol=1e-9)
+            and not self.noise
+        )
+
+    @property
+    def notable(self) -> bool:
+        """Worth a row: a regression, or a change as large the other way."""
+        return not self.noise and abs(self.relative) > self.tolerance
+
+
+@dataclass(frozen=True, slots=True)
 class JobChange:
     """One job across both runs: its status change, metric changes and run time."""
 
@@ -101,6 +153,7 @@ class JobChange:
     base_duration: float | None
     head_duration: float | None
     metrics: tuple[MetricChange, ...]
+    resources: tuple[ResourceChange, ...] = ()
 
     @property
     def required(self) -> bool:
@@ -134,12 +187,18 @@ class Comparison:
     jobs: tuple[JobChange, ...]
 
     @property
-    def regressions(self) -> tuple[JobChange | MetricChange, ...]:
-        """Required jobs that newly fail, then metrics worse than tolerated, largest first."""
+    def regressions(self) -> tuple[JobChange | MetricChange | ResourceChange, ...]:
+        """Required jobs that newly fail, then metrics worse than tolerated, largest first,
+        then resources grown more than tolerated, largest first."""
         failing = [job for job in self.jobs if job.required and job.kind == "newly_failing"]
         worse = [m for job in self.jobs if job.required for m in job.metrics if m.regression]
-        # Metrics that stopped being numbers first: their size is no number to sort by.
-        return (*failing, *sorted(worse, key=lambda m: (m.finite, -abs(m.relative))))
+        grown = [r for job in self.jobs if job.required for r in job.resources if r.regression]
+        return (
+            *failing,
+            # Metrics that stopped being numbers first: their size is no number to sort by.
+            *sorted(worse, key=lambda m: (m.finite, -abs(m.relative))),
+            *sorted(grown, key=lambda r: -r.relative),
+        )
 
     @property
     def changed_statuses(self) -> list[JobChange]:
@@ -161,6 +220,14 @@ class Comparison:
         return [(m, True) for m in regressed] + [(m, False) for m in rest]
 
     @property
+    def changed_resources(self) -> list[tuple[ResourceChange, bool]]:
+        """Resources that changed by more than their tolerance and the noise floor, each
+        with whether it is a regression; regressions first."""
+        regressed = [r for r in self.regressions if isinstance(r, ResourceChange)]
+        rest = [r for job in self.jobs for r in job.resources if r.notable and r not in regressed]
+        return [(r, True) for r in regressed] + [(r, False) for r in rest]
+
+    @property
     def changed_durations(self) -> list[JobChange]:
         """Jobs whose run time changed by more than `DURATION_CHANGE`."""
         return [
@@ -177,14 +244,21 @@ def compare(
     tolerance: float = 0.01,
     directions: Mapping[str, Mapping[str, str]] | None = None,
     tolerances: Mapping[str, Mapping[str, float]] | None = None,
+    resource_tolerance: Mapping[str, float] | None = None,
+    resource_tolerances: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Comparison:
     """What changed from `base` to `head`, job by job (head's order, then removed jobs).
 
     `directions[job][metric]` ("higher"/"lower") overrides the guess from the metric's name;
     `tolerances[job][metric]` overrides `tolerance`, the relative worsening allowed.
+    `resource_tolerance[resource]` (`RESOURCES`) is the growth allowed a resource, else
+    `RESOURCE_TOLERANCE`; `resource_tolerances[job][resource]` overrides it for a job.
     """
     base_jobs, head_jobs = jobs_by_id(base), jobs_by_id(head)
     base_times, head_times = run_times(base), run_times(head)
+    base_usage, head_usage = usages_by_job(base.jobs), usages_by_job(head.jobs)
+    allowed: dict[str, float] = dict.fromkeys(RESOURCES, RESOURCE_TOLERANCE)
+    allowed.update(resource_tolerance or {})
     ids = [*head_jobs, *(job_id for job_id in base_jobs if job_id not in head_jobs)]
     changes = []
     for job_id in ids:
@@ -206,6 +280,12 @@ def compare(
                     directions=(directions or {}).get(job_id, {}),
                     tolerances=(tolerances or {}).get(job_id, {}),
                     tolerance=tolerance,
+                ),
+                resources=resource_changes(
+                    job_id,
+                    base_usage.get(job_id),
+                    head_usage.get(job_id),
+                    {**allowed, **(resource_tolerances or {}).get(job_id, {})},
                 ),
             )
         )
@@ -256,6 +336,23 @@ def metric_changes(
         )
         for name, value in ranked_metrics(head.metrics, head.headline)
         if name in base.metrics
+    )
+
+
+def resource_changes(
+    job: str, base: JobUsage | None, head: JobUsage | None, tolerances: Mapping[str, float]
+) -> tuple[ResourceChange, ...]:
+    """The resources both runs measured for the job."""
+    if base is None or head is None:
+        return ()
+    pairs: tuple[tuple[Resource, float | None, float | None], ...] = (
+        ("peak_memory", base.peak_memory_bytes, head.peak_memory_bytes),
+        ("cpu_time", base.cpu_s, head.cpu_s),
+    )
+    return tuple(
+        ResourceChange(job, name, old, new, tolerances[name])
+        for name, old, new in pairs
+        if old is not None and new is not None
     )
 
 

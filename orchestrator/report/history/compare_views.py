@@ -19,12 +19,14 @@ from orchestrator.report.history.compare import (
     Comparison,
     JobChange,
     MetricChange,
+    ResourceChange,
     RunRef,
 )
 from orchestrator.report.history.text import borderless_table, plural
 from orchestrator.report.markdown import COMPARE_RESERVE, cell, cut_to, lines_size
 from orchestrator.report.summary import duration_text, metric_text
 from orchestrator.run_summary import encode_metric
+from orchestrator.usage import format_bytes
 
 KIND_LABEL = {
     "newly_failing": "❌ newly failing",
@@ -50,7 +52,13 @@ def verdict_line(comparison: Comparison) -> str:
     parts = [f"❌ {plural(regressions, 'regression')}" if regressions else "✅ no regressions"]
     parts += [f"{kinds[k]} {k.replace('_', ' ')}" for k in KIND_ORDER[:-1] if kinds[k]]
     parts += [f"{plural(verdicts[v], 'metric')} {v}" for v in ("better", "worse") if verdicts[v]]
+    moved = Counter(r.delta > 0 for r, _ in comparison.changed_resources)
+    parts += [f"{plural(moved[up], 'resource')} {word}" for up, word in GROWTH if moved[up]]
     return " · ".join(parts)
+
+
+#: How the verdict line words resources that changed notably, in this order.
+GROWTH = ((True, "grew"), (False, "shrank"))
 
 
 def _change_text(change: MetricChange) -> str:
@@ -59,6 +67,22 @@ def _change_text(change: MetricChange) -> str:
         return "no longer finite" if change.verdict == "worse" else "finite again"
     relative = f" ({change.relative:+.1%})" if abs(change.base) >= 1e-12 else ""
     return f"{change.delta:+.4g}{relative} {'↑' if change.delta > 0 else '↓'}"
+
+
+RESOURCE_LABEL = {"peak_memory": "peak memory", "cpu_time": "CPU time"}
+
+
+def _amount(change: ResourceChange, value: float) -> str:
+    if change.resource == "peak_memory":
+        return format_bytes(int(value))
+    return duration_text(value)
+
+
+def _growth_text(change: ResourceChange) -> str:
+    """`+212 MiB (+41%)`: the change in the resource's own unit, and its size."""
+    sign = "+" if change.delta >= 0 else "-"
+    relative = f" ({change.relative:+.0%})" if change.base > 0 else ""
+    return f"{sign}{_amount(change, abs(change.delta))}{relative}"
 
 
 def _note(job: JobChange) -> str:
@@ -71,6 +95,10 @@ def _note(job: JobChange) -> str:
 STATUS_HEAD = ("| job | change | base | head | note |", "|---|---|---|---|---|")
 METRIC_HEAD = (
     "| job | metric | base | head | delta | regression |",
+    "|---|---|---:|---:|---|---|",
+)
+RESOURCE_HEAD = (
+    "| job | resource | base | head | change | regression |",
     "|---|---|---:|---:|---|---|",
 )
 DURATION_HEAD = (
@@ -106,6 +134,12 @@ def compare_markdown(comparison: Comparison, *, limit: int = COMPARE_RESERVE) ->
         f"{'**regression**' if regressed else ''} |"
         for m, regressed in comparison.changed_metrics
     ]
+    resource_table = [
+        f"| `{cell(r.job)}` | {RESOURCE_LABEL[r.resource]} | {_amount(r, r.base)} | "
+        f"{_amount(r, r.head)} | {_growth_text(r)} {'❌' if r.delta > 0 else '✅'} | "
+        f"{f'**regression** (over +{r.tolerance:.0%})' if regressed else ''} |"
+        for r, regressed in comparison.changed_resources
+    ]
     duration_table = [
         f"| `{cell(job.job)}` | {duration_text(job.base_duration or 0)} | "
         f"{duration_text(job.head_duration or 0)} | {(job.duration_ratio or 0) - 1:+.0%} |"
@@ -114,6 +148,7 @@ def compare_markdown(comparison: Comparison, *, limit: int = COMPARE_RESERVE) ->
     tables = (
         (STATUS_HEAD, status_table),
         (METRIC_HEAD, metric_table),
+        (RESOURCE_HEAD, resource_table),
         (DURATION_HEAD, duration_table),
     )
     return _fit_tables(head, tables, limit)
@@ -168,14 +203,23 @@ def compare_json(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def _regression_json(regression: JobChange | MetricChange) -> dict[str, Any]:
+def _regression_json(regression: JobChange | MetricChange | ResourceChange) -> dict[str, Any]:
+    """What regressed: a job (`newly_failing`), a `metric` or a `resource`, named by
+    `metric` or `resource` (the other None), and by how much."""
     if isinstance(regression, JobChange):
-        return {"job": regression.job, "kind": "newly_failing", "metric": None, "relative": None}
+        kind, metric, resource, relative = "newly_failing", None, None, None
+    elif isinstance(regression, ResourceChange):
+        kind, metric, resource = "resource", None, regression.resource
+        relative = encode_metric(regression.relative)
+    else:
+        kind, metric, resource = "metric", regression.metric, None
+        relative = encode_metric(regression.relative)
     return {
         "job": regression.job,
-        "kind": "metric",
-        "metric": regression.metric,
-        "relative": encode_metric(regression.relative),
+        "kind": kind,
+        "metric": metric,
+        "resource": resource,
+        "relative": relative,
     }
 
 
@@ -208,6 +252,20 @@ def _job_json(job: JobChange) -> dict[str, Any]:
             }
             for m in job.metrics
         ],
+        # Bytes (peak_memory) and CPU seconds (cpu_time), as the summaries hold them.
+        "resources": [
+            {
+                "resource": r.resource,
+                "base": r.base,
+                "head": r.head,
+                "delta": r.delta,
+                "relative": r.relative,
+                "tolerance": r.tolerance,
+                "noise": r.noise,
+                "regression": r.regression,
+            }
+            for r in job.resources
+        ],
     }
 
 
@@ -222,6 +280,7 @@ def print_compare(comparison: Comparison) -> None:
     tables = (
         _status_table(comparison.changed_statuses),
         _metric_table(comparison.changed_metrics),
+        _resource_table(comparison.changed_resources),
         _duration_table(comparison.changed_durations),
     )
     for table in tables:
@@ -261,6 +320,24 @@ def _metric_table(metrics: Sequence[tuple[MetricChange, bool]]) -> Table:
             metric_text(m.head),
             f"[{colour}]{escape(_change_text(m))}[/]",
             "[bold red]regression[/]" if regressed else "",
+        )
+    return table
+
+
+def _resource_table(resources: Sequence[tuple[ResourceChange, bool]]) -> Table:
+    table = borderless_table(
+        ("job", "left"), ("resource", "left"), ("base", "right"), ("head", "right")
+    )
+    table.add_column("change", justify="right")
+    table.add_column("")
+    for r, regressed in resources:
+        table.add_row(
+            escape(r.job),
+            RESOURCE_LABEL[r.resource],
+            _amount(r, r.base),
+            _amount(r, r.head),
+            f"[{'red' if r.delta > 0 else 'green'}]{escape(_growth_text(r))}[/]",
+            f"[bold red]regression[/] (over +{r.tolerance:.0%})" if regressed else "",
         )
     return table
 

@@ -1,4 +1,5 @@
-"""Each job's headline metrics and run time over many runs: the model `trend` builds.
+"""Each job's headline metrics, run time and resources over many runs: the model `trend`
+builds.
 
 One series per metric, one value per run, None where a run has none: the renderers
 (`trend_views`) decide how to draw a gap, so no value is ever invented here.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from orchestrator.report.history.runs import jobs_by_id, run_times
 from orchestrator.report.markdown import HEADLINE_METRICS
+from orchestrator.report.resources import JobUsage, usages_by_job
 from orchestrator.report.summary import ranked_metrics
 from orchestrator.run_summary import JobRecord, RunSummary, parse_iso
 
@@ -25,11 +27,17 @@ class Series:
     values: tuple[float | None, ...]
 
 
+#: The resource series' names: peak memory in bytes, CPU time in seconds.
+PEAK_MEMORY, CPU_TIME = "peak memory", "CPU time"
+
+
 @dataclass(frozen=True, slots=True)
 class JobTrend:
     job: str
     metrics: tuple[Series, ...]
     durations: Series
+    #: `PEAK_MEMORY` and `CPU_TIME`, where any run measured them.
+    resources: tuple[Series, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +47,15 @@ class Trend:
 
 
 def trend(summaries: Sequence[RunSummary]) -> Trend:
-    """Each job's headline metrics and run time across `summaries`, in the order given
-    (`load_summaries` gives oldest first); the newest run's jobs come first."""
+    """Each job's headline metrics, run time and resources across `summaries`, in the
+    order given (`load_summaries` gives oldest first); the newest run's jobs come first."""
     records = [jobs_by_id(summary) for summary in summaries]
     times = [run_times(summary) for summary in summaries]
+    usages = [usages_by_job(summary.jobs) for summary in summaries]
     ids = dict.fromkeys(job_id for jobs in reversed(records) for job_id in jobs)
     return Trend(
         labels=run_labels([summary.started_at for summary in summaries]),
-        jobs=tuple(_job_trend(job_id, records, times) for job_id in ids),
+        jobs=tuple(_job_trend(job_id, records, times, usages) for job_id in ids),
     )
 
 
@@ -54,6 +63,7 @@ def _job_trend(
     job_id: str,
     records: Sequence[Mapping[str, JobRecord]],
     times: Sequence[Mapping[str, float | None]],
+    usages: Sequence[Mapping[str, JobUsage]],
 ) -> JobTrend:
     """Metrics chosen from the job's newest record with any: the ones it is judged by now."""
     scored = [jobs[job_id] for jobs in records if job_id in jobs and jobs[job_id].metrics]
@@ -67,7 +77,20 @@ def _job_trend(
             for name in names[:HEADLINE_METRICS]
         ),
         durations=Series("time", tuple(t.get(job_id) for t in times)),
+        resources=_resources(job_id, usages),
     )
+
+
+def _resources(job_id: str, usages: Sequence[Mapping[str, JobUsage]]) -> tuple[Series, ...]:
+    runs = [u.get(job_id) for u in usages]
+    memory = tuple(None if u is None else u.peak_memory_bytes for u in runs)
+    cpu = tuple(None if u is None else u.cpu_s for u in runs)
+    series = (Series(PEAK_MEMORY, tuple(map(_float, memory))), Series(CPU_TIME, cpu))
+    return tuple(s for s in series if any(v is not None for v in s.values))
+
+
+def _float(value: int | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _value(jobs: Mapping[str, JobRecord], job_id: str, metric: str) -> float | None:

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from decimal import Decimal
 
 from rich.markup import escape
 
 from orchestrator.report.console import make_console
 from orchestrator.report.history.text import borderless_table, plural
-from orchestrator.report.history.trend import Trend
+from orchestrator.report.history.trend import CPU_TIME, PEAK_MEMORY, JobTrend, Series, Trend
 from orchestrator.report.markdown import one_line
+from orchestrator.report.resource_chart import mermaid_number, mermaid_text
 from orchestrator.report.summary import duration_text, metric_text
+from orchestrator.usage import format_bytes
 
+#: Each resource series' axis title, and what its values are divided by to be in that unit.
+RESOURCE_AXES = {PEAK_MEMORY: ("MiB", float(1 << 20)), CPU_TIME: ("seconds", 1.0)}
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 NOT_FINITE_MARK = "!"
 
 
 # ----------------------------------------------------------------------------- Markdown
 def trend_markdown(trend: Trend) -> str:
-    """Per job, a Mermaid `xychart-beta` line chart per headline metric and one of run time.
+    """Per job, a Mermaid `xychart-beta` line chart per headline metric, one of run time,
+    and one each of peak memory (MiB) and CPU time (seconds) where runs measured them.
 
     One chart per metric, not one line each in a shared chart: xychart draws no legend,
     and accuracy (~0.9) beside rmse (~50) would flatten one of them. Runs where a value
@@ -41,6 +45,10 @@ def trend_markdown(trend: Trend) -> str:
             for series in job.metrics
         ]
         charts.append(xychart(f"{job.job}: run time", "seconds", labels, job.durations.values))
+        for series in job.resources:
+            axis, size = RESOURCE_AXES[series.name]
+            values = [None if v is None else v / size for v in series.values]
+            charts.append(xychart(f"{job.job}: {series.name}", axis, labels, values))
         drawn = [chart for chart in charts if chart]
         if drawn:
             # On one line: a line break in a job id would end the heading and could open a fence.
@@ -63,31 +71,12 @@ def xychart(
     return [
         "```mermaid",
         "xychart-beta",
-        f"    title {_mermaid_text(title)}",
-        f"    x-axis [{', '.join(_mermaid_text(label) for label, _ in points)}]",
-        f"    y-axis {_mermaid_text(axis)}",
-        f"    line [{', '.join(_mermaid_number(v) for _, v in points)}]",
+        f"    title {mermaid_text(title)}",
+        f"    x-axis [{', '.join(mermaid_text(label) for label, _ in points)}]",
+        f"    y-axis {mermaid_text(axis)}",
+        f"    line [{', '.join(mermaid_number(v) for _, v in points)}]",
         "```",
     ]
-
-
-def _mermaid_text(text: str) -> str:
-    """One quoted xychart string, whatever the text (a job id, a metric name) holds.
-
-    Its strings cannot hold a quote; a line break would end the statement or the Markdown
-    fence around the chart; `%%` starts a directive Mermaid reads even inside a string;
-    an empty string does not parse.
-    """
-    kept = "".join(
-        "'" if c == '"' else "_" if c == "%" else c if c.isprintable() else " " for c in text
-    )
-    return f'"{kept or " "}"'
-
-
-def _mermaid_number(value: float) -> str:
-    """Six significant digits, never in exponent form: xychart's grammar has none."""
-    text = format(Decimal(f"{value:.6g}"), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # ----------------------------------------------------------------------------- terminal
@@ -108,6 +97,17 @@ def sparkline(values: Sequence[float | None]) -> str:
     )
 
 
+def _latest_text(job: JobTrend, series: Series, value: float) -> str:
+    """A value as its own kind is written: a time, an amount of memory, a metric (whose
+    name may be anything, "peak memory" too)."""
+    resource = any(series is r for r in job.resources)
+    if series is job.durations or (resource and series.name == CPU_TIME):
+        return duration_text(value)
+    if resource and series.name == PEAK_MEMORY:
+        return format_bytes(int(value))
+    return metric_text(value)
+
+
 def print_trend(trend: Trend) -> None:
     """A sparkline per job and metric, oldest run on the left, with the latest value."""
     console = make_console()
@@ -121,14 +121,13 @@ def print_trend(trend: Trend) -> None:
     table = borderless_table(("job", "left"), ("metric", "left"), ("trend", "left"))
     table.add_column("latest", justify="right")
     for job in trend.jobs:
-        for series in (*job.metrics, job.durations):
+        for series in (*job.metrics, job.durations, *job.resources):
             latest = next((v for v in reversed(series.values) if v is not None), None)
-            shown = "—" if latest is None else metric_text(latest)
             table.add_row(
                 escape(job.job),
                 escape(series.name),
                 f"[cyan]{sparkline(series.values)}[/]",
-                duration_text(latest) if series is job.durations and latest is not None else shown,
+                "—" if latest is None else _latest_text(job, series, latest),
             )
     console.print()
     console.print(table)

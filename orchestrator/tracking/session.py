@@ -1,0 +1,294 @@
+"""The MLflow side of a tracked run: the parent run, a child run per job, what each logs.
+
+Every call goes through the `Worker`'s thread; the methods here that the scheduling
+thread calls only queue work, and `child_env` waits a bounded time for its run's id.
+MLflow is imported in that thread, when the run starts: never for --help, --list or a
+run without tracking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.models import JobResult, PlannedJob, Status
+from orchestrator.tracking import content
+from orchestrator.tracking.settings import Tracking
+from orchestrator.tracking.worker import Rejected, Worker, wait_for
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+#: How long the first job waits for the store (importing MLflow, creating the SQLite
+#: schema on first use: seconds on a busy machine), and each later job for its run.
+CONNECT_WAIT = 60.0
+RUN_WAIT = 10.0
+#: MLflow's own HTTP retries (7, with backoff: minutes) are turned off for our client:
+#: the worker retries, and gives up in seconds, so a dead server cannot hold the run.
+HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+#: Refusals of one call's content, not of the server: noted, never retried.
+_CONTENT_ERRORS = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"}
+
+
+def ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+class Session:
+    def __init__(
+        self,
+        tracking: Tracking,
+        *,
+        run_name: str,
+        parent_tags: Mapping[str, str],
+        resume_parent: str | None,
+        worker: Worker | None = None,
+    ) -> None:
+        self.tracking = tracking
+        self.worker = worker or Worker()
+        self._client: MlflowClient | None = None
+        self.experiment_id: str | None = None
+        #: Each job's run id, by job id (written by the worker thread).
+        self.runs: dict[str, str] = {}
+        #: Model versions registered, by job id ("name version 3"), and why others were not.
+        self.registered: dict[str, str] = {}
+        self.not_registered: dict[str, str] = {}
+        self._run_futures: dict[str, Future[Any]] = {}
+        self._connected = self.worker.submit(
+            "connecting to " + tracking.uri,
+            lambda: self._connect(run_name, parent_tags, resume_parent),
+        )
+
+    @property
+    def parent(self) -> str | None:
+        """The parent run's id once connected; None until then or when that failed."""
+        done = self._connected.done() and self._connected.result()
+        return str(done) if done else None
+
+    # ----------------------------------------------------------------- scheduling thread
+    def ready(self) -> bool:
+        """Wait (bounded) for the store and the parent run: before the first job starts,
+        so its start time, and the log header's, are when it really started."""
+        return wait_for(self._connected, CONNECT_WAIT) is not None
+
+    def child_env(self, job: PlannedJob, sweep: PlannedJob | None) -> dict[str, str]:
+        """MLflow's variables for the job's process, its run created first, so the
+        script's own `mlflow.start_run()` logs into it. Empty if the run is not there in
+        time: the job starts anyway, and is logged when it ends."""
+        if wait_for(self._connected, CONNECT_WAIT) is None:
+            return {}
+        future = self._run_futures.get(job.id)
+        if future is None:
+            future = self._run_futures[job.id] = self.worker.submit(
+                f"creating the run of {job.id}",
+                lambda: self._child(job, sweep, time.time()),
+                urgent=True,
+            )
+        run_id = wait_for(future, RUN_WAIT)
+        if run_id is None:
+            return {}
+        return {
+            "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_TRACKING_URI": self.tracking.uri,
+            "MLFLOW_EXPERIMENT_ID": str(self.experiment_id),
+            "MLFLOW_EXPERIMENT_NAME": self.tracking.experiment,
+        }
+
+    def job_finished(self, result: JobResult, sweep: PlannedJob | None, pruned: bool) -> None:
+        self.worker.submit(
+            f"logging {result.job.id}", lambda: self._log_job(result, sweep, pruned, time.time())
+        )
+
+    def run_finished(self, tags: Mapping[str, str], status: str, at: float) -> None:
+        self.worker.submit("ending the parent run", lambda: self._end_parent(tags, status, at))
+
+    # ----------------------------------------------------------------- the worker thread
+    def _connect(self, run_name: str, tags: Mapping[str, str], resume_parent: str | None) -> str:
+        for name, value in HTTP_SETTINGS.items():
+            os.environ.setdefault(name, value)
+        warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+        from mlflow.tracking import MlflowClient
+
+        # Our console is the run's: MLflow's INFO lines ("Creating initial MLflow database
+        # tables...") and its deprecation warnings are not the user's business. Set after
+        # the import, which configures MLflow's logger.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+        client = self._client = MlflowClient(tracking_uri=self.tracking.uri)
+        self.experiment_id = _call(lambda: self._experiment(client))
+        if resume_parent and _call(lambda: self._reopen(client, resume_parent)):
+            return resume_parent
+        run = _call(
+            lambda: client.create_run(
+                str(self.experiment_id),
+                start_time=ms(time.time()),
+                tags=dict(tags),
+                run_name=run_name,
+            )
+        )
+        return str(run.info.run_id)
+
+    def _experiment(self, client: MlflowClient) -> str:
+        found = client.get_experiment_by_name(self.tracking.experiment)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                client.restore_experiment(found.experiment_id)
+            return str(found.experiment_id)
+        return str(
+            client.create_experiment(
+                self.tracking.experiment, artifact_location=self.tracking.artifact_location
+            )
+        )
+
+    def _reopen(self, client: MlflowClient, run_id: str) -> bool:
+        """The resumed run's parent, RUNNING again; False if it is gone or elsewhere."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = client.get_run(run_id)
+        except MlflowException:
+            return False
+        if run.info.experiment_id != self.experiment_id:
+            return False
+        client.update_run(run_id, status="RUNNING")
+        return True
+
+    def _child(self, job: PlannedJob, sweep: PlannedJob | None, at: float) -> str:
+        """The job's run under the parent (a trial's: under its sweep's run)."""
+        if job.id in self.runs:
+            return self.runs[job.id]
+        parent = self.parent
+        if sweep is not None:
+            parent = self._child(sweep, None, at)
+        client = self._require_client()
+        tags = {"mlflow.parentRunId": str(parent), "orchestrator.job_id": job.id}
+        run = _call(
+            lambda: client.create_run(
+                str(self.experiment_id), start_time=ms(at), tags=tags, run_name=job.id
+            )
+        )
+        self.runs[job.id] = run.info.run_id
+        return str(run.info.run_id)
+
+    def _log_job(
+        self, result: JobResult, sweep: PlannedJob | None, pruned: bool, at: float
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        job = result.job
+        span = content.attempts_span(result)
+        run_id = self._child(job, sweep, span[0] if span else at)
+        client = self._require_client()
+        tags = content.trial_tags(result, pruned) if sweep else content.job_tags(result)
+        end = span[1] if span else at
+        metrics = [Metric(k, v, ms(end), 0) for k, v in content.final_metrics(result).items()]
+        since = span[0] if span else at
+        metrics += [
+            Metric(name, value, ms(end), step)
+            for name, value, step in content.progress_points(job.output_dir, since)
+        ]
+        existing = _call(lambda: client.get_run(run_id)).data.params
+        params = [Param(k, v) for k, v in content.job_params(job).items() if k not in existing]
+        items: list[Any] = [*params, *(RunTag(k, v) for k, v in tags.items()), *metrics]
+        for batch in _batches(items):
+            self._soft(
+                f"logging {job.id}",
+                lambda b=batch: client.log_batch(
+                    run_id,
+                    metrics=[i for i in b if isinstance(i, Metric)],
+                    params=[i for i in b if isinstance(i, Param)],
+                    tags=[i for i in b if isinstance(i, RunTag)],
+                ),
+            )
+        if result.attempts:
+            self._log_files(client, run_id, job)
+        status = content.run_status(result.status)
+        _call(lambda: client.set_terminated(run_id, status, end_time=ms(end)))
+        if job.register is not None and result.status is not Status.REUSED:
+            from orchestrator.tracking.registry import register
+
+            self._register_outcome(job.id, register(client, run_id, result, self.tracking))
+
+    def _register_outcome(self, job_id: str, outcome: tuple[bool, str]) -> None:
+        done, text = outcome
+        (self.registered if done else self.not_registered)[job_id] = text
+
+    def _log_files(self, client: MlflowClient, run_id: str, job: PlannedJob) -> None:
+        """The log, then the output dir's files that the globs and the cap let through;
+        a file holding one of the job's secrets is left out, and said so."""
+        config = self.tracking.config
+        if Path(job.log_path).is_file():
+            _call(lambda: client.log_artifact(run_id, job.log_path, "logs"))
+        files, notes = content.artifact_files(
+            job.output_dir, config.include, config.exclude, config.max_artifact_bytes
+        )
+        for path in files:
+            if content.holds_secret(path, job.secrets):
+                notes.append(f"{path.name} not uploaded: it holds a secret")
+                continue
+            folder = path.parent.relative_to(job.output_dir).as_posix()
+            where = "outputs" if folder == "." else f"outputs/{folder}"
+            self._soft(
+                f"uploading {path}",
+                lambda p=path, w=where: client.log_artifact(run_id, str(p), w),
+            )
+        if notes:
+            left_out = "; ".join(notes)[: content.MAX_TAG_VALUE]
+            _call(lambda: client.set_tag(run_id, "orchestrator.artifacts_left_out", left_out))
+
+    def _soft(self, what: str, action: Any) -> None:
+        """`action()`; a refusal of its content is noted and the job's logging goes on."""
+        try:
+            _call(action)
+        except Rejected as refused:
+            self.worker.notes.append(f"{what}: {refused}")
+
+    def _end_parent(self, tags: Mapping[str, str], status: str, at: float) -> None:
+        from mlflow.entities import RunTag
+
+        client = self._require_client()
+        parent = str(self.parent)
+        batch = [RunTag(k, v) for k, v in tags.items()]
+        _call(lambda: client.log_batch(parent, tags=batch))
+        _call(lambda: client.set_terminated(parent, status, end_time=ms(at)))
+
+    def _require_client(self) -> MlflowClient:
+        if self._client is None or self.parent is None:
+            raise RuntimeError("not connected")
+        return self._client
+
+
+def _batches(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """log_batch's limits: 1000 items, of them at most 100 params (params come first)."""
+    from mlflow.entities import Param
+
+    out: list[list[Any]] = [[]]
+    for item in items:
+        current = out[-1]
+        full = len(current) >= content.BATCH_ITEMS or (
+            isinstance(item, Param)
+            and sum(isinstance(i, Param) for i in current) >= content.BATCH_PARAMS
+        )
+        if full:
+            out.append(current := [])
+        current.append(item)
+    return [batch for batch in out if batch]
+
+
+def _call(action: Any) -> Any:
+    """`action()`, with a refusal of its content turned into `Rejected`: not retried."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return action()
+    except MlflowException as error:
+        if error.error_code in _CONTENT_ERRORS:
+            raise Rejected(error.message) from None
+        raise
