@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.models import STANDARD_FLAGS, JobSpec, Plan, PlannedJob
-from orchestrator.plan import declared_flag
+from orchestrator.models import KNOB_NAMES, STANDARD_FLAGS, JobSpec, Knob, Plan, PlannedJob
+from orchestrator.plan import declared_flag, knob_for, knob_why
 from orchestrator.report.console import make_console
 from orchestrator.resources import Needs, held, shared
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
+    from rich.console import Console
+
     from orchestrator.decide import Decisions
     from orchestrator.studies import StudyPreview
 
@@ -32,9 +34,52 @@ def flag_letters(spec: JobSpec) -> str:
     """`O E F S` for the standard flags a script accepts, `.` where it does not."""
     if spec.command is not None:
         return "command"
-    return " ".join(
-        name[0].upper() if declared_flag(spec, name) else "." for name in STANDARD_FLAGS
+    return " ".join(name[0].upper() if knob_for(spec, name) else "." for name in STANDARD_FLAGS)
+
+
+#: The knobs in the order --list shows them.
+_SHOWN = ("epochs", "output_dir", "seed")
+
+
+def shown_knob(knob: Knob) -> str:
+    """`--num_train_epochs`, `trainer.max_epochs=`, `$OUTPUT_DIR`: how the value goes in."""
+    return {"override": f"{knob.spelling}=", "env": f"${knob.spelling}"}.get(
+        knob.style, knob.spelling
     )
+
+
+def knob_text(spec: JobSpec) -> str:
+    """`E→--num_train_epochs O→--output_dir S→--seed (transformers TrainingArguments)`;
+    a likely mapping not passed ends in `?`, a knob not found is `E: none`."""
+    if spec.command is not None or spec.error:
+        return ""
+    parts: list[str] = []
+    sources: dict[str, None] = {}
+    for name in _SHOWN:
+        letter = name[0].upper()
+        knob = knob_for(spec, name) or _unpassed(spec, name)
+        if knob is None:
+            parts.append(f"{letter}: none")
+            continue
+        passed = knob_for(spec, name) is not None
+        parts.append(f"{letter}→{shown_knob(knob)}" + ("" if passed else "?"))
+        if knob.source != "declared":
+            sources[knob.source + ("" if passed else "; ? likely, `knobs: likely` passes it")] = (
+                None
+            )
+    tail = list(sources)
+    if spec.args_prefix:
+        tail.append(f"after {shlex.join(spec.args_prefix)}")
+    return "  ".join(parts) + (f"  ({'; '.join(tail)})" if tail else "")
+
+
+def _unpassed(spec: JobSpec, name: str) -> Knob | None:
+    return next((k for k in spec.knobs if k.name == name), None)
+
+
+def _has_knobs(spec: JobSpec) -> bool:
+    """Whether the script takes a knob in its own dialect, or says why it lacks one."""
+    return bool(spec.knobs or spec.knob_notes or spec.args_prefix)
 
 
 def list_jobs(
@@ -59,7 +104,9 @@ def list_jobs(
         "    [dim]flags: O=--output-dir E=--epochs F=--folds S=--seed[/]"
     )
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column in ("job", "script", "flags", "tags", "notes"):
+    # Only where some script speaks its own dialect: the standard flags need no translation.
+    dialects = any(_has_knobs(spec) for spec in specs)
+    for column in ("job", "script", "flags", "tags", "notes", *(["knobs"] * dialects)):
         table.add_column(column)
     for spec in specs:
         notes = (spec.error and f"{spec.error}: not run") or ("optional" if spec.optional else "")
@@ -69,6 +116,7 @@ def list_jobs(
             "—" if spec.error else flag_letters(spec),
             escape(" ".join(spec.tags)),
             f"[red]{escape(notes)}[/]" if spec.error else escape(notes),
+            *([escape(knob_text(spec))] * dialects),
         )
     console.print(table)
 
@@ -82,6 +130,8 @@ def _spec_json(spec: JobSpec, learned: Needs | None) -> dict[str, Any]:
         "standard_flags": {
             n: declared_flag(spec, n) for n in STANDARD_FLAGS if declared_flag(spec, n)
         },
+        "knobs": [_knob_json(spec, name) for name in KNOB_NAMES],
+        "args_prefix": list(spec.args_prefix),
         "tags": list(spec.tags),
         "optional": spec.optional,
         "enabled": spec.enabled,
@@ -99,6 +149,19 @@ def _learned_json(learned: Needs) -> dict[str, dict[str, Any]]:
     """`{"memory": {"value": 974125465, "source": "auto: 812 MiB peak of run ... + 20 %"}}`."""
     values = {"cpus": learned.cpus, "memory": learned.memory}
     return {name: {"value": values[name], "source": why} for name, why in learned.learned}
+
+
+def _knob_json(spec: JobSpec, name: str) -> dict[str, Any]:
+    """One standard setting: how it reaches the script and why, or why it does not."""
+    passed = knob_for(spec, name)
+    knob = passed or _unpassed(spec, name)
+    if knob is None or spec.command is not None:
+        return {"knob": name, "passed": False, "why": knob_why(spec, name)}
+    return {
+        **_knob_dict(knob),
+        "passed": passed is not None,
+        **({} if passed else {"why": knob_why(spec, name)}),
+    }
 
 
 def show_plan(
@@ -139,6 +202,7 @@ def show_plan(
             console.print(f"[red]# not run: {escape(job.not_runnable)}[/]")
             continue
         action, reason = decision(job.id, decisions)
+        _comment(console, knob_lines(job))
         if verbose:
             for name, value in shown_env(job).items():
                 console.print(f"[dim]#   {escape(name)}={escape(value)}[/]")
@@ -162,6 +226,39 @@ def show_plan(
         f"\n{len(plan.jobs)} jobs ({what}), {workers} · logs → {plan.log_dir}/<job>.log · "
         f"summary → {plan.summary_dir}/training_summary_<UTC>.json · [bold]nothing has been run[/]"
     )
+
+
+def knob_lines(job: PlannedJob) -> list[str]:
+    """How epochs, output dir and seed reach a script that speaks its own dialect, and why
+    one does not; nothing for a script that takes the standard flags (or for a command)."""
+    own = sorted(
+        (k for k in job.knobs if k.source != "declared"), key=lambda k: _SHOWN.index(k.name)
+    )
+    why = sorted(
+        ((name, text) for name, text in job.knobs_missing if text not in _PLAIN_WHY),
+        key=lambda item: _SHOWN.index(item[0]),
+    )
+    env = dict(job.env)
+    lines: list[str] = []
+    if own:
+        shown = [
+            f"{k.name[0].upper()}→"
+            + (f"{k.spelling}={env.get(k.spelling, '')}" if k.style == "env" else shown_knob(k))
+            for k in own
+        ]
+        sources = ", ".join(dict.fromkeys(k.source for k in own))
+        lines.append(f"knobs: {'  '.join(shown)}  ({sources})")
+    lines += [f"{name.replace('_', ' ')}: {text}" for name, text in why]
+    return lines
+
+
+#: Reasons too plain to repeat on every job: the standard flags are the common case.
+_PLAIN_WHY = frozenset({"none found"})
+
+
+def _comment(console: Console, lines: Sequence[str]) -> None:
+    for line in lines:
+        console.print(f"[dim]# {escape(line)}[/]")
 
 
 def sweep_runs(study: StudyPreview) -> str:
@@ -258,10 +355,22 @@ def _plan_json(
                     zip(("action", "reason"), decision(job.id, decisions), strict=True)
                 ),
                 "not_runnable": job.not_runnable,
+                "knobs": [_knob_dict(k) for k in job.knobs],
+                "knobs_missing": dict(job.knobs_missing),
                 **({"study": _study_json(job, studies[job.id])} if job.id in studies else {}),
             }
             for job in plan.jobs
         ],
+    }
+
+
+def _knob_dict(knob: Knob) -> dict[str, str]:
+    return {
+        "knob": knob.name,
+        "spelling": knob.spelling,
+        "style": knob.style,
+        "source": knob.source,
+        "confidence": knob.confidence,
     }
 
 
