@@ -11,10 +11,10 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from orchestrator.frozen_dataclass import frozen_dataclass
-from orchestrator.models import DiscoveredScript, Knob, Pairs
+from orchestrator.models import KNOB_NAMES, DiscoveredScript, Knob, Pairs
 
 DEFAULT_ROOTS = ("training", "files/training", "scripts", "mlops/pipelines")
 SCRIPT_PREFIX = "train_"
@@ -143,8 +143,9 @@ def source_digest(source: bytes) -> str:
 def _read_source(source: bytes, display: str, directory: Path) -> Facts:
     """A script's facts: parsing is most of what `--list` does, so a source is parsed only
     when neither this process nor an earlier run has (with the same config files beside
-    it: the key holds the script's directory, the facts the digests of what they read)."""
-    key = source_digest(source + b"\0" + os.fsencode(directory))
+    it: the key holds the script's directory as shown, relative to the project, and the
+    facts the digests of the files they were read from)."""
+    key = source_digest(source + b"\0" + os.fsencode(PurePath(display).parent))
     facts = PARSED.get(key)
     if facts is None:
         kept = KEPT.get(key)
@@ -173,11 +174,14 @@ def _parse(source: bytes, display: str, directory: Path) -> Facts:
     except ValueError as exc:
         return Facts(error=f"unreadable: {exc}")
     calls = flag_calls(tree, source)
-    from orchestrator import knobs  # a script parsed: warm `--list`s, from the cache, do not
+    flags = _spellings(calls)
+    if {canonical(flag) for flag in flags} >= set(KNOB_NAMES):
+        return Facts(flags=flags)  # takes them all as they are: nothing to translate
+    from orchestrator import knobs  # only here: most scripts never need the detectors
 
     found = knobs.detect(tree, source, directory, calls)
     return Facts(
-        flags=_spellings(calls),
+        flags=flags,
         knobs=found.knobs,
         args_prefix=found.prefix,
         notes=found.notes,

@@ -30,8 +30,10 @@ FILE_NAME = "scripts.json"
 
 def use_kept_facts(state_dir: Path) -> None:
     """From now on, a script whose facts an earlier run kept is not parsed."""
+    if not _is_real_dir(state_dir):  # no earlier run here: nothing to read, no salt to make
+        return
     salt = _salt()
-    if salt is not None and _is_real_dir(state_dir):
+    if salt is not None:
         discovery.KEPT.update(_read(state_dir / FILE_NAME, salt))
 
 
@@ -58,8 +60,10 @@ def _salt() -> str | None:
     kept entry could come from another reader, so nothing is kept or used."""
     here = Path(discovery.__file__)
     try:
-        knob_modules = sorted((here.parent / "knobs").glob("*.py"))
-        reader = b"".join(path.read_bytes() for path in [here, *knob_modules])
+        knobs = here.parent / "knobs"
+        # iterdir, not glob: a glob compiles a regex, on every warm --list
+        modules = sorted(p for p in knobs.iterdir() if p.suffix == ".py")
+        reader = b"".join(path.read_bytes() for path in [here, *modules])
     except OSError:
         return None
     return discovery.source_digest(sys.version.encode() + b"\0" + reader)

@@ -371,14 +371,15 @@ def declared_flag(spec: JobSpec, name: str) -> str | None:
     return knob.spelling if knob is not None and knob.style == "flag" else None
 
 
-#: Hydra's override grammar (and OmegaConf's dotlist) take these characters unquoted.
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./\-]+")
+#: What Hydra's override grammar (and OmegaConf's dotlist) take unquoted. A pattern, not a
+#: compiled one: every command imports this module, few plan an override.
+_PLAIN_VALUE = r"[A-Za-z0-9_./\-]+"
 
 
 def override_value(value: str) -> str:
     """A value as Hydra's and OmegaConf's override parsers read it back unchanged: a dir
     with a space, a quote or `=` in it is quoted."""
-    if _PLAIN_VALUE.fullmatch(value):
+    if re.fullmatch(_PLAIN_VALUE, value):
         return value
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

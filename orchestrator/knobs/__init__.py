@@ -31,7 +31,7 @@ REGISTRY: tuple[tuple[str, tuple[bytes, ...]], ...] = (
     ("absl", (b"DEFINE_",)),
     ("jsonargparse", (b"jsonargparse",)),
     ("synonyms", (b"add_argument", b"option", b"Option")),
-    ("env", (b"environ", b"getenv")),
+    ("env", (b"OUTPUT_DIR", b"MODEL_DIR", b"EPOCHS", b"SEED")),
 )
 
 

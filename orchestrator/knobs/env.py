@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import ast
+import re
 
 from orchestrator.knobs.base import Context, Found
 from orchestrator.knobs.names import CERTAIN, ENV_OUTPUT_DIRS
-from orchestrator.knobs.syntax import calls, qualified, text
 
 ENV_KNOBS = {
     **dict.fromkeys(ENV_OUTPUT_DIRS, "output_dir"),
@@ -16,28 +15,15 @@ ENV_KNOBS = {
     "SEED": "seed",
     "RANDOM_SEED": "seed",
 }
+#: A variable read by name. Matched on the source, not by walking the tree: walking every
+#: node of a script costs as much as parsing it, and this runs for any script that names
+#: one of the variables (in a comment, or as part of TRAIN_ORCH_OUTPUT_DIR).
+_READ = rb"""(?:\bgetenv|\benviron\.get)\(\s*["'](\w+)["']|\benviron\[\s*["'](\w+)["']\s*\]"""
 
 
 def detect(context: Context) -> Found:
     found = Found()
-    for name in sorted(_read_variables(context)):
-        knob = ENV_KNOBS.get(name)
-        if knob is not None:
-            found.add(knob, name, "env", ENV_OUTPUT_DIRS.get(name, "environment"), CERTAIN)
+    read = {(a or b).decode() for a, b in re.findall(_READ, context.source)}
+    for name in sorted(read & ENV_KNOBS.keys()):
+        found.add(ENV_KNOBS[name], name, "env", ENV_OUTPUT_DIRS.get(name, "environment"), CERTAIN)
     return found
-
-
-def _read_variables(context: Context) -> set[str]:
-    names: set[str] = set()
-    for call in calls(context.tree):
-        function = qualified(call.func, context.imports) or ""
-        if function in {"os.getenv", "os.environ.get"} and call.args:
-            names.add(text(call.args[0]) or "")
-    for node in ast.walk(context.tree):
-        if (
-            isinstance(node, ast.Subscript)
-            and qualified(node.value, context.imports) == "os.environ"
-            and isinstance(node.ctx, ast.Load)
-        ):
-            names.add(text(node.slice) or "")
-    return names

@@ -80,19 +80,17 @@ ENV_OUTPUT_DIRS = {
     "AIP_MODEL_DIR": "Vertex AI",
 }
 
-_NOT_A_COUNT = re.compile(
+# Patterns, not compiled ones: compiling is paid on first use (by re's cache), so a
+# process whose scripts have no synonym to judge, like most --list runs, pays nothing.
+_NOT_A_COUNT = (
     r"\b(start|starting|begin|resume|resuming|restart|restarts|from|warm-?up|per|every|"
     r"each|inner|between|eval|evaluate|evaluation|decay|patience|freeze|unfreeze|milestones?)\b"
 )
-_A_COUNT = re.compile(
-    r"\b(number of|total|how many|max(imum)?)\b.*\bepochs?\b|\bepochs? to (train|run)"
-)
-_READ_FROM = re.compile(r"\b(load|loaded|read|input|inputs|pretrained|from|resume)\b")
-_WRITTEN_TO = re.compile(
-    r"\b(save|saved|saves|saving|store|stored|write|written|writes|output|outputs)\b"
-)
-_A_FILE = re.compile(r"\bfile\b")
-_FILE_DEFAULT = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
+_A_COUNT = r"\b(number of|total|how many|max(imum)?)\b.*\bepochs?\b|\bepochs? to (train|run)"
+_READ_FROM = r"\b(load|loaded|read|input|inputs|pretrained|from|resume)\b"
+_WRITTEN_TO = r"\b(save|saved|saves|saving|store|stored|write|written|writes|output|outputs)\b"
+_A_FILE = r"\bfile\b"
+_FILE_DEFAULT = r"\.[A-Za-z][A-Za-z0-9]{0,4}$"
 
 
 def canonical_name(name: str) -> str:
@@ -153,26 +151,26 @@ def judge(knob: str, confidence: str, evidence: Evidence) -> tuple[str | None, s
 def _judge_count(confidence: str, evidence: Evidence) -> tuple[str | None, str]:
     if evidence.start_index:
         return None, "used where counting starts (range's first argument)"
-    if _NOT_A_COUNT.search(evidence.help):
+    if re.search(_NOT_A_COUNT, evidence.help):
         return None, f"help says {evidence.help!r}"
     if evidence.is_int is False:
         return None, f"default {evidence.default!r} is not a count"
-    if confidence == LIKELY and _A_COUNT.search(evidence.help):
+    if confidence == LIKELY and re.search(_A_COUNT, evidence.help):
         return CERTAIN, ""
     return confidence, ""
 
 
 def _judge_dir(confidence: str, evidence: Evidence) -> tuple[str | None, str]:
-    written = bool(_WRITTEN_TO.search(evidence.help))
-    if not written and _READ_FROM.search(evidence.help):
+    written = bool(re.search(_WRITTEN_TO, evidence.help))
+    if not written and re.search(_READ_FROM, evidence.help):
         return None, f"read from, not written to (help: {evidence.help!r})"
     if (
-        _A_FILE.search(evidence.help)
+        re.search(_A_FILE, evidence.help)
         and "dir" not in evidence.help
         and "folder" not in evidence.help
     ):
         return None, f"a file, not a dir (help: {evidence.help!r})"
-    if isinstance(evidence.default, str) and _FILE_DEFAULT.search(evidence.default):
+    if isinstance(evidence.default, str) and re.search(_FILE_DEFAULT, evidence.default):
         return None, f"a file, not a dir (default {evidence.default!r})"
     if evidence.is_int:
         return None, "an integer, not a dir"

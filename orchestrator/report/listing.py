@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.models import KNOB_NAMES, STANDARD_FLAGS, JobSpec, Knob, Plan, PlannedJob
-from orchestrator.plan import declared_flag, knob_for, knob_why
+from orchestrator.plan import declared_flag, knob_for
 from orchestrator.report.console import make_console
 from orchestrator.resources import Needs, held, shared
 from orchestrator.secrets import mask, redact
@@ -37,44 +37,13 @@ def flag_letters(spec: JobSpec) -> str:
     return " ".join(name[0].upper() if knob_for(spec, name) else "." for name in STANDARD_FLAGS)
 
 
-#: The knobs in the order --list shows them.
-_SHOWN = ("epochs", "output_dir", "seed")
+def _knob_comments(console: Console, job: PlannedJob) -> None:
+    """How a script that speaks its own dialect gets its knobs, as comments (--dry-run)."""
+    if job.knobs_missing or any(k.source != "declared" for k in job.knobs):
+        from orchestrator.report.knob_view import knob_lines
 
-
-def shown_knob(knob: Knob) -> str:
-    """`--num_train_epochs`, `trainer.max_epochs=`, `$OUTPUT_DIR`: how the value goes in."""
-    return {"override": f"{knob.spelling}=", "env": f"${knob.spelling}"}.get(
-        knob.style, knob.spelling
-    )
-
-
-def knob_text(spec: JobSpec) -> str:
-    """`E→--num_train_epochs O→--output_dir S→--seed (transformers TrainingArguments)`;
-    a likely mapping not passed ends in `?`, a knob not found is `E: none`."""
-    if spec.command is not None or spec.error:
-        return ""
-    parts: list[str] = []
-    sources: dict[str, None] = {}
-    for name in _SHOWN:
-        letter = name[0].upper()
-        knob = knob_for(spec, name) or _unpassed(spec, name)
-        if knob is None:
-            parts.append(f"{letter}: none")
-            continue
-        passed = knob_for(spec, name) is not None
-        parts.append(f"{letter}→{shown_knob(knob)}" + ("" if passed else "?"))
-        if knob.source != "declared":
-            sources[knob.source + ("" if passed else "; ? likely, `knobs: likely` passes it")] = (
-                None
-            )
-    tail = list(sources)
-    if spec.args_prefix:
-        tail.append(f"after {shlex.join(spec.args_prefix)}")
-    return "  ".join(parts) + (f"  ({'; '.join(tail)})" if tail else "")
-
-
-def _unpassed(spec: JobSpec, name: str) -> Knob | None:
-    return next((k for k in spec.knobs if k.name == name), None)
+        for line in knob_lines(job):
+            console.print(f"[dim]# {escape(line)}[/]")
 
 
 def _has_knobs(spec: JobSpec) -> bool:
@@ -106,22 +75,28 @@ def list_jobs(
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     # Only where some script speaks its own dialect: the standard flags need no translation.
     dialects = any(_has_knobs(spec) for spec in specs)
+    if dialects:
+        from orchestrator.report import knob_view
     for column in ("job", "script", "flags", "tags", "notes", *(["knobs"] * dialects)):
         table.add_column(column)
     for spec in specs:
         notes = (spec.error and f"{spec.error}: not run") or ("optional" if spec.optional else "")
-        table.add_row(
+        cells = [
             escape(spec.id),
             escape(spec.script or shlex.join(spec.command or ())),
             "—" if spec.error else flag_letters(spec),
             escape(" ".join(spec.tags)),
             f"[red]{escape(notes)}[/]" if spec.error else escape(notes),
-            *([escape(knob_text(spec))] * dialects),
-        )
+        ]
+        if dialects:
+            cells.append(escape(knob_view.knob_text(spec)))
+        table.add_row(*cells)
     console.print(table)
 
 
 def _spec_json(spec: JobSpec, learned: Needs | None) -> dict[str, Any]:
+    from orchestrator.report import knob_view  # JSON only: a table shows knobs rarely
+
     return {
         "id": spec.id,
         "script": spec.script,
@@ -130,7 +105,7 @@ def _spec_json(spec: JobSpec, learned: Needs | None) -> dict[str, Any]:
         "standard_flags": {
             n: declared_flag(spec, n) for n in STANDARD_FLAGS if declared_flag(spec, n)
         },
-        "knobs": [_knob_json(spec, name) for name in KNOB_NAMES],
+        "knobs": [knob_view.knob_json(spec, name) for name in KNOB_NAMES],
         "args_prefix": list(spec.args_prefix),
         "tags": list(spec.tags),
         "optional": spec.optional,
@@ -149,19 +124,6 @@ def _learned_json(learned: Needs) -> dict[str, dict[str, Any]]:
     """`{"memory": {"value": 974125465, "source": "auto: 812 MiB peak of run ... + 20 %"}}`."""
     values = {"cpus": learned.cpus, "memory": learned.memory}
     return {name: {"value": values[name], "source": why} for name, why in learned.learned}
-
-
-def _knob_json(spec: JobSpec, name: str) -> dict[str, Any]:
-    """One standard setting: how it reaches the script and why, or why it does not."""
-    passed = knob_for(spec, name)
-    knob = passed or _unpassed(spec, name)
-    if knob is None or spec.command is not None:
-        return {"knob": name, "passed": False, "why": knob_why(spec, name)}
-    return {
-        **_knob_dict(knob),
-        "passed": passed is not None,
-        **({} if passed else {"why": knob_why(spec, name)}),
-    }
 
 
 def show_plan(
@@ -202,7 +164,7 @@ def show_plan(
             console.print(f"[red]# not run: {escape(job.not_runnable)}[/]")
             continue
         action, reason = decision(job.id, decisions)
-        _comment(console, knob_lines(job))
+        _knob_comments(console, job)
         if verbose:
             for name, value in shown_env(job).items():
                 console.print(f"[dim]#   {escape(name)}={escape(value)}[/]")
@@ -226,39 +188,6 @@ def show_plan(
         f"\n{len(plan.jobs)} jobs ({what}), {workers} · logs → {plan.log_dir}/<job>.log · "
         f"summary → {plan.summary_dir}/training_summary_<UTC>.json · [bold]nothing has been run[/]"
     )
-
-
-def knob_lines(job: PlannedJob) -> list[str]:
-    """How epochs, output dir and seed reach a script that speaks its own dialect, and why
-    one does not; nothing for a script that takes the standard flags (or for a command)."""
-    own = sorted(
-        (k for k in job.knobs if k.source != "declared"), key=lambda k: _SHOWN.index(k.name)
-    )
-    why = sorted(
-        ((name, text) for name, text in job.knobs_missing if text not in _PLAIN_WHY),
-        key=lambda item: _SHOWN.index(item[0]),
-    )
-    env = dict(job.env)
-    lines: list[str] = []
-    if own:
-        shown = [
-            f"{k.name[0].upper()}→"
-            + (f"{k.spelling}={env.get(k.spelling, '')}" if k.style == "env" else shown_knob(k))
-            for k in own
-        ]
-        sources = ", ".join(dict.fromkeys(k.source for k in own))
-        lines.append(f"knobs: {'  '.join(shown)}  ({sources})")
-    lines += [f"{name.replace('_', ' ')}: {text}" for name, text in why]
-    return lines
-
-
-#: Reasons too plain to repeat on every job: the standard flags are the common case.
-_PLAIN_WHY = frozenset({"none found"})
-
-
-def _comment(console: Console, lines: Sequence[str]) -> None:
-    for line in lines:
-        console.print(f"[dim]# {escape(line)}[/]")
 
 
 def sweep_runs(study: StudyPreview) -> str:
@@ -313,6 +242,16 @@ def graph_levels(plan: Plan) -> dict[str, int]:
     return levels
 
 
+def knob_dict(knob: Knob) -> dict[str, str]:
+    return {
+        "knob": knob.name,
+        "spelling": knob.spelling,
+        "style": knob.style,
+        "source": knob.source,
+        "confidence": knob.confidence,
+    }
+
+
 def _plan_json(
     plan: Plan,
     decisions: Decisions,
@@ -355,22 +294,12 @@ def _plan_json(
                     zip(("action", "reason"), decision(job.id, decisions), strict=True)
                 ),
                 "not_runnable": job.not_runnable,
-                "knobs": [_knob_dict(k) for k in job.knobs],
+                "knobs": [knob_dict(k) for k in job.knobs],
                 "knobs_missing": dict(job.knobs_missing),
                 **({"study": _study_json(job, studies[job.id])} if job.id in studies else {}),
             }
             for job in plan.jobs
         ],
-    }
-
-
-def _knob_dict(knob: Knob) -> dict[str, str]:
-    return {
-        "knob": knob.name,
-        "spelling": knob.spelling,
-        "style": knob.style,
-        "source": knob.source,
-        "confidence": knob.confidence,
     }
 
 
