@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -12,10 +13,9 @@ from orchestrator.knobs.names import Evidence, judge, lookup
 from orchestrator.knobs.syntax import UNKNOWN, Param, imported_names, start_indexes
 from orchestrator.models import Knob
 
-#: Bytes and digest of each config file this process read, by path: a Hydra config tree
-#: shared by several scripts is read once.
-_FILES: dict[Path, tuple[bytes, str] | None] = {}
-#: Parsed YAML by digest.
+#: Config files beside a script are read up to this size (a YAML tree, a config.py).
+MAX_CONFIG_BYTES = 1 << 20
+#: Parsed YAML by digest: a Hydra config tree shared by several scripts is parsed once.
 _YAML: dict[str, object] = {}
 
 
@@ -53,15 +53,9 @@ class Context:
 
     def read(self, path: Path) -> bytes | None:
         """A file beside the script, recorded as something its facts depend on."""
-        if path not in _FILES:
-            try:
-                data = path.read_bytes() if path.is_file() else None
-            except OSError:
-                data = None
-            _FILES[path] = None if data is None else (data, digest(data))
-        entry = _FILES[path]
-        self.deps[str(path)] = None if entry is None else entry[1]
-        return None if entry is None else entry[0]
+        data = _read_config(path)
+        self.deps[str(path)] = None if data is None else digest(data)
+        return data
 
     def read_yaml(self, path: Path) -> object:
         """A YAML file's content (None where absent or not YAML); each parsed once."""
@@ -78,6 +72,18 @@ class Context:
             except yaml.YAMLError:
                 _YAML[key] = None
         return _YAML[key]
+
+
+def _read_config(path: Path) -> bytes | None:
+    """A regular file of at most MAX_CONFIG_BYTES: a config, not a data set or a device."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CONFIG_BYTES:
+            return None
+        with path.open("rb") as handle:
+            return handle.read(MAX_CONFIG_BYTES + 1)[:MAX_CONFIG_BYTES]
+    except (OSError, ValueError):
+        return None
 
 
 class Found:

@@ -6,19 +6,28 @@ from __future__ import annotations
 from orchestrator.knobs.base import Found
 from orchestrator.knobs.names import LIKELY, Evidence, judge, lookup
 
+#: How deep and how many keys a config tree is read: YAML anchors can make a small file
+#: a huge (or, with a node inside itself, endless) tree.
+MAX_DEPTH = 12
+MAX_KEYS = 5000
 
-def flatten(
-    tree: object, prefix: str = "", out: dict[str, object] | None = None
-) -> dict[str, object]:
+
+def flatten(tree: object) -> dict[str, object]:
     """`{trainer: {max_epochs: 10}}` → `{"trainer.max_epochs": 10}` (leaves only)."""
-    out = {} if out is None else out
+    out: dict[str, object] = {}
+    _flatten(tree, "", out, 0)
+    return out
+
+
+def _flatten(tree: object, prefix: str, out: dict[str, object], depth: int) -> None:
+    if len(out) >= MAX_KEYS or depth > MAX_DEPTH:
+        return
     if isinstance(tree, dict):
         for key, value in tree.items():
             if isinstance(key, str) and key.isidentifier():
-                flatten(value, f"{prefix}{key}.", out)
+                _flatten(value, f"{prefix}{key}.", out, depth + 1)
     elif prefix:
         out[prefix[:-1]] = tree
-    return out
 
 
 def add_keys(
@@ -44,5 +53,7 @@ def add_keys(
         key, confidence = found_keys[0]
         if len(found_keys) > 1:
             confidence = LIKELY
-            found.note(knob, f"several keys could be it: {', '.join(k for k, _ in found_keys)}")
+            names = [k for k, _ in found_keys]
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            found.note(knob, f"several keys could be it: {', '.join(names[:3])}{more}")
         found.add(knob, key, "override", source, confidence)

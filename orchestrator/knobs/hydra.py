@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 from orchestrator.knobs.base import Context, Found
+from orchestrator.knobs.config_tree import MAX_DEPTH as MAX_TREE_DEPTH
 from orchestrator.knobs.config_tree import add_keys, flatten
 from orchestrator.knobs.names import CERTAIN
 from orchestrator.knobs.syntax import keyword, qualified, text
@@ -95,10 +96,10 @@ def _merge_at(tree: dict[str, object], package: str, own: dict[str, object]) -> 
     _deep_merge(node, own)
 
 
-def _deep_merge(into: dict[str, object], new: dict[str, object]) -> None:
+def _deep_merge(into: dict[str, object], new: dict[str, object], depth: int = 0) -> None:
     for key, value in new.items():
         held = into.get(key)
-        if isinstance(held, dict) and isinstance(value, dict):
-            _deep_merge(held, value)
+        if isinstance(held, dict) and isinstance(value, dict) and depth < MAX_TREE_DEPTH:
+            _deep_merge(held, value, depth + 1)  # bounded: YAML anchors can make a cycle
         else:
             into[key] = value

@@ -37,9 +37,9 @@ def knob_text(spec: JobSpec) -> str:
         passed = knob_for(spec, name) is not None
         parts.append(f"{letter}→{shown_knob(knob)}" + ("" if passed else "?"))
         if knob.source != "declared":
-            sources[knob.source + ("" if passed else "; ? likely, `knobs: likely` passes it")] = (
-                None
-            )
+            sources[knob.source] = None
+        if not passed:
+            sources["? likely: `knobs: likely` passes it"] = None
     tail = list(sources)
     if spec.args_prefix:
         tail.append(f"after {shlex.join(spec.args_prefix)}")
