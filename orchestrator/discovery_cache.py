@@ -57,16 +57,25 @@ def _is_real_dir(path: Path) -> bool:
 
 def _salt() -> str | None:
     """None where the reader's source cannot be read (installed as a zip, say): then a
-    kept entry could come from another reader, so nothing is kept or used."""
+    kept entry could come from another reader, so nothing is kept or used.
+
+    discovery.py by its content; the detectors in knobs/ by each module's name, size and
+    modification time (a dozen files read and hashed on every warm --list cost more than
+    the rest of reading the cache).
+    """
     here = Path(discovery.__file__)
     try:
-        knobs = here.parent / "knobs"
-        # iterdir, not glob: a glob compiles a regex, on every warm --list
-        modules = sorted(p for p in knobs.iterdir() if p.suffix == ".py")
-        reader = b"".join(path.read_bytes() for path in [here, *modules])
+        reader = here.read_bytes()
+        with os.scandir(here.parent / "knobs") as entries:
+            stamps = sorted(
+                f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}"
+                for e in entries
+                if e.name.endswith(".py")
+            )
     except OSError:
         return None
-    return discovery.source_digest(sys.version.encode() + b"\0" + reader)
+    detectors = "\n".join(stamps).encode()
+    return discovery.source_digest(sys.version.encode() + b"\0" + reader + b"\0" + detectors)
 
 
 def _read(path: Path, salt: str) -> dict[str, Facts]:
