@@ -11,9 +11,10 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 
-from orchestrator.models import DiscoveredScript
+from orchestrator.frozen_dataclass import frozen_dataclass
+from orchestrator.models import KNOB_NAMES, DiscoveredScript, Knob, Pairs
 
 DEFAULT_ROOTS = ("training", "files/training", "scripts", "mlops/pipelines")
 SCRIPT_PREFIX = "train_"
@@ -103,12 +104,30 @@ def inspect_script(path: Path, job_id: str, display: str) -> DiscoveredScript:
         source = path.read_bytes()
     except (OSError, ValueError) as exc:
         return DiscoveredScript(display, job_id, error=f"unreadable: {exc}")
-    flags, error = _read_source(source, display)
-    return DiscoveredScript(display, job_id, flags=flags, error=error)
+    facts = _read_source(source, display, path.parent)
+    return DiscoveredScript(
+        display,
+        job_id,
+        flags=facts.flags,
+        error=facts.error,
+        knobs=facts.knobs,
+        args_prefix=facts.args_prefix,
+        knob_notes=facts.notes,
+    )
 
 
-#: A script's flags, or why it cannot be run.
-Facts = tuple[tuple[str, ...], str | None]
+@frozen_dataclass
+class Facts:
+    """What a script's source (and the config files beside it) say, or why it cannot run."""
+
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+    knobs: tuple[Knob, ...] = ()
+    args_prefix: tuple[str, ...] = ()
+    notes: Pairs = ()
+    #: (path, digest or None where absent) of each config file the knobs were read from.
+    deps: tuple[tuple[str, str | None], ...] = ()
+
 
 #: The facts of each source this process read, by digest: a script is parsed once (merging
 #: reads again every script a config names).
@@ -121,25 +140,53 @@ def source_digest(source: bytes) -> str:
     return hashlib.blake2b(source, digest_size=16).hexdigest()
 
 
-def _read_source(source: bytes, display: str) -> Facts:
+def _read_source(source: bytes, display: str, directory: Path) -> Facts:
     """A script's facts: parsing is most of what `--list` does, so a source is parsed only
-    when neither this process nor an earlier run has."""
-    key = source_digest(source)
+    when neither this process nor an earlier run has (with the same config files beside
+    it: the key holds the script's directory as shown, relative to the project, and the
+    facts the digests of the files they were read from)."""
+    key = source_digest(source + b"\0" + os.fsencode(PurePath(display).parent))
     facts = PARSED.get(key)
     if facts is None:
         kept = KEPT.get(key)
-        facts = PARSED[key] = _parse(source, display) if kept is None else kept
+        if kept is None or not _unchanged(kept.deps):
+            kept = _parse(source, display, directory)
+        facts = PARSED[key] = kept
     return facts
 
 
-def _parse(source: bytes, display: str) -> Facts:
+def _unchanged(deps: tuple[tuple[str, str | None], ...]) -> bool:
+    for path, digest in deps:
+        try:
+            now: str | None = source_digest(Path(path).read_bytes())
+        except OSError:
+            now = None
+        if now != digest:
+            return False
+    return True
+
+
+def _parse(source: bytes, display: str, directory: Path) -> Facts:
     try:
         tree = ast.parse(source, filename=display)
     except SyntaxError as exc:
-        return (), f"syntax error, line {exc.lineno}: {exc.msg}"
+        return Facts(error=f"syntax error, line {exc.lineno}: {exc.msg}")
     except ValueError as exc:
-        return (), f"unreadable: {exc}"
-    return declared_flags(tree, source), None
+        return Facts(error=f"unreadable: {exc}")
+    calls = flag_calls(tree, source)
+    flags = _spellings(calls)
+    if {canonical(flag) for flag in flags} >= set(KNOB_NAMES):
+        return Facts(flags=flags)  # takes them all as they are: nothing to translate
+    from orchestrator import knobs  # only here: most scripts never need the detectors
+
+    found = knobs.detect(tree, source, directory, calls)
+    return Facts(
+        flags=flags,
+        knobs=found.knobs,
+        args_prefix=found.prefix,
+        notes=found.notes,
+        deps=found.deps,
+    )
 
 
 def declared_flags(tree: ast.AST, source: bytes | None = None) -> tuple[str, ...]:
@@ -147,18 +194,27 @@ def declared_flags(tree: ast.AST, source: bytes | None = None) -> tuple[str, ...
 
     Only literal strings count: a flag computed at run time cannot be known without running
     the script, and passing a flag the script might reject is worse than not passing it.
-    Given the `source` of the tree, only the statements that name such a call are walked.
     """
-    flags: dict[str, None] = {}  # ordered set: source order reads best in --list
+    return _spellings(flag_calls(tree, source))
+
+
+def flag_calls(tree: ast.AST, source: bytes | None = None) -> list[ast.Call]:
+    """The `add_argument`/`option`/`Option` calls, in source order. Given the `source` of the
+    tree, only the statements that name such a call are walked."""
     roots = [tree] if source is None else _statements_naming_a_flag_call(tree, source)
     calls = [n for root in roots for n in ast.walk(root) if isinstance(n, ast.Call)]
-    for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
-        if _call_name(node) in FLAG_CALLS:
-            for arg in node.args:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    for spelling in arg.value.split("/"):  # click's "--flag/--no-flag"
-                        if spelling.strip().startswith("--"):
-                            flags[spelling.strip()] = None
+    found = [n for n in calls if _call_name(n) in FLAG_CALLS]
+    return sorted(found, key=lambda n: (n.lineno, n.col_offset))
+
+
+def _spellings(calls: list[ast.Call]) -> tuple[str, ...]:
+    flags: dict[str, None] = {}  # ordered set: source order reads best in --list
+    for node in calls:
+        for arg in node.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                for spelling in arg.value.split("/"):  # click's "--flag/--no-flag"
+                    if spelling.strip().startswith("--"):
+                        flags[spelling.strip()] = None
     return tuple(flags)
 
 

@@ -18,6 +18,9 @@ from orchestrator.usage import Usage
 #: Flags that the orchestrator itself fills in, by their canonical spelling.
 STANDARD_FLAGS = ("output_dir", "epochs", "folds", "seed")
 
+#: The standard flags a script may spell its own way (see `orchestrator.knobs`).
+KNOB_NAMES = ("output_dir", "epochs", "seed")
+
 #: Job priorities, most urgent first (the four that seed job managers use).
 PRIORITIES = ("critical", "high", "normal", "low")
 
@@ -150,6 +153,22 @@ class TrackingConfig:
 
 
 @frozen_dataclass
+class Knob:
+    """How a script takes one standard setting in its own dialect: `--num_train_epochs`
+    (a flag), `trainer.max_epochs` (an override, `key=value`) or `OUTPUT_DIR` (a variable)."""
+
+    #: One of KNOB_NAMES.
+    name: str
+    spelling: str
+    #: "flag", "override" or "env".
+    style: str
+    #: Where the mapping comes from: "transformers TrainingArguments", "hydra", "flag_names".
+    source: str
+    #: "certain" (passed) or "likely" (passed only with `knobs: likely`).
+    confidence: str
+
+
+@frozen_dataclass
 class DiscoveredScript:
     """A `train_*.py` found on disk, with the flags its source declares."""
 
@@ -158,6 +177,12 @@ class DiscoveredScript:
     flags: tuple[str, ...] = ()
     #: Why the script cannot run (e.g. a syntax error); such a script is listed, never run.
     error: str | None = None
+    #: Its standard settings under other names, found by its CLI library's conventions.
+    knobs: tuple[Knob, ...] = ()
+    #: What its CLI needs before any flag (LightningCLI's `fit`).
+    args_prefix: tuple[str, ...] = ()
+    #: (knob, why it is not mapped): a look-alike rejected, a config chosen at run time.
+    knob_notes: Pairs = ()
 
 
 #: `memory: auto`, `cpus: auto`: the need learned from the job's last measured run.
@@ -208,6 +233,12 @@ class JobSpec:
     enabled: bool = True
     description: str = ""
     flag_names: Pairs = ()
+    knobs: tuple[Knob, ...] = ()
+    knob_notes: Pairs = ()
+    #: "certain" passes only certain knobs; "likely" (config `knobs:`) passes likely ones too.
+    knob_level: str = "certain"
+    #: Before every flag: a subcommand (`fit`), detected or from config `args_prefix:`.
+    args_prefix: tuple[str, ...] = ()
     headline: str | None = None
     promote: Promote | None = None
     #: Where the job came from, for messages: a script path and/or "configs/x.yaml:12".
@@ -258,6 +289,10 @@ class PlannedJob:
     sweep_flags: Pairs = ()
     #: Set when the job cannot be started at all (e.g. its script does not parse).
     not_runnable: str | None = None
+    #: How the standard settings given a value reach the script (flag, override, variable).
+    knobs: tuple[Knob, ...] = ()
+    #: (setting, why it does not reach the script) for the others.
+    knobs_missing: Pairs = ()
     #: Bytes its processes may use together; past that it is stopped as out_of_memory.
     memory_limit: int | None = None
     #: Bytes of memory held while it runs: it starts only when they fit in `Plan.memory`

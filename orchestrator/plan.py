@@ -16,8 +16,10 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import (
+    KNOB_NAMES,
     PRIORITIES,
     JobSpec,
+    Knob,
     Pairs,
     ParamValue,
     Plan,
@@ -35,6 +37,8 @@ __all__ = [  # safe_name lives in jobs/ (merge refuses ids that share one); tria
     "build_plan",
     "declared_flag",
     "flag_for",
+    "knob_for",
+    "knob_why",
     "needs_variable",
     "output_dir_of",
     "refuse_clashes",
@@ -208,20 +212,23 @@ def _plan_job(
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
     upstream = {need: output_dir_of(options.output_root, need) for need in spec.needs}
+    knobs = _standard_args(spec, options, output_dir)
     if spec.command is not None:
         argv = [*spec.command]
     else:
-        argv = [python, spec.script or "", *_standard_args(spec, options, output_dir)]
+        argv = [python, spec.script or "", *spec.args_prefix, *knobs.flags]
     inputs_flag = next((f for f in spec.flags if canonical(f) == "inputs"), None)
     if inputs_flag and upstream:
         argv += [inputs_flag, *upstream.values()]
-    argv += [*spec.args, *_param_args(spec)]
+    # Overrides after the positionals: Hydra and OmegaConf read every `key=value` there.
+    argv += [*spec.args, *_param_args(spec), *knobs.overrides]
     argv += options.extra_args
     # cpus: a job bigger than the machine still runs, alone
     env = {
         "PYTHONUNBUFFERED": "1",
         **dict.fromkeys(THREAD_VARIABLES, str(cpus)),
-        **dict(spec.env),
+        **knobs.env,
+        **dict(spec.env),  # what the job sets itself wins over a detected variable
     }
     env.update(TRAIN_ORCH_OUTPUT_DIR=output_dir)
     env[JOB_ID_VAR] = spec.id
@@ -263,6 +270,12 @@ def _plan_job(
         learned=learned,
         not_runnable=spec.error,
         register=spec.register,
+        knobs=tuple(knobs.passed),
+        knobs_missing=tuple(
+            (name, knob_why(spec, name))
+            for name in KNOB_NAMES
+            if spec.command is None and knob_for(spec, name) is None
+        ),
         promote=spec.promote,
     )
 
@@ -279,8 +292,20 @@ def _secrets(
     return tuple(sorted({*inherited_secrets, *own}, key=len, reverse=True))
 
 
-def _standard_args(spec: JobSpec, options: RunOptions, output_dir: str) -> list[str]:
-    """`--output-dir`, `--epochs`, `--folds`, `--seed`: only those the script declares.
+class _KnobArgs:
+    """The standard settings in a script's dialect: flags, `key=value` overrides, variables."""
+
+    __slots__ = ("env", "flags", "overrides", "passed")
+
+    def __init__(self) -> None:
+        self.passed: list[Knob] = []
+        self.flags: list[str] = []
+        self.overrides: list[str] = []
+        self.env: dict[str, str] = {}
+
+
+def _standard_args(spec: JobSpec, options: RunOptions, output_dir: str) -> _KnobArgs:
+    """Output dir, epochs, folds, seed: only those the script takes, each as it takes it.
 
     The command line overrides config for epochs and folds: a CI form's "epochs: 3" means
     "a quick run of everything", whatever each job's own default is.
@@ -291,20 +316,73 @@ def _standard_args(spec: JobSpec, options: RunOptions, output_dir: str) -> list[
         "folds": options.folds if options.folds is not None else spec.folds,
         "seed": spec.seed,
     }
-    args: list[str] = []
+    found = _KnobArgs()
+    if spec.command is not None:
+        return found
     for name, value in values.items():
-        flag = declared_flag(spec, name)
-        if flag is not None and value is not None:
-            args += [flag, str(value)]
-    return args
+        knob = knob_for(spec, name)
+        if knob is None or value is None:
+            continue
+        found.passed.append(knob)
+        if knob.style == "override":
+            found.overrides.append(f"{knob.spelling}={override_value(str(value))}")
+        elif knob.style == "env":
+            found.env[knob.spelling] = str(value)
+        else:
+            found.flags += [knob.spelling, str(value)]
+    return found
+
+
+def knob_for(spec: JobSpec, name: str) -> Knob | None:
+    """How the job's script takes a standard setting, or None if it is not passed.
+
+    `flag_names` in config wins, then a literal standard flag the script declares, then
+    what detection found: certain mappings, and likely ones where the job says
+    `knobs: likely`. Nothing else: a flag a script does not accept fails its run.
+    """
+    mapped = dict(spec.flag_names).get(name)
+    if mapped is not None:
+        return Knob(name, mapped, "flag", "flag_names", "certain")
+    declared = next((f for f in spec.flags if canonical(f) == name), None)
+    if declared is not None:
+        return Knob(name, declared, "flag", "declared", "certain")
+    return next(
+        (
+            k
+            for k in spec.knobs
+            if k.name == name and (k.confidence == "certain" or spec.knob_level == "likely")
+        ),
+        None,
+    )
+
+
+def knob_why(spec: JobSpec, name: str) -> str:
+    """Why a script takes no value for a setting: a likely mapping the job did not opt
+    into, a rejected look-alike, or nothing found."""
+    likely = next((k for k in spec.knobs if k.name == name), None)
+    notes = [text for knob, text in spec.knob_notes if knob == name]
+    if likely is not None:
+        notes.insert(0, f"{likely.spelling} is likely ({likely.source}): `knobs: likely` passes it")
+    return "; ".join(notes) or "none found"
 
 
 def declared_flag(spec: JobSpec, name: str) -> str | None:
-    """The spelling a script uses for a standard flag, or None if it does not accept it."""
-    mapped = dict(spec.flag_names).get(name)
-    if mapped is not None:
-        return mapped
-    return next((f for f in spec.flags if canonical(f) == name), None)
+    """The flag a script takes a standard setting by, or None (also for an override)."""
+    knob = knob_for(spec, name)
+    return knob.spelling if knob is not None and knob.style == "flag" else None
+
+
+#: What Hydra's override grammar (and OmegaConf's dotlist) take unquoted. A pattern, not a
+#: compiled one: every command imports this module, few plan an override.
+_PLAIN_VALUE = r"[A-Za-z0-9_./\-]+"
+
+
+def override_value(value: str) -> str:
+    """A value as Hydra's and OmegaConf's override parsers read it back unchanged: a dir
+    with a space, a quote or `=` in it is quoted."""
+    if re.fullmatch(_PLAIN_VALUE, value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _param_args(spec: JobSpec) -> list[str]:

@@ -164,6 +164,17 @@ REFUSED: list[tuple[str, str, str]] = [
         f"{F}:3:5: jobs.a.priority: unknown value 'hihg'; "
         "did you mean 'high'? (one of critical, high, normal, low)",
     ),
+    (
+        "knobs",
+        job("knobs: likley"),
+        f"{F}:3:5: jobs.a.knobs: unknown value 'likley'; "
+        "did you mean 'likely'? (one of certain, likely)",
+    ),
+    (
+        "args_prefix",
+        job("args_prefix: {fit: 1}"),
+        f"{F}:3:5: jobs.a.args_prefix: expected a list of strings, got dict",
+    ),
     # true or false
     (
         "optional",

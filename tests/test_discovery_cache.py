@@ -34,7 +34,7 @@ def listed(project: Path) -> list[tuple[str, tuple[str, ...], str | None]]:
 
 
 def never_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(source: bytes, display: str) -> discovery.Facts:
+    def fail(source: bytes, display: str, directory: Path) -> discovery.Facts:
         raise AssertionError(f"{display} parsed again")
 
     monkeypatch.setattr(discovery, "_parse", fail)
@@ -80,7 +80,7 @@ def test_a_changed_script_is_parsed_again_and_only_current_scripts_are_kept(
     write(tmp_path / "training/train_a.py", 'import click\n@click.option("--lr")\ndef f(): ...\n')
     assert listed(tmp_path) == [("a", ("--lr",), None)]
     kept = json.loads((tmp_path / ".train_orch" / FILE_NAME).read_text())
-    assert list(kept["scripts"].values()) == [[["--lr"], None]]
+    assert list(kept["scripts"].values()) == [[["--lr"], None, [], [], [], []]]
 
 
 @pytest.mark.parametrize(

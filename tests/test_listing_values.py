@@ -103,6 +103,8 @@ def test_the_dry_run_json_of_a_small_plan_is_this_value() -> None:
         "level": 1,
         "decision": {"action": "run", "reason": "script changed"},
         "not_runnable": None,
+        "knobs": [],  # a command takes what it is given
+        "knobs_missing": {},
     }
     assert [(j["id"], j["level"], j["decision"]["action"]) for j in jobs] == [
         ("prep", 0, "cached"),
@@ -170,6 +172,26 @@ def test_list_as_json_is_each_spec_as_found(capsys: pytest.CaptureFixture[str]) 
                 "command": None,
                 "flags": ["--output-dir", "--seed"],
                 "standard_flags": {"output_dir": "--output-dir", "seed": "--seed"},
+                "knobs": [
+                    {
+                        "knob": "output_dir",
+                        "spelling": "--output-dir",
+                        "style": "flag",
+                        "source": "declared",
+                        "confidence": "certain",
+                        "passed": True,
+                    },
+                    {"knob": "epochs", "passed": False, "why": "none found"},
+                    {
+                        "knob": "seed",
+                        "spelling": "--seed",
+                        "style": "flag",
+                        "source": "declared",
+                        "confidence": "certain",
+                        "passed": True,
+                    },
+                ],
+                "args_prefix": [],
                 "tags": [],
                 "optional": False,
                 "enabled": True,
@@ -186,6 +208,11 @@ def test_list_as_json_is_each_spec_as_found(capsys: pytest.CaptureFixture[str]) 
                 "command": None,
                 "flags": [],
                 "standard_flags": {},
+                "knobs": [
+                    {"knob": name, "passed": False, "why": "none found"}
+                    for name in ("output_dir", "epochs", "seed")
+                ],
+                "args_prefix": [],
                 "tags": [],
                 "optional": False,
                 "enabled": True,

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import ConfigError, SelectionError
 from orchestrator.jobs import select
-from orchestrator.models import JobSpec, Plan, PlannedJob, RetryPolicy, RunOptions
+from orchestrator.models import JobSpec, Knob, Plan, PlannedJob, RetryPolicy, RunOptions
 from orchestrator.plan import DEFAULT_GRACE, build_plan
 
 THREADS_1 = (
@@ -79,6 +79,14 @@ def test_a_script_job_plans_to_exactly_this_value() -> None:
                 tags=("fast",),
                 source="train_rf.py",
                 script="train_rf.py",
+                knobs=tuple(
+                    Knob(name, flag, "flag", "declared", "certain")
+                    for name, flag in [
+                        ("output_dir", "--output-dir"),
+                        ("epochs", "--epochs"),
+                        ("seed", "--seed"),
+                    ]
+                ),
             ),
         ),
         output_root="out",

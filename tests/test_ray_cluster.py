@@ -116,7 +116,7 @@ def where(project: Project, job_id: str) -> dict[str, int]:
 
 
 def test_jobs_run_on_the_nodes_that_have_their_resources(project: Project, nodes: Nodes) -> None:
-    for job_id in ("big", "small", "anywhere"):
+    for job_id in ("big", "small", "anywhere", "roomy"):
         project.script(f"training/train_{job_id}.py", PROBE)
     project.config(
         "configs/jobs.yaml",
@@ -125,13 +125,16 @@ def test_jobs_run_on_the_nodes_that_have_their_resources(project: Project, nodes
           big: {resources: {big_node: 1}}
           small: {resources: {small_node: 0.5}}
           anywhere: {cpus: 2}
+          roomy: {memory: 1G}
         """,
     )
     result = on_cluster(project, nodes, "--parallel")
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = project.jobs()
     # The node recorded is the one whose raylet started the job's worker.
-    for job_id, node in (("big", nodes.big), ("small", nodes.small), ("anywhere", nodes.big)):
+    placed = (("big", nodes.big), ("small", nodes.small), ("anywhere", nodes.big))
+    # Only the big node has 1 GiB of Ray's `memory` resource (the small one 512 MiB).
+    for job_id, node in (*placed, ("roomy", nodes.big)):
         (attempt,) = jobs[job_id]["attempts"]
         assert attempt["node"] == short(node), job_id
         assert where(project, job_id)["raylet"] == raylet_pid(node), job_id
@@ -142,7 +145,7 @@ def test_jobs_run_on_the_nodes_that_have_their_resources(project: Project, nodes
 def test_a_job_no_node_can_run_is_refused_before_anything_starts(
     project: Project, nodes: Nodes
 ) -> None:
-    for job_id in ("gpu", "two_bigs", "wide", "apart", "fine"):
+    for job_id in ("gpu", "two_bigs", "wide", "apart", "huge", "fine"):
         project.script(f"training/train_{job_id}.py", PROBE)
     project.config(
         "configs/jobs.yaml",
@@ -152,6 +155,7 @@ def test_a_job_no_node_can_run_is_refused_before_anything_starts(
           two_bigs: {resources: {big_node: 2}}
           wide: {cpus: 3}
           apart: {cpus: 2, resources: {small_node: 1}}
+          huge: {memory: 8G}
         """,
     )
     result = on_cluster(project, nodes)
@@ -160,6 +164,8 @@ def test_a_job_no_node_can_run_is_refused_before_anything_starts(
         "error: job apart: needs cpus 2, small_node 1 on one node, but none of 3 nodes has "
         "them together",
         "job gpu: needs gpus 0.5, but no Ray node has that (the most on one of 3 nodes: gpus 0)",
+        "job huge: needs memory 8.0 GiB, but no Ray node has that "
+        "(the most on one of 3 nodes: memory 4.0 GiB)",
         "job two_bigs: needs big_node 2, but no Ray node has that "
         "(the most on one of 3 nodes: big_node 1)",
         "job wide: needs cpus 3, but no Ray node has that (the most on one of 3 nodes: cpus 2)",

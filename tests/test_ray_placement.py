@@ -19,12 +19,13 @@ def job(**fields: object) -> PlannedJob:
 
 
 def test_needs_are_rays_names_for_the_jobs_keys_and_leave_out_nothing_asked() -> None:
-    asked = job(cpus=2, gpus=0.5, resources=(("big_node", 1.0), ("zero", 0.0)))
-    assert needs(asked) == {"CPU": 2.0, "GPU": 0.5, "big_node": 1.0}
+    asked = job(cpus=2, gpus=0.5, memory=GiB, resources=(("big_node", 1.0), ("zero", 0.0)))
+    assert needs(asked) == {"CPU": 2.0, "GPU": 0.5, "memory": float(GiB), "big_node": 1.0}
     assert needs(job()) == {"CPU": 1.0}
     assert task_options(asked) == {
         "num_cpus": 2,
         "num_gpus": 0.5,
+        "memory": GiB,
         "resources": {"big_node": 1.0, "zero": 0.0},
     }
     assert task_options(job()) == {"num_cpus": 1, "num_gpus": 0.0}

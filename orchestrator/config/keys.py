@@ -68,6 +68,12 @@ COMMON_FIELDS: dict[str, Key] = {
     "seed": Key(
         validate.whole_number(0), {"type": "integer", "minimum": 0}, "passed as --seed if declared"
     ),
+    "knobs": Key(
+        validate.one_of("certain", "likely"),
+        {"enum": ["certain", "likely"]},
+        "which detected knobs (--list) are passed: only certain ones, or likely ones too",
+        "certain",
+    ),
     "retries": Key(
         validate.whole_number(0),
         {"type": "integer", "minimum": 0},
@@ -210,6 +216,12 @@ JOB_FIELDS: dict[str, Key] = {
             "additionalProperties": {"type": "string", "pattern": "^-"},
         },
         "the script's own name for a standard flag ({epochs: --num_train_epochs})",
+    ),
+    "args_prefix": Key(
+        validate.text_list,
+        _TEXT_LIST,
+        "what comes before every flag, such as a subcommand (fit); [] for none",
+        "detected (LightningCLI: fit)",
     ),
     "headline": Key(
         validate.text, _TEXT, "the metric shown first in tables", "accuracy, f1, ... r2, rmse"

@@ -94,6 +94,9 @@ class RayBackend:
             )
         else:
             ray.init(
+                # Not None: that joins whatever cluster runs on this machine (`ray start`,
+                # another run's), where --cpus means nothing and its nodes come and go.
+                address="local",
                 num_cpus=cpus,
                 include_dashboard=False,
                 runtime_env=runtime_env,

@@ -19,13 +19,20 @@ KEYS = {"CPU": "cpus", "GPU": "gpus", "memory": "memory"}
 
 def needs(job: PlannedJob) -> dict[str, float]:
     """The job's request in Ray's resource names (what a node's `Resources` lists)."""
-    asked = {"CPU": float(job.cpus), "GPU": job.gpus, **dict(job.resources)}
+    asked = {
+        "CPU": float(job.cpus),
+        "GPU": job.gpus,
+        "memory": float(job.memory or 0),
+        **dict(job.resources),
+    }
     return {name: amount for name, amount in asked.items() if amount > 0}
 
 
 def task_options(job: PlannedJob) -> dict[str, object]:
     """The job's request as `ray.remote(...).options(...)` takes it."""
     options: dict[str, object] = {"num_cpus": job.cpus, "num_gpus": job.gpus}
+    if job.memory:  # bytes; Ray places by it and enforces nothing (memory_limit does)
+        options["memory"] = job.memory
     if job.resources:
         options["resources"] = dict(job.resources)
     return options

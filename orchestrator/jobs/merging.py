@@ -33,7 +33,16 @@ def merge(
     specs: dict[str, JobSpec] = {
         s.id: s
         for s in (
-            JobSpec(id=d.job_id, script=d.path, flags=d.flags, error=d.error, origin=(d.path,))
+            JobSpec(
+                id=d.job_id,
+                script=d.path,
+                flags=d.flags,
+                error=d.error,
+                knobs=d.knobs,
+                knob_notes=d.knob_notes,
+                args_prefix=d.args_prefix,
+                origin=(d.path,),
+            )
             for d in discovered
         )
     }
@@ -101,9 +110,25 @@ def _apply(spec: JobSpec, config: Config, job: JobConfig | None, base: Path) -> 
     changes: dict[str, object] = {}
     if "script" in fields:
         script = inspect_script(base / fields["script"], spec.id, fields["script"])
-        changes.update(script=script.path, flags=script.flags, error=script.error, command=None)
+        changes.update(
+            script=script.path,
+            flags=script.flags,
+            error=script.error,
+            command=None,
+            knobs=script.knobs,
+            knob_notes=script.knob_notes,
+            args_prefix=script.args_prefix,
+        )
     if "command" in fields:
-        changes.update(command=fields["command"], script=None, flags=(), error=None)
+        changes.update(
+            command=fields["command"],
+            script=None,
+            flags=(),
+            error=None,
+            knobs=(),
+            knob_notes=(),
+            args_prefix=(),
+        )
     args = fields.get("args")
     if isinstance(args, dict):
         changes["params"] = tuple(args.items())
@@ -117,6 +142,10 @@ def _apply(spec: JobSpec, config: Config, job: JobConfig | None, base: Path) -> 
         changes["retry"] = replace(spec.retry, **retry)
     if "flag_names" in fields:
         changes["flag_names"] = tuple(fields["flag_names"].items())
+    if "knobs" in fields:
+        changes["knob_level"] = fields["knobs"]
+    if "args_prefix" in fields:
+        changes["args_prefix"] = fields["args_prefix"]
     changes["env"] = tuple(env.items())
     # A key of `defaults:` is found as `defaults.<key>`, the way its error names it.
     where = {f"defaults.{key}": place for key, place in config.defaults_where.items()}

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.models import STANDARD_FLAGS, JobSpec, Plan, PlannedJob
-from orchestrator.plan import declared_flag
+from orchestrator.models import KNOB_NAMES, STANDARD_FLAGS, JobSpec, Knob, Plan, PlannedJob
+from orchestrator.plan import declared_flag, knob_for
 from orchestrator.report.console import make_console
 from orchestrator.resources import Needs, held, shared
 from orchestrator.secrets import mask, redact
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
+    from rich.console import Console
+
     from orchestrator.decide import Decisions
     from orchestrator.studies import StudyPreview
 
@@ -32,9 +34,21 @@ def flag_letters(spec: JobSpec) -> str:
     """`O E F S` for the standard flags a script accepts, `.` where it does not."""
     if spec.command is not None:
         return "command"
-    return " ".join(
-        name[0].upper() if declared_flag(spec, name) else "." for name in STANDARD_FLAGS
-    )
+    return " ".join(name[0].upper() if knob_for(spec, name) else "." for name in STANDARD_FLAGS)
+
+
+def _knob_comments(console: Console, job: PlannedJob) -> None:
+    """How a script that speaks its own dialect gets its knobs, as comments (--dry-run)."""
+    if job.knobs_missing or any(k.source != "declared" for k in job.knobs):
+        from orchestrator.report.knob_view import knob_lines
+
+        for line in knob_lines(job):
+            console.print(f"[dim]# {escape(line)}[/]")
+
+
+def _has_knobs(spec: JobSpec) -> bool:
+    """Whether the script takes a knob in its own dialect, or says why it lacks one."""
+    return bool(spec.knobs or spec.knob_notes or spec.args_prefix)
 
 
 def list_jobs(
@@ -59,21 +73,30 @@ def list_jobs(
         "    [dim]flags: O=--output-dir E=--epochs F=--folds S=--seed[/]"
     )
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column in ("job", "script", "flags", "tags", "notes"):
+    # Only where some script speaks its own dialect: the standard flags need no translation.
+    dialects = any(_has_knobs(spec) for spec in specs)
+    if dialects:
+        from orchestrator.report import knob_view
+    for column in ("job", "script", "flags", "tags", "notes", *(["knobs"] * dialects)):
         table.add_column(column)
     for spec in specs:
         notes = (spec.error and f"{spec.error}: not run") or ("optional" if spec.optional else "")
-        table.add_row(
+        cells = [
             escape(spec.id),
             escape(spec.script or shlex.join(spec.command or ())),
             "—" if spec.error else flag_letters(spec),
             escape(" ".join(spec.tags)),
             f"[red]{escape(notes)}[/]" if spec.error else escape(notes),
-        )
+        ]
+        if dialects:
+            cells.append(escape(knob_view.knob_text(spec)))
+        table.add_row(*cells)
     console.print(table)
 
 
 def _spec_json(spec: JobSpec, learned: Needs | None) -> dict[str, Any]:
+    from orchestrator.report import knob_view  # JSON only: a table shows knobs rarely
+
     return {
         "id": spec.id,
         "script": spec.script,
@@ -82,6 +105,8 @@ def _spec_json(spec: JobSpec, learned: Needs | None) -> dict[str, Any]:
         "standard_flags": {
             n: declared_flag(spec, n) for n in STANDARD_FLAGS if declared_flag(spec, n)
         },
+        "knobs": [knob_view.knob_json(spec, name) for name in KNOB_NAMES],
+        "args_prefix": list(spec.args_prefix),
         "tags": list(spec.tags),
         "optional": spec.optional,
         "enabled": spec.enabled,
@@ -139,6 +164,7 @@ def show_plan(
             console.print(f"[red]# not run: {escape(job.not_runnable)}[/]")
             continue
         action, reason = decision(job.id, decisions)
+        _knob_comments(console, job)
         if verbose:
             for name, value in shown_env(job).items():
                 console.print(f"[dim]#   {escape(name)}={escape(value)}[/]")
@@ -216,6 +242,16 @@ def graph_levels(plan: Plan) -> dict[str, int]:
     return levels
 
 
+def knob_dict(knob: Knob) -> dict[str, str]:
+    return {
+        "knob": knob.name,
+        "spelling": knob.spelling,
+        "style": knob.style,
+        "source": knob.source,
+        "confidence": knob.confidence,
+    }
+
+
 def _plan_json(
     plan: Plan,
     decisions: Decisions,
@@ -258,6 +294,8 @@ def _plan_json(
                     zip(("action", "reason"), decision(job.id, decisions), strict=True)
                 ),
                 "not_runnable": job.not_runnable,
+                "knobs": [knob_dict(k) for k in job.knobs],
+                "knobs_missing": dict(job.knobs_missing),
                 **({"study": _study_json(job, studies[job.id])} if job.id in studies else {}),
             }
             for job in plan.jobs

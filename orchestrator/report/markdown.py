@@ -21,6 +21,7 @@ from orchestrator.models import Status
 from orchestrator.report.logs import tail_lines
 from orchestrator.report.resource_chart import resource_charts
 from orchestrator.report.resources import (
+    JobUsage,
     methods_note,
     resource_cells,
     resource_columns,
@@ -124,8 +125,9 @@ def _document(
     jobs = summary.jobs
     note = _shrunk_note(step)
     links = mlflow_links(summary)
-    parts = [verdict(summary), "", *([note, ""] if note else []), *job_table(jobs, links)]
     usages = usages_by_job(jobs)
+    table = job_table(jobs, usages, links)
+    parts = [verdict(summary), "", *([note, ""] if note else []), *table]
     if usages:
         parts += ["", methods_note(list(usages.values()))]
     if step.charts:
@@ -146,7 +148,7 @@ def _table_only(summary: RunSummary, limit: int) -> str:
     Rows keep the table's order; what is left out is counted in the note. Only a limit too
     small for the verdict itself cuts text mid-line, to keep the promise of `limit` bytes.
     """
-    table_head, job_rows = _job_rows(summary.jobs)
+    table_head, job_rows = _job_rows(summary.jobs, usages_by_job(summary.jobs))
     rows = [(is_failure(job), row) for job, row in job_rows]
     head = [verdict(summary), ""]
     # The note is sized for the largest counts it can hold, so it still fits once written.
@@ -207,8 +209,13 @@ def job_table_head(resources: Sequence[str]) -> tuple[str, str]:
     return "| " + " | ".join(names) + " |", "|" + "|".join(aligns) + "|"
 
 
-def job_table(jobs: Sequence[JobRecord], links: Mapping[str, str] | None = None) -> list[str]:
-    head, rows = _job_rows(jobs, links)
+def job_table(
+    jobs: Sequence[JobRecord],
+    usages: Mapping[str, JobUsage],
+    links: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The job table, with the jobs' figures from `usages_by_job`."""
+    head, rows = _job_rows(jobs, usages, links)
     return [*head, *(row for _, row in rows)]
 
 
@@ -223,12 +230,13 @@ def mlflow_links(summary: RunSummary) -> dict[str, str]:
 
 
 def _job_rows(
-    jobs: Sequence[JobRecord], links: Mapping[str, str] | None = None
+    jobs: Sequence[JobRecord],
+    usages: Mapping[str, JobUsage],
+    links: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, str], list[tuple[JobRecord, str]]]:
     """The table's header and one row per job; a sweep's trials are folded into its row
     (the sweep table has them), their resources counted in it; a job's name links to its
     MLflow run when `links` has it."""
-    usages = usages_by_job(jobs)
     columns = resource_columns(usages.values())
     trials: dict[str, list[JobRecord]] = {}
     for job in jobs:
