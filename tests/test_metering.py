@@ -221,3 +221,15 @@ def test_memory_cgroups_of_a_dead_orchestrator_are_removed_at_the_next_start() -
     made.close()
     assert not stale.parent.exists()
     assert not (home / f"train-orch.{os.getpid()}").exists()  # and ours went at close
+
+
+@linux
+def test_a_small_job_is_not_given_the_orchestrators_own_peak(tmp_path: Path) -> None:
+    """posix_spawn (vfork) hands the spawner's RSS high-water mark to the job as its
+    ru_maxrss at exec: a tiny job spawned by a big orchestrator is still tiny."""
+    ballast = bytearray(b"x") * (400 * MB)  # this process's peak, far above the job's
+    script = "held = bytearray(b'x') * 20_000_000"
+    status, usage = _measure([sys.executable, "-c", script], cgroups=False)
+    assert status == 0 and len(ballast) == 400 * MB
+    assert usage.peak_memory_bytes is not None
+    assert usage.peak_memory_bytes < 100 * MB

@@ -23,16 +23,13 @@ them (see `Schedule`).
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from orchestrator.execute import kernel_files
 from orchestrator.execute.procfs import children_of
-
-if TYPE_CHECKING:
-    import resource
 
 #: Clock ticks per second, the unit of /proc/<pid>/stat's CPU times; bytes per page.
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -226,7 +223,10 @@ class TreeSampler:
             cpu = max(cpu, leader.ru_utime + leader.ru_stime + self._gone[0])
             read = max(read, leader.ru_inblock * 512 + self._gone[1])
             written = max(written, leader.ru_oublock * 512 + self._gone[2])
-            if self._memory:
+            # A leader started by posix_spawn (vfork) inherits, at exec, our own RSS
+            # high-water mark as its ru_maxrss: only a figure above ours is its own.
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if self._memory and leader.ru_maxrss > own:
                 peak = max(peak or 0, leader.ru_maxrss * 1024)
         return TreeFigures(cpu, peak, read, written)
 
