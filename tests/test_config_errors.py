@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
-from conftest import Project
+from conftest import SHIM, Project
 
 CASES = {
     "yaml syntax": (
@@ -91,6 +95,35 @@ def test_missing_config_file(project: Project) -> None:
     result = project.run("--list", "--config", "nope.yaml")
     assert result.returncode == 2
     assert "error: nope.yaml: config file not found" in result.stderr
+
+
+def test_a_directory_given_as_config_is_refused_by_name(project: Project) -> None:
+    project.script("training/train_a.py")
+    (project.root / "nightly").mkdir()
+    result = project.run("--list", "--config", "nightly")
+    assert result.returncode == 2
+    assert "error: nightly: is a directory, not a config file" in result.stderr
+
+
+def test_a_config_from_a_pipe_is_read_like_a_file(project: Project) -> None:
+    """`--config <(generate-jobs)`: bash hands over /dev/fd/63, a pipe, not a file."""
+    project.script("training/train_a.py")
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            '"$0" "$1" --list --config <(printf "jobs:\\n  a:\\n    folds: 1\\n")',
+            sys.executable,
+            str(SHIM),
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert re.search(r"error: /dev/fd/\d+:3:5: jobs.a.folds: must be at least 2", result.stderr)
 
 
 def test_non_utf8_config(project: Project) -> None:

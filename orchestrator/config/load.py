@@ -3,6 +3,9 @@ and laid over the files before it."""
 
 from __future__ import annotations
 
+import os
+import select
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import field
 from pathlib import Path
@@ -111,8 +114,11 @@ def config_files(
     explicit = []
     for name in extra:
         path = Path(name) if Path(name).is_absolute() else base / name
-        if not path.is_file():
+        # Not `is_file()`: `--config <(generate-jobs)` is a pipe, and reads as well.
+        if not path.exists():
             raise ConfigError(name, "config file not found")
+        if path.is_dir():
+            raise ConfigError(name, "is a directory, not a config file")
         explicit.append(path)
     return [*found, *explicit], explicit
 
@@ -126,7 +132,7 @@ def _display(path: Path, base: Path) -> str:
 
 def _read(path: Path, display: str) -> Document:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise ConfigError(
@@ -135,6 +141,29 @@ def _read(path: Path, display: str) -> Document:
     except OSError as exc:
         raise ConfigError(display, f"cannot read: {exc.strerror}") from None
     return parse(display, text)
+
+
+def _read_text(path: Path) -> str:
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        data = handle.read() if stat.S_ISREG(os.fstat(fd).st_mode) else _drain(fd)
+    # Universal newlines, as text mode reads them.
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _drain(fd: int) -> bytes:
+    """A pipe (`--config <(producer)`, a FIFO) is read in waits of a fraction of a second.
+    A Ctrl-C that lands just before a blocking read would otherwise go unheard until the
+    producer writes: CPython runs a signal's handler between bytecodes, and a read blocked
+    in C has none. A wait that times out comes back to them."""
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.25)
+        if ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
 
 
 def _validate(doc: Document, base: Path) -> tuple[dict[str, Value], dict[str, JobConfig]]:
