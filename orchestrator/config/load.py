@@ -156,7 +156,7 @@ def _drain(fd: int) -> bytes:
     A Ctrl-C that lands just before a blocking read would otherwise go unheard until the
     producer writes: CPython runs a signal's handler between bytecodes, and a read blocked
     in C has none. A wait that times out comes back to them."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         ready, _, _ = select.select([fd], [], [], 0.25)
         if ready:
