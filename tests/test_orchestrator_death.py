@@ -22,6 +22,7 @@ import pytest
 from conftest import SHIM, Project, alive
 
 from orchestrator.execute.descendants import ORPHAN_CHECK_EVERY
+from orchestrator.execute.watchdog import watching
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc to find the processes"
@@ -220,3 +221,24 @@ def test_a_daemon_of_a_job_is_stopped_once_the_orchestrator_found_it(project: Pr
     finally:
         if alive(daemon):
             os.kill(daemon, signal.SIGKILL)
+
+
+def test_leaving_the_watched_block_with_a_job_running_stops_the_job(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A Ray worker told to stop (SIGTERM, its SIGKILL moments later) unwinds through
+    `watching()` with its attempt still running. Saying `bye` then left the job running,
+    unwatched, once the SIGKILL came; the watchdog stops it instead, SIGTERM first."""
+    job = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        with pytest.raises(SystemExit), watching() as dog:
+            assert dog is not None
+            dog.started("a", job.pid, 5.0, None)
+            raise SystemExit(1)
+        assert job.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        job.kill()
+        job.wait()
+    assert f"stopping 1 job group(s): {job.pid}" in capfd.readouterr().err

@@ -9,10 +9,12 @@ parent: the raylet of the node that started the worker.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is part of .[dev]")
 from ray.cluster_utils import Cluster  # noqa: E402 -- only once ray is known to import
 
 MiB = 1 << 20
+KILL_CHILDREN = "RAY_kill_child_processes_on_worker_exit"
 #: How much of a node id an attempt records.
 NODE_ID_DIGITS = 12
 
@@ -72,6 +75,11 @@ class Nodes:
 
 @pytest.fixture(scope="module")
 def nodes() -> Iterator[Nodes]:
+    # A worker that exits cleanly SIGKILLs its direct children, a job's leader among
+    # them, unless a cluster turns that off: ours does, for these tests to show that
+    # the orchestrator's own watchdog stops jobs, whole groups, with their grace.
+    saved = os.environ.get(KILL_CHILDREN)
+    os.environ[KILL_CHILDREN] = "false"
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 0, "memory": 256 * MiB, "include_dashboard": False},
@@ -84,6 +92,10 @@ def nodes() -> Iterator[Nodes]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+        if saved is None:
+            os.environ.pop(KILL_CHILDREN, None)
+        else:
+            os.environ[KILL_CHILDREN] = saved
 
 
 def short(node: Any) -> str:
@@ -106,6 +118,10 @@ def start_on_cluster(project: Project, nodes: Nodes, *args: str) -> subprocess.P
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def where(project: Project, job_id: str) -> dict[str, int]:
@@ -227,6 +243,28 @@ def test_a_lost_node_is_node_lost_and_the_retry_runs_on_a_node_that_can_take_it(
         "job stranded: needs pool2 1, but no Ray node has that "
         "(the most on one of 4 nodes: pool2 0)"
     )
+
+
+def test_a_worker_told_to_stop_does_not_leave_its_job_running(
+    project: Project, nodes: Nodes
+) -> None:
+    """Ray stops a worker with SIGTERM and, moments later, SIGKILL (its node going away,
+    its memory monitor). A worker that got to unwind between the two told its watchdog
+    all was well, and its job ran on, unwatched: seen in CI under load."""
+    project.script("training/train_told.py", STREAMER)
+    project.config("configs/jobs.yaml", "jobs:\n  told: {retries: 1, retry_delay: 0}\n")
+    proc = start_on_cluster(project, nodes)
+    log = project.root / "logs/told.log"
+    wait_for(lambda: log.exists() and "line 5\n" in log.read_text())
+    job = where(project, "told")["pid"]
+    worker = parent_of(job)
+    os.kill(worker, signal.SIGTERM)  # and no SIGKILL: as if it never came in time
+    wait_for(lambda: not alive(job), timeout=30)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    lost, retried = project.jobs()["told"]["attempts"]
+    assert (lost["error"], retried["status"]) == ("node_lost", "succeeded")
+    assert "its Ray worker died" in log.read_text()
 
 
 def test_ctrl_c_on_a_cluster_stops_every_job_and_frees_every_node(

@@ -54,6 +54,18 @@ class Helper:
             self._popen.wait()
         HELPERS.discard(self.pid)
 
+    def hand_over(self) -> None:
+        """Close its input and leave it running: it has work to finish on its own."""
+        assert self._popen.stdin is not None
+        with contextlib.suppress(OSError):
+            self._popen.stdin.close()
+        _HANDED_OVER.append(self._popen)
+
+
+#: Helpers left running (`Helper.hand_over`), kept from the garbage collector, which
+#: would warn that they still run.
+_HANDED_OVER: list[subprocess.Popen[bytes]] = []
+
 
 class Spawned:
     """A started child: its pid, and how to reap it (the Popen object owns its status)."""

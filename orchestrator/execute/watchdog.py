@@ -7,7 +7,9 @@ We write `+<pgid> <grace> [<cgroup>]` when a job's group starts and `-<pgid>` wh
 over, a few bytes per job. At a normal end we write `bye` and it exits. If the pipe
 reaches end-of-file without `bye`, we died: it SIGTERMs every group still listed, waits
 each one's grace, SIGKILLs what is left, then kills each listed attempt's cgroup, and
-exits.
+exits. We leave that way too when we end with a job still running (an exception on its
+way out, a Ray worker told to stop with SIGTERM moments before its SIGKILL): `bye` then
+would leave the job running unwatched.
 
 A descendant that left its job's group (a `setsid` daemon) is in the attempt's cgroup
 where there is one (see descendants.py), so it dies too. Without cgroups, the orphan
@@ -60,7 +62,13 @@ class Watchdog:
         return self._launched.get(key)
 
     def close(self) -> None:
-        """The run is over: the watchdog has nothing to do and exits."""
+        """The run is over: the watchdog has nothing to do and exits. If a job is still
+        running, the watchdog stops it as if we had died. We do not wait for that: the
+        jobs' leaders are our children, and while we wait nobody reaps them, so they
+        would look alive to it for all their grace."""
+        if self._keys and not self._broken:
+            self._helper.hand_over()
+            return
         self._send("bye\n")
         self._helper.finish(EXIT_WAIT)
 
@@ -118,7 +126,7 @@ def main() -> None:
         follow(groups, line)
     if groups:
         print(
-            f"watchdog: the orchestrator died; stopping {len(groups)} job group(s): "
+            f"watchdog: the orchestrator is gone; stopping {len(groups)} job group(s): "
             + " ".join(map(str, groups)),
             file=sys.stderr,
             flush=True,
