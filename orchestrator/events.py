@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.models import Attempt, JobResult, Plan, PlannedJob
+from orchestrator.usage import UsageSoFar
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,15 @@ class JobFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageRead:
+    """What the running attempts use now, by job id. Read only while a live view shows it
+    (the scheduler's `usage_every`): a run nobody watches pays nothing for it."""
+
+    running: tuple[tuple[str, UsageSoFar], ...]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Halted:
     """The run stops early (a signal, --fail-fast): nothing new starts."""
 
@@ -71,7 +81,14 @@ class RunFinished:
 
 
 Event = (
-    RunStarted | AttemptStarted | AttemptEnded | SweepStarted | JobFinished | Halted | RunFinished
+    RunStarted
+    | AttemptStarted
+    | AttemptEnded
+    | SweepStarted
+    | JobFinished
+    | UsageRead
+    | Halted
+    | RunFinished
 )
 
 

@@ -122,14 +122,16 @@ def _run_locked(
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     sinks += [
         CacheRecorder(plan, decisions, base, run_id),
-        ConsoleReporter(options.verbosity, github=github),
+        reporter := ConsoleReporter(options.verbosity, github=github),
     ]
     if backend is None:  # Ray's jobs hold their descriptors on their own nodes
         plan = _fit_to_descriptors(plan)
     session = tracked and tracked(plan, run_id, header, decisions.resumed)
     sinks += [session] if session else []
     sink = Fanout(*sinks)
-    scheduler = Scheduler(plan, sink, decisions.reused, sweeps, backend)
+    scheduler = Scheduler(
+        plan, sink, decisions.reused, sweeps, backend, usage_every=reporter.usage_every
+    )
     if session:  # each job started with its MLflow run's variables
         scheduler.backend = session.backend(scheduler.backend)
     with scheduler.handling_signals():

@@ -70,3 +70,18 @@ def out_of_memory(usage: Usage) -> str:
     if usage.memory_limit_bytes is not None:
         return f"over memory_limit {format_bytes(usage.memory_limit_bytes)}{peak}"
     return f"killed by the OOM killer{peak}"
+
+
+@frozen_dataclass
+class UsageSoFar:
+    """A running attempt's figures now, for the live view: read from the same counters
+    its final `Usage` comes from (its cgroups, else the sampler's last look)."""
+
+    #: Seconds from the attempt's start to when `cpu_s` was read (a sampler's last look).
+    wall_s: float
+    #: User + system CPU seconds of its processes so far.
+    cpu_s: float | None = None
+    #: Bytes its processes hold now (the cgroup's charge, or the last look's PSS sum).
+    memory_bytes: int | None = None
+    #: The most they held so far, by the same measure.
+    peak_memory_bytes: int | None = None

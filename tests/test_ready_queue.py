@@ -17,6 +17,7 @@ from orchestrator.execute.scheduler import Scheduler
 from orchestrator.models import JobSpec, Plan, PlannedJob, RetryPolicy, RunOptions, Status
 from orchestrator.plan import build_plan
 from orchestrator.resources import Pool
+from orchestrator.usage import UsageSoFar
 
 
 def plan_of(
@@ -303,6 +304,9 @@ class FakeBackend:
 
     def close(self) -> None:
         pass
+
+    def usage_so_far(self) -> dict[str, UsageSoFar]:
+        return {}
 
 
 class Recorder:

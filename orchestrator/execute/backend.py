@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from orchestrator.execute.ending import ProcessEnd
 from orchestrator.execute.supervisor import Supervisor
 from orchestrator.models import PlannedJob
 from orchestrator.plan import JOB_ID_VAR
+from orchestrator.usage import UsageSoFar
 
 
 class Backend(Protocol):
@@ -15,6 +17,7 @@ class Backend(Protocol):
 
     `start` returns at once; `wait` hands back the attempts that ended, by job id: at
     least one, unless `wake` was called (from a signal handler) or the timeout passed.
+    `usage_so_far`: what the running attempts use now, by job id, those it can tell.
     """
 
     def start(self, job: PlannedJob, header: str, *, fresh_log: bool) -> None: ...
@@ -24,6 +27,7 @@ class Backend(Protocol):
     def cancel_all(self) -> None: ...
     def kill_all(self) -> None: ...
     def close(self) -> None: ...
+    def usage_so_far(self) -> Mapping[str, UsageSoFar]: ...
 
 
 class LocalBackend:
@@ -65,3 +69,6 @@ class LocalBackend:
 
     def close(self) -> None:
         self.supervisor.close()
+
+    def usage_so_far(self) -> Mapping[str, UsageSoFar]:
+        return self.supervisor.usage_so_far()

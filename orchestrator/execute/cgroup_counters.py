@@ -48,6 +48,12 @@ def peak_memory_v1(cgroup: str) -> int | None:
     return int(text) if text is not None and text.strip().isdigit() else None
 
 
+def memory_now_v1(cgroup: str) -> int | None:
+    """What a v1 memory cgroup is charged now (`memory.usage_in_bytes`)."""
+    text = _read(f"{cgroup}/memory.usage_in_bytes")
+    return int(text) if text is not None and text.strip().isdigit() else None
+
+
 def oom_kills_v1(cgroup: str) -> int | None:
     """Processes the OOM killer has killed in a v1 memory cgroup (`memory.oom_control`)."""
     control = _keyed(f"{cgroup}/memory.oom_control")

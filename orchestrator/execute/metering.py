@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.execute.cgroup_counters import cpu_seconds_v2
+from orchestrator.execute.cgroup_counters import cpu_seconds_v2, memory_now_v1, peak_memory_v1
 from orchestrator.execute.descendants import CGROUP_VAR
 from orchestrator.execute.gpu_usage import GpuWatcher
 from orchestrator.execute.memory_cgroups import MemoryCgroups, MemorySlot
@@ -36,7 +36,7 @@ from orchestrator.execute.tree_sampler import (
     process_tree,
     timed,
 )
-from orchestrator.usage import Method, Usage, mean_cpu_percent
+from orchestrator.usage import Method, Usage, UsageSoFar, mean_cpu_percent
 
 if TYPE_CHECKING:
     import resource
@@ -149,6 +149,12 @@ class Metering:
                 over.append(key)
         return over
 
+    def so_far(self) -> dict[str, UsageSoFar]:
+        """Each running attempt's figures now, for the live view: a few counter files per
+        attempt where cgroups count, else the sampler's last look (nothing is read)."""
+        now = time.monotonic()
+        return {key: _so_far(measured, now) for key, measured in self._running.items()}
+
     def end(self, key: str, leader: resource.struct_rusage | None, wall_s: float) -> Usage | None:
         """The attempt is over and its leader reaped (with `leader`, its rusage): its
         figures. None if it was never begun."""
@@ -195,6 +201,24 @@ def members_of(cgroup: str | None, leader: int) -> Callable[[], set[int]]:
     if cgroup is not None:
         return lambda: cgroup_members(cgroup)
     return lambda: process_tree(leader)
+
+
+def _so_far(measured: _Measured, now: float) -> UsageSoFar:
+    """The attempt's figures now; those of the sampler are as of its last look, and the
+    figure's time says so (the view's CPU % is a difference over that time)."""
+    sampler, slot = measured.sampler, measured.slot
+    cpu = _cgroup_cpu(measured)
+    if cpu is None and sampler is not None and measured.schedule is not None:
+        cpu, now = sampler.cpu_s, measured.schedule.last
+    memory = peak = None
+    if slot is not None:  # the kernel's count, less what earlier attempts left charged
+        charged = memory_now_v1(slot.path)
+        highest = peak_memory_v1(slot.path)
+        memory = None if charged is None else max(0, charged - slot.charged_before)
+        peak = None if highest is None else max(0, highest - slot.charged_before)
+    elif sampler is not None:
+        memory, peak = sampler.last_pss, sampler.peak_pss
+    return UsageSoFar(now - measured.started, cpu, memory, peak)
 
 
 def _cgroup_cpu(measured: _Measured) -> float | None:

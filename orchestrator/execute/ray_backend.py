@@ -32,7 +32,7 @@ from orchestrator.execute import ray_placement
 from orchestrator.execute.ending import ProcessEnd
 from orchestrator.execute.ray_task import LogSink, run_attempt
 from orchestrator.models import PlannedJob
-from orchestrator.usage import Usage
+from orchestrator.usage import Usage, UsageSoFar
 
 INSTALL = 'pip install "training-orchestrator[ray]"'
 NODE_LOST = "node_lost"
@@ -255,6 +255,10 @@ class RayBackend:
 
     def close(self) -> None:
         self.ray.shutdown()
+
+    def usage_so_far(self) -> dict[str, UsageSoFar]:
+        """None here: a job's figures are measured on its node and come with its end."""
+        return {}
 
 
 def _unpack(data: bytes, directory: Path) -> None:

@@ -26,6 +26,7 @@ from orchestrator.events import (
     EventSink,
     Halted,
     JobFinished,
+    UsageRead,
 )
 from orchestrator.execute.backend import Backend, LocalBackend
 from orchestrator.execute.ending import ProcessEnd, attempt_status, why_it_ended
@@ -67,7 +68,11 @@ class Scheduler:
         reused: Mapping[str, ReusedResult] | None = None,
         sweeps: Callable[[PlannedJob], SweepRunner] | None = None,
         backend: Backend | None = None,
+        *,
+        usage_every: float | None = None,
     ) -> None:
+        """`usage_every`: seconds between read-outs of what running attempts use (a
+        `UsageRead` event), for a live view; None reads nothing."""
         self.plan = plan
         self.sink = sink
         self.reused = reused or {}
@@ -93,6 +98,8 @@ class Scheduler:
         self._stager = Stager(plan.output_root, ahead=spare_core, max_workers=plan.max_workers)
         self._signals = 0
         self._interrupted: int | None = None
+        self._usage_every = usage_every
+        self._usage_due = time.monotonic()
 
     def run(self) -> RunOutcome:
         """Run every job; call inside `handling_signals()` so Ctrl-C stops it cleanly."""
@@ -154,6 +161,7 @@ class Scheduler:
             ended += self.backend.wait(0.0 if ended else self._seconds_to_next_wake())
             while self._signalled:
                 self._on_signal(self._signalled.popleft())
+            self._read_usage()
             done = [(self._queue.ended(job_id), outcome) for job_id, outcome in ended]
             started_early: list[AttemptStarted] = []
             if done and all(self._recording_cannot_change_next(*item) for item in done):
@@ -195,10 +203,21 @@ class Scheduler:
             for wait in (
                 self._queue.seconds_to_next_retry(now),
                 self._sweeps.seconds_to_poll(now, self._queue.running),
+                None if self._usage_every is None else self._usage_due - now,
             )
             if wait is not None
         ]
         return max(0.0, min(waits)) if waits else None
+
+    def _read_usage(self) -> None:
+        """Tell what the running attempts use now, when a read-out is due."""
+        now = time.monotonic()
+        if self._usage_every is None or now < self._usage_due:
+            return
+        self._usage_due = now + self._usage_every
+        running = self.backend.usage_so_far()
+        if running:
+            self.sink.emit(UsageRead(tuple(running.items()), time.time()))
 
     def _poll_progress(self) -> None:
         """Stop the running trials the pruner gives up on."""

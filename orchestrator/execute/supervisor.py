@@ -31,7 +31,7 @@ from orchestrator.execute.metering import Metering
 from orchestrator.execute.orphan_watch import OrphanWatch
 from orchestrator.execute.signals import signal_group
 from orchestrator.execute.spawn import Spawned, default_sigchld, spawn
-from orchestrator.usage import Usage
+from orchestrator.usage import Usage, UsageSoFar
 
 
 class Supervisor:
@@ -212,6 +212,10 @@ class Supervisor:
             for done, outcome in self.wait():
                 if done == key:
                     return outcome
+
+    def usage_so_far(self) -> dict[str, UsageSoFar]:
+        """What each running attempt uses now (see `Metering.so_far`); none unmeasured."""
+        return self._metering.so_far() if self._metering is not None else {}
 
     def close(self) -> None:
         """Release the selector; kill whatever descendant of a job is still around."""

@@ -164,6 +164,13 @@ class TreeSampler:
         self._gone = (0.0, 0, 0)
         self._most = (0.0, 0, 0)
         self.peak_pss: int | None = None
+        #: The last look's PSS sum (None before the first, or when memory is not sampled).
+        self.last_pss: int | None = None
+
+    @property
+    def cpu_s(self) -> float:
+        """The processes' CPU seconds at the last look (the live view's figure)."""
+        return self._most[0]
 
     def look(self) -> int | None:
         """Look at the processes now: their PSS together (None unless measuring memory)."""
@@ -199,6 +206,7 @@ class TreeSampler:
         )
         if self._memory:
             self.peak_pss = max(self.peak_pss or 0, pss)
+            self.last_pss = pss
             return pss
         return None
 
@@ -259,6 +267,11 @@ class Schedule:
         self.due = now + self._wait
         #: The longest time between two looks so far: how short a spike may go unseen.
         self.longest = 0.0
+
+    @property
+    def last(self) -> float:
+        """When the last look ended (the start, before the first): what it saw is as of then."""
+        return self._last
 
     def looked(self, now: float, cost: float) -> None:
         """A look ended at `now` after `cost` CPU seconds; plan the next."""

@@ -27,6 +27,7 @@ from orchestrator.events import (
     RunFinished,
     RunStarted,
     SweepStarted,
+    UsageRead,
 )
 from orchestrator.execute.procfs import boot_id, start_time
 from orchestrator.models import Status
@@ -71,7 +72,7 @@ class Journal:
         self._broken = False
 
     def emit(self, event: Event) -> None:
-        if self._broken:
+        if self._broken or isinstance(event, UsageRead):  # the live view's; the end has it
             return
         try:
             records = _records(event, self.header)

@@ -25,21 +25,26 @@ from orchestrator.events import (
     RunFinished,
     RunStarted,
     SweepStarted,
+    UsageRead,
 )
 from orchestrator.models import Attempt, JobResult, Plan, PlannedJob, Status
 from orchestrator.report.console import STATUS_STYLE, make_console, print_warning
-from orchestrator.report.final_table import final_table, headline
+from orchestrator.report.final_table import final_table, headline, usage_cells
 from orchestrator.report.github import github_log_tail
 from orchestrator.report.listing import shown_command, shown_env
 from orchestrator.report.logs import tail
 from orchestrator.report.streams import LosableStream
 from orchestrator.report.summary import duration_text
+from orchestrator.report.usage_now import UsageNow
 from orchestrator.secrets import redact
 from orchestrator.studies import trial_budget
 from orchestrator.usage import format_bytes
 
 if TYPE_CHECKING:
     from orchestrator.events import Event
+
+#: Seconds between read-outs of what the running jobs use, while a live view shows them.
+USAGE_EVERY = 1.0
 
 
 class ConsoleReporter:
@@ -57,6 +62,14 @@ class ConsoleReporter:
         self.live: LiveView | None = None
         #: When each sweep opened its study: its line shows the time since then.
         self.sweeps_started: dict[str, float] = {}
+        #: Whether a finished job's line has had figures: the lines after it keep room.
+        self.measured = False
+
+    @property
+    def usage_every(self) -> float | None:
+        """How often the run should tell what its running jobs use (`UsageRead`): only a
+        live view shows it, so a plain or quiet run reads nothing."""
+        return None if self.plain or self.verbosity < 0 else USAGE_EVERY
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RunFinished):
@@ -82,6 +95,8 @@ class ConsoleReporter:
             self._sweep_started(event)
         elif isinstance(event, JobFinished):
             self._finished(event.result)
+        elif isinstance(event, UsageRead) and self.live is not None:
+            self.live.usage.read(event)
         elif isinstance(event, Halted):
             self._line(event.at, f"[bold yellow]stopping[/]: {escape(event.why)}")
 
@@ -132,15 +147,19 @@ class ConsoleReporter:
         took = duration_text(self._took(result))
         failed = not result.status.ok
         log = f" · {result.job.log_path}" if failed else ""
+        memory, cpu = usage_cells(result.attempts)
+        self.measured = self.measured or bool(memory or cpu)
         if self.plain:
+            used = ", ".join(f for f in (memory and f"peak {memory}", cpu and f"cpu {cpu}") if f)
             self._line(
                 time.time(),
                 f"done   {escape(result.job.id)} {result.status.value} {took} "
-                f"{escape(headline(result))}{escape(log)}",
+                f"{f'({used}) ' if used else ''}{escape(headline(result))}{escape(log)}",
             )
         else:
+            used = f"{memory:>8} {cpu:>5}  " if self.measured else ""
             self.console.print(
-                f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  "
+                f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  {used}"
                 f"{escape(headline(result))}{escape(log)}"
             )
         if self.github and failed and result.status is not Status.SKIPPED:
@@ -222,6 +241,8 @@ class LiveView:
             job.id: trial_budget(job.sweep) for job in plan.jobs if job.sweep is not None
         }
         self.trials_done: Counter[str] = Counter()
+        #: What the running jobs use now, as the run last told (its `UsageRead` events).
+        self.usage = UsageNow()
         from rich.live import Live  # only a terminal gets one: plain runs never load it
 
         self._live = Live(
@@ -236,12 +257,14 @@ class LiveView:
 
     def started(self, event: AttemptStarted) -> None:
         self.running[event.job.id] = (event.job, event.at)
+        self.usage.forget(event.job.id)  # a retry's figures start again from nothing
 
     def sweep_started(self, event: SweepStarted) -> None:
         self.trials_expected[event.job.id] = event.left
 
     def finished(self, result: JobResult) -> None:
         self.running.pop(result.job.id, None)
+        self.usage.forget(result.job.id)
         if result.job.sweep is not None:  # its trials were counted; no more will come
             self.trials_expected[result.job.id] = self.trials_done[result.job.id]
             return
@@ -270,11 +293,13 @@ class LiveView:
         if eta is not None:
             status.append(f" · ~{_clock(eta)} left")
         rows = Table.grid(padding=(0, 2))
+        measured = bool(self.usage)
         for job, since in self.running.values():
             line = redact(last_line(Path(job.log_path)), job.secrets)
             rows.add_row(
                 Text(f"  {running_name(job)}"),  # Text: an id like `a[trial=3]` is not markup
                 _clock(time.time() - since),
+                *(Text(cell, justify="right") for cell in self.usage.cells(job.id) if measured),
                 Text(line, style="dim", overflow="ellipsis", no_wrap=True),
             )
         return Group(Columns([bar, status]), rows)

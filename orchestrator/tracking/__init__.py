@@ -29,6 +29,7 @@ from orchestrator.tracking import content
 from orchestrator.tracking.session import Session
 from orchestrator.tracking.settings import Tracking, resolve
 from orchestrator.tracking.worker import Worker
+from orchestrator.usage import UsageSoFar
 
 __all__ = ["TrackedRun", "Tracking", "resolve"]
 
@@ -178,3 +179,6 @@ class _TrackedBackend:
 
     def close(self) -> None:
         self.inner.close()
+
+    def usage_so_far(self) -> Mapping[str, UsageSoFar]:
+        return self.inner.usage_so_far()
