@@ -22,7 +22,14 @@ from orchestrator.jobs import forced, merge, select
 from orchestrator.models import AUTO, JobSpec, Plan, RunOptions, TrackingConfig
 from orchestrator.plan import build_plan
 from orchestrator.report import console, listing
-from orchestrator.resources import Needs, Pool, given_memory, memory_from_available, needs
+from orchestrator.resources import (
+    Needs,
+    Pool,
+    given_memory,
+    memory_from_available,
+    needs,
+    resource_warnings,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -192,7 +199,7 @@ def previous_durations(summary: Path) -> dict[str, float]:
 def main(options: RunOptions, base: Path) -> int:
     selection = load_selection(options, base)
     options = replace(options, force=selection.forced)
-    for warning in selection.warnings:
+    for warning in (*selection.warnings, *resource_warnings(selection.jobs, options)):
         console.print_warning(warning)
     if options.list_only:
         _preview_list(options, selection, base)

@@ -8,11 +8,12 @@ runs, rather than waiting forever in the ready queue.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 
 from orchestrator.errors import ConfigError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import set_at
-from orchestrator.models import AUTO, JobSpec, Plan, PlannedJob
+from orchestrator.models import AUTO, JobSpec, Plan, PlannedJob, RunOptions
 from orchestrator.run_summary.measured import Measured
 from orchestrator.usage import format_bytes
 
@@ -110,6 +111,33 @@ def check_memory_fits(spec: JobSpec, memory: int | None, pool: Pool) -> None:
         key=key,
         hint="lower it, or raise --memory",
     )
+
+
+def resource_warnings(specs: Sequence[JobSpec], options: RunOptions) -> Iterator[str]:
+    """What is allowed but surely not meant: a job that reserves more memory than it may
+    use (its `memory:` above its limit, memory the others wait for and it never fills),
+    and --memory or --gpus on Ray, which count nothing there (the cluster's own do)."""
+    for spec in specs:
+        own = spec.memory_limit is not None
+        limit = spec.memory_limit if own else options.memory_limit
+        if not isinstance(spec.memory, int) or limit is None or spec.memory <= limit:
+            continue
+        path, line, key = set_at(spec, "memory")
+        than = "its memory_limit" if own else "--memory-limit"
+        yield ConfigError(
+            path,
+            f"{spec.id} reserves {format_bytes(spec.memory)}, more than {than} "
+            f"{format_bytes(limit)} lets it use",
+            line=line,
+            key=key,
+            hint="other jobs wait for memory it never fills: lower memory: to the limit",
+        ).render()
+    for flag, value, key in (
+        ("--memory", options.memory, "memory: is its Ray memory request"),
+        ("--gpus", options.gpus, "gpus: is its Ray num_gpus"),
+    ):
+        if value is not None and options.backend == "ray":
+            yield f"{flag} is ignored with --backend ray: Ray's nodes count (a job's {key})"
 
 
 def held(job: PlannedJob) -> list[str]:

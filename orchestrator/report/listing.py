@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.models import KNOB_NAMES, STANDARD_FLAGS, JobSpec, Knob, Plan, PlannedJob
+from orchestrator.models import AUTO, KNOB_NAMES, STANDARD_FLAGS, JobSpec, Knob, Plan, PlannedJob
 from orchestrator.plan import declared_flag, knob_for
 from orchestrator.report.console import make_console
 from orchestrator.resources import Needs, held, shared
 from orchestrator.secrets import mask, redact
+from orchestrator.usage import format_bytes
 
 if TYPE_CHECKING:  # decide() is not needed to print a table: --list stays light
     from rich.console import Console
@@ -44,6 +45,17 @@ def _knob_comments(console: Console, job: PlannedJob) -> None:
 
         for line in knob_lines(job):
             console.print(f"[dim]# {escape(line)}[/]")
+
+
+def asked(spec: JobSpec) -> str:
+    """`cpus 2 · memory 4.0 GiB · gpus 1 · memory_limit 6.0 GiB`: what the job asks for
+    beyond one cpu, as configured (`auto` stays `auto`; --dry-run shows what it becomes)."""
+    memory = spec.memory
+    parts = [f"cpus {spec.cpus}"] if spec.cpus != 1 else []
+    parts += [f"memory {format_bytes(memory) if isinstance(memory, int) else AUTO}"] * bool(memory)
+    parts += [f"gpus {spec.gpus:g}"] if spec.gpus else []
+    parts += [f"memory_limit {format_bytes(spec.memory_limit)}"] if spec.memory_limit else []
+    return " · ".join(parts)
 
 
 def _has_knobs(spec: JobSpec) -> bool:
@@ -77,15 +89,18 @@ def list_jobs(
     dialects = any(_has_knobs(spec) for spec in specs)
     if dialects:
         from orchestrator.report import knob_view
-    for column in ("job", "script", "flags", "tags", "notes", *(["knobs"] * dialects)):
+    resources = [asked(spec) for spec in specs]
+    columns = ["job", "script", "flags", "tags", *(["resources"] * any(resources)), "notes"]
+    for column in (*columns, *(["knobs"] * dialects)):
         table.add_column(column)
-    for spec in specs:
+    for spec, resource in zip(specs, resources, strict=True):
         notes = (spec.error and f"{spec.error}: not run") or ("optional" if spec.optional else "")
         cells = [
             escape(spec.id),
             escape(spec.script or shlex.join(spec.command or ())),
             "—" if spec.error else flag_letters(spec),
             escape(" ".join(spec.tags)),
+            *([escape(resource)] * any(resources)),
             f"[red]{escape(notes)}[/]" if spec.error else escape(notes),
         ]
         if dialects:
@@ -153,6 +168,7 @@ def show_plan(
         notes += [f"needs {', '.join(job.needs)}"] if job.needs else []
         notes += [f"retries {job.retries}"] if job.retries else []
         notes += held(job)
+        notes += [f"memory_limit {format_bytes(job.memory_limit)}"] if job.memory_limit else []
         notes += ["optional"] if job.optional else []
         suffix = f"  ({' · '.join(notes)})" if notes else ""
         console.print(f"[bold]# {escape(job.id)}[/]{escape(suffix)}")
