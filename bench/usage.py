@@ -19,6 +19,11 @@ sampled in this process as the supervisor samples them (``Metering`` with sampli
 forced, looking when a look is due); the looks' CPU time over the wall time, in percent
 of one core. Target: under 1 %.
 
+Cost of the live view's read-out (what each running job uses now, once a second while a
+terminal shows the view): ``Metering.so_far`` over 8 running jobs, repeated (500;
+``--quick``: 50), with cgroups and sampled; its CPU as a share of one core at one
+read-out a second. Target: under 1 %.
+
 Accuracy against ``/usr/bin/time -v`` on the same job, run by the orchestrator (both
 ways) and by ``time``:
 
@@ -29,6 +34,7 @@ ways) and by ``time``:
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -63,6 +69,8 @@ while time.process_time() < end:
 if sys.argv[1:] != ["child"]:
     subprocess.run([sys.executable, __file__, "child"], check=True)
 """
+#: Seconds between the live view's read-outs (report/live.py's USAGE_EVERY).
+LIVE_EVERY = 1.0
 HOLD = "held = bytearray(b'x') * 200_000_000\nimport time; time.sleep(1.5)\n"
 SLEEPER = "held = bytearray(b'x') * 50_000_000\nimport time; time.sleep({seconds})\n"
 
@@ -169,6 +177,38 @@ def sampler_share(quick: bool) -> dict[str, Any]:
     }
 
 
+def readout_share(quick: bool) -> dict[str, Any]:
+    """What the live view's read-out of 8 running jobs costs (`Metering.so_far`, once a
+    second while a terminal shows the view), each way: its CPU per read-out, as a share
+    of one core at that rate."""
+    sys.path.insert(0, str(c.REPO_ROOT))
+    from orchestrator.execute.metering import Metering
+
+    calls = 50 if quick else 500
+    shares: dict[str, Any] = {}
+    for way, cgroups in (("cgroups", True), ("sampled", False)):
+        metering = Metering.make(cgroups=cgroups)
+        if metering is None:
+            return {"absent": "not Linux: nothing is measured"}
+        pids = []
+        try:
+            for number in range(8):
+                with metering.spawning(None) as slot:
+                    argv = [sys.executable, "-c", SLEEPER.format(seconds=60)]
+                    pids.append(os.posix_spawn(argv[0], argv, dict(os.environ)))
+                metering.begin(str(number), pids[-1], cgroup=None, slot=slot, limit=None)
+            before = time.thread_time()
+            for _ in range(calls):
+                metering.so_far()
+            shares[way] = 100 * (time.thread_time() - before) / calls / LIVE_EVERY
+        finally:
+            for pid in pids:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            metering.close()
+    return shares
+
+
 def time_v(argv: Sequence[str]) -> tuple[float, int] | None:
     """/usr/bin/time -v's user + system seconds and maximum RSS in bytes."""
     done = subprocess.run(
@@ -236,7 +276,12 @@ def run(quick: bool) -> dict[str, Any]:
     cost = cost_per_job(quick)
     share = sampler_share(quick)
     exact = accuracy(quick)
+    live = readout_share(quick)
     derived = dict(cost["derived"])
+    for way, share_percent in live.items() if "absent" not in live else ():
+        derived[f"live read-out, 8 jobs, {way}"] = c.derive(
+            "read-out CPU / its 1 s interval * 100", "% core", [share_percent]
+        )
     if "share_percent" in share:
         derived["sampler, 8 sleeping jobs"] = c.derive(
             "looks' CPU / wall * 100", "% core", [share["share_percent"]]
@@ -264,6 +309,11 @@ def run(quick: bool) -> dict[str, Any]:
                 ok=row["median"] < TARGET_SHARE,
             )
         )
+    summary += [
+        c.summary_row(label, row, target=f"< {TARGET_SHARE} %", ok=row["median"] < TARGET_SHARE)
+        for label, row in derived.items()
+        if label.startswith("live read-out")
+    ]
     summary += [c.summary_row(label, row) for label, row in derived.items() if "time -v" in label]
     return {
         "title": TITLE,
@@ -272,6 +322,7 @@ def run(quick: bool) -> dict[str, Any]:
         "cpu_s": cost["cpu_s"],
         "sampler": share,
         "accuracy": exact,
+        "live_readout": live,
         "derived": derived,
         "tables": [*cost["tables"], c.derived_table(derived, "all figures")],
         "summary": summary,

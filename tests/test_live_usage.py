@@ -47,17 +47,31 @@ def test_cpu_percent_is_the_change_between_readings_else_the_mean_so_far() -> No
     # A new attempt (its clock went back) starts again from its own mean.
     assert cpu_percent(first, UsageSoFar(0.5, cpu_s=0.1)) == pytest.approx(20.0)
     assert cpu_percent(first, UsageSoFar(3.0)) is None  # CPU not measured
-    assert cpu_percent(None, UsageSoFar(0.0, cpu_s=0.0)) is None
+    # Over too short a time a starting process reads as hundreds of percent: no figure.
+    assert cpu_percent(None, UsageSoFar(0.03, cpu_s=0.08)) is None
+    assert cpu_percent(first, UsageSoFar(2.2, cpu_s=1.1)) is None
 
 
 def test_a_job_not_looked_at_since_keeps_its_figures_and_percent() -> None:
     usage = UsageNow()
-    usage.read(UsageRead((("a", UsageSoFar(1.0, cpu_s=1.0, memory_bytes=300 * MIB)),), 0.0))
-    usage.read(UsageRead((("a", UsageSoFar(2.0, cpu_s=1.5, memory_bytes=310 * MIB)),), 1.0))
-    assert usage.cells("a") == ("310 MiB", "50%")
+
+    def read(wall: float, cpu: float, mib: int) -> None:
+        figures = UsageSoFar(wall, cpu_s=cpu, memory_bytes=mib * MIB)
+        usage.read(UsageRead((("a", figures),), 0.0))
+
+    read(0.03, 0.08, 5)  # just started: memory, but no percent yet
+    assert usage.cells("a") == ("5.0 MiB", "")
+    read(1.03, 0.58, 300)  # the percent is over the second since, not the start-up
+    assert usage.cells("a") == ("300 MiB", "50%")
     # The sampler has not looked since: same figures, same time; not 0 % (0 s / 0 s).
-    usage.read(UsageRead((("a", UsageSoFar(2.0, cpu_s=1.5, memory_bytes=310 * MIB)),), 2.0))
+    read(1.03, 0.58, 300)
+    assert usage.cells("a") == ("300 MiB", "50%")
+    read(1.23, 0.78, 310)  # too soon for a new percent: the last one stands
     assert usage.cells("a") == ("310 MiB", "50%")
+    read(2.03, 1.58, 310)  # a second since the percent's reading
+    assert usage.cells("a") == ("310 MiB", "100%")
+    read(0.6, 0.6, 20)  # a retry under the same id: its own mean, nothing carried over
+    assert usage.cells("a") == ("20 MiB", "100%")
     usage.forget("a")
     assert usage.cells("a") == ("", "")
     assert not usage
@@ -146,6 +160,10 @@ def test_only_a_live_view_asks_for_running_figures() -> None:
     quiet = ConsoleReporter(-1)
     quiet.plain = False
     assert quiet.usage_every is None
+    dumb = ConsoleReporter(0)  # rich draws no live view on TERM=dumb
+    dumb.plain = False
+    dumb.console = Console(file=io.StringIO(), force_terminal=True, _environ={"TERM": "dumb"})
+    assert dumb.usage_every is None
 
 
 class _SlowBackend:
@@ -329,3 +347,21 @@ def test_a_terminal_shows_a_running_jobs_memory_then_its_peak(project: Project) 
     assert int(final[1]) >= int(match[1])
     peak = project.jobs()["hold"]["attempts"][0]["usage"]["peak_memory_bytes"]
     assert int(final[1]) == round(peak / MIB)
+
+
+def test_the_final_table_keeps_figures_whole_on_a_narrow_terminal() -> None:
+    from orchestrator.events import RunFinished
+    from orchestrator.report.final_table import final_table
+
+    jobs = plan_of("fork50", "a_job_with_a_really_quite_long_name")
+    usage = Usage("cgroup-v1", cpu_s=4.2, peak_memory_bytes=548 * MIB)
+    attempt = Attempt(1, 0.0, 4.2, Status.SUCCEEDED, exit_code=0, usage=usage)
+    results = tuple(JobResult(job, Status.SUCCEEDED, (attempt,)) for job in jobs)
+    out = io.StringIO()
+    final_table(
+        Console(file=out, width=40, color_system=None), RunFinished(results, 0, 0.0, 5.0, None)
+    )
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 40 for line in lines), lines
+    rows = [line for line in lines if "MiB" in line]
+    assert len(rows) == 2 and all(re.search(r" 4\.2s\s+548 MiB\s+100% ", r) for r in rows), lines

@@ -66,7 +66,8 @@ def final_table(console: Console, event: RunFinished) -> None:
         *((("peak mem", "right"), ("cpu", "right")) if measured else ()),
         ("headline", "left"),
     ):
-        table.add_column(column, justify=justify)
+        # A figure is never split over two lines (`548` over `MiB`) on a narrow terminal.
+        table.add_column(column, justify=justify, no_wrap=column in {"peak mem", "cpu", "time"})
     trials = sweep_trials(results)
     shown = [r for r in results if not is_trial(r.job.tags)]
     for result in _rows_worth_showing(shown):

@@ -68,8 +68,11 @@ class ConsoleReporter:
     @property
     def usage_every(self) -> float | None:
         """How often the run should tell what its running jobs use (`UsageRead`): only a
-        live view shows it, so a plain or quiet run reads nothing."""
-        return None if self.plain or self.verbosity < 0 else USAGE_EVERY
+        live view shows it, so a plain or quiet run (or TERM=dumb, which rich draws no
+        live view on) reads nothing."""
+        if self.plain or self.verbosity < 0 or self.console.is_dumb_terminal:
+            return None
+        return USAGE_EVERY
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RunFinished):
