@@ -347,6 +347,10 @@ def test_a_terminal_shows_a_running_jobs_memory_then_its_peak(project: Project) 
     assert int(final[1]) >= int(match[1])
     peak = project.jobs()["hold"]["attempts"][0]["usage"]["peak_memory_bytes"]
     assert int(final[1]) == round(peak / MIB)
+    # The read-outs are the view's: the journal (every line JSON) has none of them.
+    events = [record["event"] for record in project.journal()]
+    assert events[0] == "run_started" and events[-1] == "run_finished"
+    assert not any("usage" in event for event in events)
 
 
 def test_the_final_table_keeps_figures_whole_on_a_narrow_terminal() -> None:
