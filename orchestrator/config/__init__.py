@@ -2,7 +2,8 @@
 
 - `yaml_positions`: YAML text → a `Document` knowing each key's line and column, with
   aliases bounded and merge keys resolved;
-- `keys`: the one table of keys (validator, JSON Schema, README row) and the exports;
+- `keys`: the one table of job keys (validator, JSON Schema, README help); `export`: the
+  JSON Schema and README table built from it;
 - `validate`, `matrix`, `sweep`: the checks the table names;
 - `load`: config files → one merged `Config`.
 """
@@ -10,7 +11,8 @@
 from __future__ import annotations
 
 from orchestrator.config.document import TOP_LEVEL, Value
-from orchestrator.config.keys import JOB_FIELDS, config_reference, config_schema
+from orchestrator.config.export import config_reference, config_schema
+from orchestrator.config.keys import JOB_FIELDS
 from orchestrator.config.load import Config, JobConfig, config_files, load_configs
 from orchestrator.config.notify import Email, Notify, NotifyTarget
 from orchestrator.config.sweep import MAX_GRID_POINTS, SWEEP_KEYS

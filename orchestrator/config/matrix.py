@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from orchestrator.config.document import Document, KeyPath, Value
+from orchestrator.config.json_types import SCALAR
 from orchestrator.config.validate import Validator, scalar_text, type_name
 from orchestrator.errors import did_you_mean
 from orchestrator.models import Pairs
@@ -134,3 +136,15 @@ def _entries(
             }
         )
     return entries
+
+
+#: The JSON Schema of `matrix:` (its row of the key table, config/keys.py).
+MATRIX_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": {
+        "include": {"type": "array", "items": {"type": "object", "minProperties": 1}},
+        "exclude": {"type": "array", "items": {"type": "object", "minProperties": 1}},
+    },
+    "additionalProperties": {"type": "array", "items": SCALAR, "minItems": 1},
+}

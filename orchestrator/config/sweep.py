@@ -6,8 +6,10 @@ import dataclasses
 import hashlib
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from orchestrator.config.document import Document, KeyPath, Value
+from orchestrator.config.json_types import SCALAR, TEXT
 from orchestrator.config.validate import (
     boolean,
     finite,
@@ -131,3 +133,46 @@ def _sweep_param(doc: Document, keys: KeyPath, name: str, spec: Value) -> SweepP
     if log and low <= 0:
         raise doc.error((*keys, kind), f"a log range needs low > 0, got {low}")
     return SweepParam(name, kind, float(low), float(high), log)
+
+
+#: The JSON Schema of `sweep:` (its row of the key table, config/keys.py).
+SWEEP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["metric", "params"],
+    "additionalProperties": False,
+    "properties": {
+        "metric": TEXT,
+        "direction": {"enum": ["maximize", "minimize"]},
+        "n_trials": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "sampler": {"enum": list(SAMPLERS)},
+        "pruner": {"enum": list(PRUNERS)},
+        "parallel": {"type": "integer", "minimum": 1},
+        "params": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 2,
+                "properties": {
+                    "float": {
+                        "type": "array",
+                        "items": {"type": "number"},
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
+                    "int": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
+                    "choices": {"type": "array", "items": SCALAR, "minItems": 1},
+                    "log": {"type": "boolean"},
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+}

@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from orchestrator.config.document import Document, KeyPath, Value
-from orchestrator.config.validate import memory_size, text, text_set, type_name
+from orchestrator.config.json_types import TEXT, TEXT_LIST
+from orchestrator.config.validate import SIZE_PATTERN, memory_size, text, text_set, type_name
 from orchestrator.errors import did_you_mean
 from orchestrator.models import Register, TrackingConfig
 
@@ -85,3 +86,59 @@ def _mapping(
         if name not in known:
             raise doc.error((*keys, name), "unknown key", did_you_mean(name, known))
     return {str(k): v for k, v in value.items()}
+
+
+#: The JSON Schema of `tracking:` (top level, config/export.py).
+TRACKING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "experiment tracking: {mlflow: {experiment, tracking_uri, ui_url, "
+    "artifacts: {max_bytes, include, exclude}}}; mlflow: true for the defaults",
+    "additionalProperties": False,
+    "properties": {
+        "mlflow": {
+            "anyOf": [
+                {"type": ["boolean", "null"]},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "experiment": TEXT,
+                        "tracking_uri": TEXT,
+                        "ui_url": TEXT,
+                        "artifacts": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "max_bytes": {
+                                    "anyOf": [
+                                        {"type": "integer", "minimum": 0},
+                                        {"type": "string", "pattern": SIZE_PATTERN},
+                                    ]
+                                },
+                                "include": TEXT_LIST,
+                                "exclude": TEXT_LIST,
+                            },
+                        },
+                    },
+                },
+            ]
+        }
+    },
+}
+
+#: The JSON Schema of `register:` (its row of the key table, config/keys.py).
+REGISTER_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        TEXT,
+        {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": TEXT,
+                "artifact": TEXT,
+                "alias": {"type": ["string", "null"]},
+            },
+        },
+    ]
+}
