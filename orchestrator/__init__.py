@@ -5,7 +5,7 @@ The stages, in the order data flows (ARCHITECTURE.md has the whole map and the r
     discovery.py   train_*.py scripts and the flags their source accepts
     config/        YAML job definitions, validated with file, line and key
     jobs/          discovered + configured → JobSpecs; --only/--exclude
-    plan.py        one command per job: the Plan, a pure value
+    plan/          one command per job: the Plan, a pure value
     decide/        which jobs run and which results stand: pure
     execute/       the only stage that starts processes; emits events
     report/        listens to the events; writes the summary and its renderings
