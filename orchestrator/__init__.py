@@ -11,7 +11,7 @@ The stages, in the order data flows (ARCHITECTURE.md has the whole map and the r
     report/        listens to the events; writes the summary and its renderings
 
 The commands above them: cli/ → pipeline.py (and commands.py, run.py, resume.py,
-shards.py). The values between them: models.py, events.py, run_summary/, errors.py.
+shards.py). The values between them: models/, events.py, run_summary/, errors.py.
 """
 
 __version__ = "0.1.0"
