@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from orchestrator.config import config_reference, config_schema, load_configs
+from orchestrator.config import load_configs
+from orchestrator.config.export import config_reference, config_schema
 from orchestrator.errors import ConfigError
 
 PUBLISHED = REPO / "orchestrator/schemas/config.schema.json"

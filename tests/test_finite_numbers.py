@@ -16,7 +16,8 @@ import yaml
 from conftest import Project
 
 from orchestrator.cli import cli
-from orchestrator.config import config_schema, load_configs
+from orchestrator.config import load_configs
+from orchestrator.config.export import config_schema
 from orchestrator.errors import ConfigError
 
 KeyPath = tuple[str, ...]

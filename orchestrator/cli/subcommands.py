@@ -234,12 +234,13 @@ def config_schema(output_format: str) -> None:
     """Print the JSON Schema of configs/*.yaml (orchestrator/schemas/config.schema.json)."""
     import json
 
-    from orchestrator import config
+    from orchestrator.config.export import config_reference
+    from orchestrator.config.export import config_schema as schema
 
     if output_format == "markdown":
-        click.echo(config.config_reference(), nl=False)
+        click.echo(config_reference(), nl=False)
     else:
-        click.echo(json.dumps(config.config_schema(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(schema(), indent=2, ensure_ascii=False))
 
 
 #: What `orchestrator.cli` adds to the main command.

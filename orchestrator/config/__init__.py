@@ -3,7 +3,8 @@
 - `yaml_positions`: YAML text → a `Document` knowing each key's line and column, with
   aliases bounded and merge keys resolved;
 - `keys`: the one table of job keys (validator, JSON Schema, README help); `export`: the
-  JSON Schema and README table built from it;
+  JSON Schema and README table built from it (imported by `config-schema` alone, not by
+  every command as this package is);
 - `validate`, `matrix`, `sweep`: the checks the table names;
 - `load`: config files → one merged `Config`.
 """
@@ -11,7 +12,6 @@
 from __future__ import annotations
 
 from orchestrator.config.document import TOP_LEVEL, Value
-from orchestrator.config.export import config_reference, config_schema
 from orchestrator.config.keys import JOB_FIELDS
 from orchestrator.config.load import Config, JobConfig, config_files, load_configs
 from orchestrator.config.notify import Email, Notify, NotifyTarget
@@ -31,7 +31,5 @@ __all__ = [
     "NotifyTarget",
     "Value",
     "config_files",
-    "config_reference",
-    "config_schema",
     "load_configs",
 ]
