@@ -46,15 +46,12 @@ RESOURCE_TOLERANCE = 0.3
 NOISE_FLOOR: Mapping[Resource, float] = {"peak_memory": 50 * (1 << 20), "cpu_time": 1.0}
 
 
-@dataclass(frozen=True, slots=True)
-class MetricChange:
-    """One metric of one job in both runs, judged in the metric's own direction."""
+class _Change:
+    """A figure in the base run and in the head run, and how far it moved."""
 
-    job: str
-    metric: str
+    __slots__ = ()
     base: float
     head: float
-    higher_is_better: bool
     tolerance: float
 
     @property
@@ -65,6 +62,24 @@ class MetricChange:
     def relative(self) -> float:
         """The change as a fraction of the base; a zero base counts as tiny, not as zero."""
         return self.delta / max(abs(self.base), 1e-12)
+
+    def beyond_tolerance(self, size: float) -> bool:
+        """`size` (a relative change) over the tolerance, not just equal to it up to float
+        rounding: 1.0 → 0.99 at 1% must pass as written, though its float delta is a hair
+        over."""
+        return size > self.tolerance and not math.isclose(size, self.tolerance, rel_tol=1e-9)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricChange(_Change):
+    """One metric of one job in both runs, judged in the metric's own direction."""
+
+    job: str
+    metric: str
+    base: float
+    head: float
+    higher_is_better: bool
+    tolerance: float
 
     @property
     def finite(self) -> bool:
@@ -87,21 +102,14 @@ class MetricChange:
 
     @property
     def regression(self) -> bool:
-        """Worse by more than the tolerance (becoming non-finite always is). A change equal
-        to it up to float rounding is not: 1.0 → 0.99 at 1% must pass as written, though
-        its float delta is a hair over."""
+        """Worse by more than the tolerance (becoming non-finite always is)."""
         if not self.finite:
             return self.verdict == "worse"
-        size = abs(self.relative)
-        return (
-            self.verdict == "worse"
-            and size > self.tolerance
-            and not math.isclose(size, self.tolerance, rel_tol=1e-9)
-        )
+        return self.verdict == "worse" and self.beyond_tolerance(abs(self.relative))
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceChange:
+class ResourceChange(_Change):
     """One resource of one job in both runs (bytes or CPU seconds): more is worse."""
 
     job: str
@@ -111,28 +119,14 @@ class ResourceChange:
     tolerance: float
 
     @property
-    def delta(self) -> float:
-        return self.head - self.base
-
-    @property
-    def relative(self) -> float:
-        return self.delta / max(self.base, 1e-12)
-
-    @property
     def noise(self) -> bool:
         """Too small a change, in absolute terms, to mean anything."""
         return abs(self.delta) < NOISE_FLOOR[self.resource]
 
     @property
     def regression(self) -> bool:
-        """Grown by more than the tolerance (not just equal to it, up to float rounding)
-        and by more than the noise floor."""
-        size = self.relative
-        return (
-            size > self.tolerance
-            and not math.isclose(size, self.tolerance, rel_tol=1e-9)
-            and not self.noise
-        )
+        """Grown by more than the tolerance and by more than the noise floor."""
+        return self.beyond_tolerance(self.relative) and not self.noise
 
     @property
     def notable(self) -> bool:
