@@ -16,6 +16,7 @@ import click
 
 from orchestrator.cli.params import (
     ENV_PREFIX,
+    Decorator,
     Finite,
     format_option,
     option,
@@ -155,29 +156,28 @@ def _show(summary: Path | None, output_format: str) -> None:
         print_show(data, Path.cwd())
 
 
+def _tolerance_option(flag: str, default: float, help: str) -> Decorator:
+    """One of compare's tolerances: a relative change, a finite fraction ≥ 0."""
+    return option(flag, type=Finite(min=0), default=default, show_default=True, help=help)
+
+
 @click.command()
 @click.argument("base", type=click.Path(exists=True, path_type=Path))
 @click.argument("head", type=click.Path(exists=True, path_type=Path))
-@option(
+@_tolerance_option(
     "--tolerance",
-    type=Finite(min=0),
-    default=0.01,
-    show_default=True,
-    help="Relative change of a metric, in its worse direction, that is a regression.",
+    0.01,
+    "Relative change of a metric, in its worse direction, that is a regression.",
 )
-@option(
+@_tolerance_option(
     "--memory-tolerance",
-    type=Finite(min=0),
-    default=0.3,
-    show_default=True,
-    help="Relative growth of a job's peak memory that is a regression (if over 50 MiB).",
+    0.3,
+    "Relative growth of a job's peak memory that is a regression (if over 50 MiB).",
 )
-@option(
+@_tolerance_option(
     "--cpu-tolerance",
-    type=Finite(min=0),
-    default=0.3,
-    show_default=True,
-    help="Relative growth of a job's CPU time that is a regression (if over 1 s).",
+    0.3,
+    "Relative growth of a job's CPU time that is a regression (if over 1 s).",
 )
 @option(
     "--fail-on-regression",
