@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import ConfigError
 from orchestrator.frozen_dataclass import frozen_dataclass
 from orchestrator.jobs import set_at
 from orchestrator.models import AUTO, JobSpec, Plan, PlannedJob, RunOptions
-from orchestrator.run_summary.measured import Measured
 from orchestrator.usage import format_bytes
+
+if TYPE_CHECKING:  # annotations only: --list does not load run_summary/
+    from orchestrator.run_summary.measured import Measured
 
 MIB = 1 << 20
 #: Kept back from MemAvailable when --memory is not given: the orchestrator, the page

@@ -14,6 +14,7 @@ import heapq
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
@@ -21,8 +22,10 @@ from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, sa
 from orchestrator.models import KNOB_NAMES, PRIORITIES, JobSpec, Pairs, Plan, PlannedJob, RunOptions
 from orchestrator.plan.script_args import flag_for, knob_for, knob_why, param_args, standard_args
 from orchestrator.resources import Pool, check_gpus, check_memory_fits, needs
-from orchestrator.run_summary.measured import Measured
 from orchestrator.secrets import secret_values
+
+if TYPE_CHECKING:  # annotations only: --list does not load run_summary/
+    from orchestrator.run_summary.measured import Measured
 
 DEFAULT_GRACE = 10.0
 #: Names each job's processes' job (in their environment): scripts can read it, and the
