@@ -355,7 +355,12 @@ def test_cancelling_stops_the_jobs_gracefully_and_still_uploads_the_summary(
     runner: LocalRunner, repo: Path
 ) -> None:
     def training_started() -> bool:
-        return any((runner.workdir).glob("**/results/slow_results/started"))
+        # The job installs the package meanwhile: pip's build/ dirs in the same tree come
+        # and go under the glob. A vanished one is "not yet"; the runner polls again.
+        try:
+            return any((runner.workdir).glob("**/results/slow_results/started"))
+        except FileNotFoundError:
+            return False
 
     result = runner.run(
         WORKFLOW,
