@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.conftest import Project
+from conftest import Project
 
 JOBS = """\
 jobs:

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import Project
 
 from orchestrator.project import Project as Where
 from orchestrator.project import locate
-from tests.conftest import Project
 
 
 # ------------------------------------------------------------------------ as values
