@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,16 +56,12 @@ class Helper:
         HELPERS.discard(self.pid)
 
     def hand_over(self) -> None:
-        """Close its input and leave it running: it has work to finish on its own."""
+        """Close its input and leave it running: it has work to finish on its own. A
+        thread reaps it when it is done, should we still be there."""
         assert self._popen.stdin is not None
         with contextlib.suppress(OSError):
             self._popen.stdin.close()
-        _HANDED_OVER.append(self._popen)
-
-
-#: Helpers left running (`Helper.hand_over`), kept from the garbage collector, which
-#: would warn that they still run.
-_HANDED_OVER: list[subprocess.Popen[bytes]] = []
+        threading.Thread(target=self._popen.wait, name="helper-reaper", daemon=True).start()
 
 
 class Spawned:
