@@ -106,28 +106,64 @@ def _measure(argv: list[str], *, cgroups: bool, limit: int | None = None) -> tup
     metering = Metering.make(cgroups=cgroups)
     assert metering is not None
     try:
-        cgroup = job_cgroups.enter(1) if job_cgroups else None
-        with metering.spawning(limit) as slot:
-            pid = os.posix_spawn(argv[0], argv, dict(os.environ))
-        if job_cgroups and cgroup:
-            job_cgroups.leave(cgroup)
-        started = time.monotonic()
-        metering.begin("job", pid, cgroup=cgroup and str(cgroup), slot=slot, limit=limit)
-        while True:
-            done, status, rusage = os.wait4(pid, os.WNOHANG)
-            if done:
-                break
-            due = metering.due()
-            if due is not None and time.monotonic() >= due and metering.look(time.monotonic()):
-                os.kill(pid, 9)
-            time.sleep(0.005)
-        usage = metering.end("job", rusage, time.monotonic() - started)
-        assert usage is not None
-        return status, usage
+        return _measure_in(argv, job_cgroups, metering, limit)
     finally:
         metering.close()
         if job_cgroups is not None:
             job_cgroups.close()
+
+
+def _measure_in(
+    argv: list[str], job_cgroups: JobCgroups | None, metering: Metering, limit: int | None = None
+) -> tuple[int, Usage]:
+    """One job measured in a run's cgroups and metering, which the caller owns."""
+    cgroup = job_cgroups.enter(1) if job_cgroups else None
+    with metering.spawning(limit) as slot:
+        pid = os.posix_spawn(argv[0], argv, dict(os.environ))
+    if job_cgroups and cgroup:
+        job_cgroups.leave(cgroup)
+    started = time.monotonic()
+    metering.begin("job", pid, cgroup=cgroup and str(cgroup), slot=slot, limit=limit)
+    while True:
+        done, status, rusage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        due = metering.due()
+        if due is not None and time.monotonic() >= due and metering.look(time.monotonic()):
+            os.kill(pid, 9)
+        time.sleep(0.005)
+    usage = metering.end("job", rusage, time.monotonic() - started)
+    assert usage is not None
+    return status, usage
+
+
+def test_a_cgroup_used_again_measures_its_next_job_afresh(tmp_path: Path) -> None:
+    """Each run keeps its cgroups' files open across jobs: a later job in the same cgroup
+    is measured from its own start, and nothing of the run's stays open after it."""
+    probe = MemoryCgroups.make()
+    if probe is None:
+        pytest.skip("no v1 memory cgroup of ours to write here")
+    probe.close()
+    job_cgroups, metering = JobCgroups.make(), Metering.make(cgroups=True)
+    assert metering is not None
+    touch = "import sys; b = bytearray(int(sys.argv[1])); b[::4096] = b'1' * len(b[::4096])"
+    try:
+        peaks = [
+            _measure_in([sys.executable, "-c", touch, str(size)], job_cgroups, metering)[1]
+            for size in (200 * MB, 40 * MB, 200 * MB)
+        ]
+    finally:
+        metering.close()
+        job_cgroups.close()
+    assert [u.method for u in peaks] == ["cgroup-v1"] * 3
+    big, small, big_again = (u.peak_memory_bytes or 0 for u in peaks)
+    assert small < 0.5 * big and big_again > 0.9 * big
+    cgroupfs = [
+        link
+        for fd in Path("/proc/self/fd").iterdir()
+        if (link := os.path.realpath(fd)).startswith("/sys/fs/cgroup")
+    ]
+    assert cgroupfs == []
 
 
 @pytest.fixture(params=["cgroups", "sampled"])

@@ -14,28 +14,27 @@ import time
 from pathlib import Path
 
 from orchestrator.execute import kernel_files
-
-#: How long closing keeps waiting for killed cgroups to empty before it gives up on them.
-CLOSE_WAIT = 2.0
+from orchestrator.execute.cgroup_slots import (
+    CLOSE_WAIT,
+    RUN_PREFIX,
+    SLOT_PREFIX,
+    Slots,
+    new_run_dir,
+)
 
 
 class JobCgroups:
     """This run's cgroup v2 directory, below our own cgroup, with a cgroup per running
-    attempt in it. One emptied after its attempt is used again: making and removing a
-    cgroup costs about as much as the moves into and out of it, on every job."""
+    attempt in it (see cgroup_slots.py)."""
 
     def __init__(self, home: Path, run: Path) -> None:
-        self._home = home
-        self._run = run
+        self._home = str(home)
+        self._slots = Slots(home, run, lambda slot: not _populated(slot))
         self._me = str(os.getpid()).encode()
         #: The cgroups of running attempts, with the attempt each holds.
-        self._holding: dict[Path, int] = {}
-        #: Killed with their attempt's end; free again once the kernel has emptied them.
-        self._emptying: list[Path] = []
-        self._free: list[Path] = []
-        self._made = 0
+        self._holding: dict[str, int] = {}
         #: The cgroup this process is in while it starts an attempt's leader, else None.
-        self._inside: Path | None = None
+        self._inside: str | None = None
 
     @classmethod
     def make(cls) -> JobCgroups | None:
@@ -49,24 +48,24 @@ class JobCgroups:
             return None
         made = cls(home, run)
         try:
-            probe = made._new()
-            if not (probe / "cgroup.kill").exists():
+            probe = made._slots.take()
+            if not Path(probe, "cgroup.kill").exists():
                 raise OSError(errno.ENOTSUP, "no cgroup.kill")
             made._move_self(probe)
-            made._move_self(home)
+            made._move_self(made._home)
         except OSError:
             with contextlib.suppress(OSError):
-                made._move_self(home)
+                made._move_self(made._home)
             made.close()
             return None
-        made._free.append(probe)
+        made._slots.put_back(probe, empty=True)
         return made
 
-    def enter(self, attempt: int) -> Path | None:
+    def enter(self, attempt: int) -> str | None:
         """Move this process into a cgroup for the attempt; None if that fails (the
         attempt then relies on the process tree)."""
         try:
-            cgroup = self._reusable() or self._new()
+            cgroup = self._slots.take()
             self._move_self(cgroup)
         except OSError:
             return None
@@ -74,7 +73,7 @@ class JobCgroups:
         self._inside = cgroup
         return cgroup
 
-    def leave(self, cgroup: Path) -> bool:
+    def leave(self, cgroup: str) -> bool:
         """Move this process back home; False if it could not leave (then the cgroup is
         not the attempt's alone: it is never killed, nor used again)."""
         try:
@@ -85,14 +84,14 @@ class JobCgroups:
         self._inside = None
         return True
 
-    def end(self, cgroup: Path) -> None:
+    def end(self, cgroup: str) -> None:
         """The attempt in `cgroup` is over: kill whatever is left in it (never the cgroup
         this process is in, between `enter` and `leave`: that would kill us)."""
         if cgroup == self._inside or self._holding.pop(cgroup, None) is None:
             return
         with contextlib.suppress(OSError):
             kernel_files.write(f"{cgroup}/cgroup.kill", b"1")
-        self._emptying.append(cgroup)
+        self._slots.put_back(cgroup)
 
     def attempt_of(self, pid: int) -> int | None:
         """The running attempt whose cgroup holds `pid`, if one of ours does."""
@@ -101,7 +100,8 @@ class JobCgroups:
         except OSError:
             return None
         line = next((m for m in text.splitlines() if m.startswith("0::")), "")
-        return self._holding.get(Path(self._home, *Path(line[3:]).parts[-2:]))
+        run, _, slot = line[3:].rpartition("/")
+        return self._holding.get(f"{self._home}/{run.rpartition('/')[2]}/{slot}")
 
     def end_all(self) -> None:
         for cgroup in list(self._holding):
@@ -110,44 +110,13 @@ class JobCgroups:
     def close(self) -> None:
         """Kill what is left in every cgroup of ours, and remove them all once empty."""
         self.end_all()
-        deadline = time.monotonic() + CLOSE_WAIT
-        while self._emptying and time.monotonic() < deadline:
-            self._collect_emptied()
-            if self._emptying:
-                time.sleep(0.01)
-        for cgroup in self._free:
-            with contextlib.suppress(OSError):
-                cgroup.rmdir()
-        with contextlib.suppress(OSError):
-            self._run.rmdir()
+        self._slots.close()
 
-    def _reusable(self) -> Path | None:
-        """A free cgroup, if one is or the kernel has emptied one since."""
-        self._collect_emptied()
-        return self._free.pop() if self._free else None
-
-    def _collect_emptied(self) -> None:
-        for cgroup in list(self._emptying):
-            if not _populated(cgroup):
-                self._emptying.remove(cgroup)
-                self._free.append(cgroup)
-
-    def _new(self) -> Path:
-        self._made += 1
-        cgroup = self._run / f"{SLOT_PREFIX}{self._made}"
-        cgroup.mkdir()
-        return cgroup
-
-    def _move_self(self, cgroup: Path) -> None:
+    def _move_self(self, cgroup: str) -> None:
         kernel_files.write(f"{cgroup}/cgroup.procs", self._me)
 
 
-#: Names of our cgroups: a run's directory, `train-orch.<pid>`, and the attempts' in it.
-RUN_PREFIX = "train-orch."
-SLOT_PREFIX = "slot-"
-
-
-def _populated(cgroup: Path) -> bool:
+def _populated(cgroup: str) -> bool:
     """Whether a process is left in the cgroup (`populated 1` in cgroup.events)."""
     try:
         return b"populated 1" in kernel_files.read(f"{cgroup}/cgroup.events")
@@ -203,44 +172,6 @@ def kill_cgroup(path: str) -> None:
         break
     with contextlib.suppress(OSError):
         cgroup.parent.rmdir()  # the run's own, once its last attempt is gone
-
-
-def new_run_dir(home: Path) -> Path | None:
-    """This run's directory below `home` (a v2 cgroup, or a v1 memory one), after removing
-    those of dead runs; None where we may not make it."""
-    _remove_stale(home)
-    run = home / f"{RUN_PREFIX}{os.getpid()}"
-    try:
-        run.mkdir()
-    except OSError:
-        return None
-    return run
-
-
-def _remove_stale(home: Path) -> None:
-    """Remove the empty cgroups of orchestrators that died (SIGKILL) with their watchdog.
-
-    Empty ones only: what still runs in one is a killed run's attempt, which `--resume`
-    stops with its grace (execute.leftovers.stop_leftovers), not us at once without it."""
-    with contextlib.suppress(OSError):
-        for run in home.glob(f"{RUN_PREFIX}*"):
-            owner = run.name.removeprefix(RUN_PREFIX)
-            if owner.isdigit() and not _alive(int(owner)):
-                for attempt in run.glob(f"{SLOT_PREFIX}*"):
-                    with contextlib.suppress(OSError):
-                        attempt.rmdir()
-                with contextlib.suppress(OSError):
-                    run.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _unescape(field: str) -> str:

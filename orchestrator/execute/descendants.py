@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.execute import groups
-from orchestrator.execute.cgroups import CLOSE_WAIT, JobCgroups
+from orchestrator.execute.cgroup_slots import CLOSE_WAIT
+from orchestrator.execute.cgroups import JobCgroups
 from orchestrator.execute.procfs import children_of, kill_tree, our_children, reaped, start_time
 
 #: Set to `off` to use the process tree even where a cgroup could be made (tests, or a
@@ -55,7 +56,7 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class _Attempt:
     job: str | None
     leader: int
-    cgroup: Path | None
+    cgroup: str | None
     #: Its span in clock ticks since boot, the clock of /proc start times.
     began: int
     ended: int | None = None
@@ -123,7 +124,7 @@ class Descendants:
 
     def cgroup_of(self, attempt: int) -> str | None:
         found = self._attempts.get(attempt)
-        return str(found.cgroup) if found and found.cgroup else None
+        return found.cgroup if found else None
 
     def ended(self, attempt: int, leaders: set[int]) -> None:
         """The attempt is over: whatever is left of it dies now (with a cgroup, all of it;
@@ -199,7 +200,7 @@ class Descendants:
             self._cgroups.close()
         self._libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
-    def _cgroups_left(self, cgroup: Path) -> bool:
+    def _cgroups_left(self, cgroup: str) -> bool:
         assert self._cgroups is not None
         return self._cgroups.leave(cgroup)
 

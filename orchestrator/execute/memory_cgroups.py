@@ -10,15 +10,13 @@ same way (`train-orch.<pid>/slot-N`) and, like those, used again once emptied.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.execute import kernel_files
 from orchestrator.execute.cgroup_counters import oom_kills_v1, peak_memory_v1
-from orchestrator.execute.cgroups import CLOSE_WAIT, SLOT_PREFIX, new_run_dir
+from orchestrator.execute.cgroup_slots import Slots, new_run_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +31,12 @@ class MemorySlot:
 
 class MemoryCgroups:
     """This run's directory in the v1 memory hierarchy, with an attempt's cgroup in it
-    per running attempt. Paths are strings, and files are written with os calls: this
-    runs twice per job, and pathlib would double its cost."""
+    per running attempt (see cgroup_slots.py). Paths are strings, and files are written
+    with os calls: this runs twice per job, and pathlib would double its cost."""
 
     def __init__(self, home: Path, run: Path) -> None:
-        self._home_procs = str(home / "cgroup.procs")
-        self._run = run
+        self._slots = Slots(home, run, lambda slot: not _read(f"{slot}/cgroup.procs").strip())
         self._me = str(os.getpid())
-        self._made = 0
-        self._free: list[str] = []
-        #: Ended attempts' cgroups, free again once no process is left in them.
-        self._emptying: list[str] = []
         #: Each cgroup's OOM kill count when its last attempt ended (a counter of the
         #: kernel's that nothing resets).
         self._kills: dict[str, int] = {}
@@ -60,21 +53,21 @@ class MemoryCgroups:
             return None
         made = cls(home, run)
         try:
-            probe = made._new()
+            probe = made._slots.take()
             _write(f"{probe}/cgroup.procs", made._me)
-            _write(made._home_procs, made._me)
+            _write(made._slots.home_procs, made._me)
         except OSError:
             made.leave()
             made.close()
             return None
-        made._free.append(probe)
+        made._slots.put_back(probe, empty=True)
         return made
 
     def enter(self, limit: int | None) -> MemorySlot | None:
         """Move this process into a fresh-looking cgroup for an attempt, `limit` bytes at
         most (None: no limit); None if that fails (the sampler then measures)."""
         try:
-            slot = self._reusable() or self._new()
+            slot = self._slots.take()
             _write(f"{slot}/memory.limit_in_bytes", "-1" if limit is None else str(limit))
             _write(f"{slot}/memory.max_usage_in_bytes", "0")  # down to what is charged now
             charged = peak_memory_v1(slot) or 0
@@ -89,7 +82,7 @@ class MemoryCgroups:
     def leave(self) -> bool:
         """Move this process back home; False if it could not."""
         try:
-            _write(self._home_procs, self._me)
+            _write(self._slots.home_procs, self._me)
         except OSError:
             return False
         return True
@@ -105,7 +98,7 @@ class MemoryCgroups:
         kills = oom_kills_v1(path)
         if kills is not None:
             self._kills[path] = kills
-        self._emptying.append(path)
+        self._slots.put_back(path)
         peak = peak_memory_v1(path)
         oom_killed = (kills or 0) > slot.oom_kills_before
         return (None if peak is None else max(0, peak - slot.charged_before)), oom_killed
@@ -113,33 +106,7 @@ class MemoryCgroups:
     def close(self) -> None:
         """Remove every cgroup of ours once empty (an empty v1 memory cgroup's charge,
         page cache, moves to its parent)."""
-        deadline = time.monotonic() + CLOSE_WAIT
-        while self._emptying and time.monotonic() < deadline:
-            self._collect_emptied()
-            if self._emptying:
-                time.sleep(0.01)
-        for number in range(1, self._made + 1):
-            with contextlib.suppress(OSError):
-                Path(self._run, f"{SLOT_PREFIX}{number}").rmdir()
-        with contextlib.suppress(OSError):
-            self._run.rmdir()
-
-    def _reusable(self) -> str | None:
-        """A free cgroup, if one is or has been emptied since."""
-        self._collect_emptied()
-        return self._free.pop() if self._free else None
-
-    def _collect_emptied(self) -> None:
-        for slot in list(self._emptying):
-            if not _read(f"{slot}/cgroup.procs").strip():
-                self._emptying.remove(slot)
-                self._free.append(slot)
-
-    def _new(self) -> str:
-        self._made += 1
-        slot = self._run / f"{SLOT_PREFIX}{self._made}"
-        slot.mkdir()
-        return str(slot)
+        self._slots.close()
 
 
 def _read(path: str) -> bytes:
