@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.decide import Decisions, Leftover, is_forced, study_identity
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
+from orchestrator.execute import kernel_files
 from orchestrator.execute.backend import Backend
 from orchestrator.execute.leftovers import still_running, stop_leftovers
 from orchestrator.execute.lock import LOCK_FILE, run_lock
@@ -271,7 +272,8 @@ def _fit_to_descriptors(plan: Plan) -> Plan:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return plan
-    fits = max(1, (soft - _open_descriptors() - FDS_SPARE) // FDS_PER_JOB)
+    spare = FDS_SPARE + kernel_files.MAX_HELD
+    fits = max(1, (soft - _open_descriptors() - spare) // FDS_PER_JOB)
     if plan.max_workers <= fits:
         return plan
     console.print_warning(

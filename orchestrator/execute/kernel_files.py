@@ -5,7 +5,9 @@ file objects would cost more than the reads and writes themselves.
 The files of a run's own cgroups are also kept open while the run has them (`hold`):
 each job reads or writes about ten of them, and opening one, a walk down a deep cgroupfs
 path, costs more than what is done with it. A cgroup file answers afresh to every read
-from its start, and takes any number of writes.
+from its start, and takes any number of writes. At most `MAX_HELD` are kept, the oldest
+closed first, so that the descriptors a run needs do not grow with its parallel jobs:
+a one-at-a-time run keeps all of its files open, a parallel one as many as fit.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import os
 
 #: Where files are kept open: each a directory's path and "/", or one file's path.
 _held_prefixes: tuple[str, ...] = ()
-#: The descriptors kept open, by path and open mode.
+#: The descriptors kept open, by path and open mode, oldest first.
 _held: dict[tuple[str, int], int] = {}
+#: The most descriptors kept open at once: one job's files in both hierarchies, and more.
+MAX_HELD = 16
 
 
 def read(path: str, limit: int = 1 << 16) -> bytes:
@@ -65,6 +69,9 @@ def release(prefix: str) -> None:
 def _open_held(path: str, mode: int) -> int:
     fd = _held.get((path, mode))
     if fd is None:
+        if len(_held) >= MAX_HELD:
+            with contextlib.suppress(KeyError, StopIteration, OSError):
+                os.close(_held.pop(next(iter(_held))))
         fd = os.open(path, mode | os.O_CLOEXEC)
         kept = _held.setdefault((path, mode), fd)
         if kept != fd:  # another thread opened it meanwhile
