@@ -115,6 +115,7 @@ class TrackedRun:
             "parent_run_id": parent,
             "runs": dict(self.session.runs),
             "status": f"failed — {worker.failure}" if worker.failure else "ok",
+            "waited_s": {name: round(s, 3) for name, s in self.session.waited.items()},
         }
         if self.tracking.ui_url:
             outcome["ui_url"] = self.tracking.ui_url

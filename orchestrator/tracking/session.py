@@ -9,7 +9,7 @@ run without tracking.
 from __future__ import annotations
 
 import logging
-import os
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,13 +25,20 @@ from orchestrator.tracking.worker import Rejected, Worker, wait_for
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-#: How long the first job waits for the store (importing MLflow, creating the SQLite
-#: schema on first use: seconds on a busy machine), and each later job for its run.
+#: How long the first job waits for this machine's part: importing MLflow, and opening a
+#: local store (its SQLite schema on first use: seconds on a busy machine).
 CONNECT_WAIT = 60.0
+#: How long a job waits for a server's answer (the parent run before the first job, its
+#: own run before each): a healthy one answers in milliseconds. A server silent that long
+#: before the first job is given up for the run; later, the job starts without its run id.
+SERVER_WAIT = 5.0
+#: The same for a local store: no network to hang, only a busy disk or CPU.
 RUN_WAIT = 10.0
 #: MLflow's own HTTP retries (7, with backoff: minutes) are turned off for our client:
-#: the worker retries, and gives up in seconds, so a dead server cannot hold the run.
-HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+#: the worker retries, and gives up in seconds, so a dead server cannot hold the run. Set
+#: as MLflow's defaults in this process, not in os.environ, which the jobs inherit: a
+#: script's own MLflow calls keep MLflow's retries. A user's variable still wins.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": 0, "MLFLOW_HTTP_REQUEST_TIMEOUT": 10}
 #: Refusals of one call's content, not of the server: noted, never retried.
 _CONTENT_ERRORS = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"}
 
@@ -60,10 +67,19 @@ class Session:
         self.registered: dict[str, str] = {}
         self.not_registered: dict[str, str] = {}
         self._run_futures: dict[str, Future[Any]] = {}
+        #: A job's run that missed its wait and is not made yet: later jobs do not wait
+        #: behind it, so a server gone silent costs the run one wait, not one per job.
+        self._behind: Future[Any] | None = None
+        #: Seconds the scheduling thread waited: for MLflow (its import, a local store),
+        #: and for the server.
+        self.waited = {"loading": 0.0, "server": 0.0}
+        #: Set once this machine's part of connecting is done (or connecting ended).
+        self._loaded = threading.Event()
         self._connected = self.worker.submit(
             "connecting to " + tracking.uri,
             lambda: self._connect(run_name, parent_tags, resume_parent),
         )
+        self._connected.add_done_callback(lambda _: self._loaded.set())
 
     @property
     def parent(self) -> str | None:
@@ -74,14 +90,29 @@ class Session:
     # ----------------------------------------------------------------- scheduling thread
     def ready(self) -> bool:
         """Wait (bounded) for the store and the parent run: before the first job starts,
-        so its start time, and the log header's, are when it really started."""
-        return wait_for(self._connected, CONNECT_WAIT) is not None
+        so its start time, and the log header's, are when it really started. A server
+        that does not answer in time is given up: the jobs start, untracked."""
+        began = time.monotonic()
+        self._loaded.wait(CONNECT_WAIT)
+        loaded = time.monotonic()
+        self.waited["loading"] += loaded - began
+        bound = CONNECT_WAIT - (loaded - began) if self.tracking.local else SERVER_WAIT
+        parent = wait_for(self._connected, max(bound, 0.0))
+        self.waited["server"] += time.monotonic() - loaded
+        if not self._connected.done():
+            said = self.worker.last_error or "no answer"
+            waited = CONNECT_WAIT if self.tracking.local else SERVER_WAIT
+            self.worker.abandon(
+                f"connecting to {self.tracking.uri}: {said} (given up after {waited:g}s,"
+                " the jobs started untracked)"
+            )
+        return parent is not None
 
     def child_env(self, job: PlannedJob, sweep: PlannedJob | None) -> dict[str, str]:
         """MLflow's variables for the job's process, its run created first, so the
         script's own `mlflow.start_run()` logs into it. Empty if the run is not there in
         time: the job starts anyway, and is logged when it ends."""
-        if wait_for(self._connected, CONNECT_WAIT) is None:
+        if self.parent is None:  # not connected: given up, or ready() waited its bound
             return {}
         future = self._run_futures.get(job.id)
         if future is None:
@@ -90,15 +121,29 @@ class Session:
                 lambda: self._child(job, sweep, time.time()),
                 urgent=True,
             )
-        run_id = wait_for(future, RUN_WAIT)
+        if self._behind is not None and not self._behind.done():
+            return self._late(job, future, "an earlier job's run is not made yet")
+        bound = RUN_WAIT if self.tracking.local else SERVER_WAIT
+        began = time.monotonic()
+        run_id = wait_for(future, bound)
+        self.waited["server"] += time.monotonic() - began
         if run_id is None:
-            return {}
+            return self._late(job, future, f"its run was not made within {bound:g}s")
         return {
             "MLFLOW_RUN_ID": run_id,
             "MLFLOW_TRACKING_URI": self.tracking.uri,
             "MLFLOW_EXPERIMENT_ID": str(self.experiment_id),
             "MLFLOW_EXPERIMENT_NAME": self.tracking.experiment,
         }
+
+    def _late(self, job: PlannedJob, future: Future[Any], why: str) -> dict[str, str]:
+        """No run id for this job: it starts without one (a script's own MLflow run is
+        then its own), and the summary says so; unless tracking has failed, which says."""
+        if not future.done():
+            self._behind = future
+        if self.worker.failure is None:
+            self.worker.notes.append(f"{job.id} started without MLFLOW_RUN_ID: {why}")
+        return {}
 
     def job_finished(self, result: JobResult, sweep: PlannedJob | None, pruned: bool) -> None:
         self.worker.submit(
@@ -110,11 +155,12 @@ class Session:
 
     # ----------------------------------------------------------------- the worker thread
     def _connect(self, run_name: str, tags: Mapping[str, str], resume_parent: str | None) -> str:
-        for name, value in HTTP_SETTINGS.items():
-            os.environ.setdefault(name, value)
         warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+        from mlflow import environment_variables
         from mlflow.tracking import MlflowClient
 
+        for name, value in HTTP_DEFAULTS.items():
+            getattr(environment_variables, name).default = value
         # Our console is the run's: MLflow's INFO lines ("Creating initial MLflow database
         # tables...") and its deprecation warnings are not the user's business. Set after
         # the import, which configures MLflow's logger.
@@ -122,6 +168,8 @@ class Session:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
         client = self._client = MlflowClient(tracking_uri=self.tracking.uri)
+        if not self.tracking.local:
+            self._loaded.set()  # what follows is the server's part
         self.experiment_id = _call(lambda: self._experiment(client))
         if resume_parent and _call(lambda: self._reopen(client, resume_parent)):
             return resume_parent

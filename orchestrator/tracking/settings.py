@@ -34,6 +34,13 @@ class Tracking:
         return self.artifact_location is not None
 
     @property
+    def local(self) -> bool:
+        """A store in a file here (SQLite, a file store): opening it is this machine's work,
+        with no server that could leave a job waiting on the network."""
+        scheme, sep, _ = self.uri.partition(":")
+        return not sep or scheme in ("sqlite", "file")
+
+    @property
     def ui_url(self) -> str | None:
         """The UI's address for links: configured, or the server's own when it is one."""
         if self.config.ui_url:

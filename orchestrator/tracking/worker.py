@@ -33,6 +33,8 @@ class Worker:
         self.failure: str | None = None
         #: Calls the server refused for their content, one line each.
         self.notes: list[str] = []
+        #: The last try's error, in one line: why a call the run is waiting for is late.
+        self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlflow-tracking", daemon=True)
         self._thread.start()
@@ -49,11 +51,20 @@ class Worker:
             self._ready.notify()
         return future
 
+    def abandon(self, reason: str) -> None:
+        """Give up now: the run will not wait for a server that does not answer. The call
+        under way is left to its own timeout on this daemon thread; its result is dropped."""
+        with self._ready:
+            self._drop(reason)
+        self._stop.set()
+
     def close(self, timeout: float) -> int:
         """Finish the queued calls within `timeout` seconds; the number left unsent."""
         with self._ready:
             self._closing = True
             self._ready.notify()
+            if self.failure is not None:  # nothing queued; a hung call is not waited for
+                return 0
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._stop.set()  # cuts a backoff short; a call under way still has to return
@@ -84,6 +95,7 @@ class Worker:
                 future.set_result(None)
                 return
             except Exception as error:  # the server's, the network's, MLflow's: all alike
+                self.last_error = _reason(error)
                 if wait is None or self._stop.wait(wait):
                     with self._ready:
                         self._drop(f"{what}: {_reason(error)}")
@@ -100,7 +112,13 @@ class Worker:
 
 
 #: What the network said, found in the long messages MLflow wraps around it.
-_NETWORK = ("Connection refused", "timed out", "Name or service not known", "No route to host")
+_NETWORK = (
+    "Connection refused",
+    "Connection reset by peer",
+    "timed out",
+    "Name or service not known",
+    "No route to host",
+)
 
 
 def _reason(error: Exception) -> str:
