@@ -181,6 +181,10 @@ def _notify(
     """The run's messages; a CI shard is part of a run, and `merge` sends the one message."""
     if options.shard or options.shard_jobs is not None:
         return
+    if not options.notify:
+        told = ", ".join(target.name for target in settings.targets)
+        console.print_note(f"notify: off (--no-notify): not telling {told}")
+        return
     from orchestrator.notify.after_run import notify_after_run, previous_run
 
     before = previous_run(summary_dir, run_id)

@@ -391,3 +391,28 @@ def test_merge_sends_the_runs_one_message_and_a_broken_config_only_loses_it(
     broken = project.run(*merge, env=env)
     assert broken.returncode == 0
     assert "warning: no notification sent: configs/jobs.yaml:2:9: jobs.clf.epochs" in broken.stderr
+
+
+def test_no_notify_notify_off_and_a_dry_run_tell_nobody(project: Project, hooks: Hooks) -> None:
+    """A local rerun must not page the team: --no-notify, TRAIN_ORCH_NOTIFY=off, --dry-run
+    and `merge --no-notify` send nothing; the same project without them does."""
+    project.script("training/train_clf.py", PRINTS_ENV)
+    project.config(
+        "configs/jobs.yaml", "notify:\n  - {kind: webhook, url_env: HOOK, when: always}\n"
+    )
+    env = {"HOOK": f"{hooks.url}/ok/quiet"}
+    flag = project.run("--no-notify", env=env)
+    assert flag.returncode == 0, flag.stderr
+    assert "notify: off (--no-notify): not telling webhook" in flag.stdout
+    assert "notifications" not in project.summary()
+    off = project.run(env={**env, "TRAIN_ORCH_NOTIFY": "off"})
+    assert off.returncode == 0, off.stderr
+    assert "notify: off" in off.stdout
+    assert project.run("--dry-run", env=env).returncode == 0
+    merge = ["merge", "summaries/latest.json", "--output-root", "merged"]
+    assert project.run(*merge, "--no-notify", env=env).returncode == 0
+    assert hooks.to("/ok/quiet") == []
+    told = project.run(env=env)
+    assert told.returncode == 0, told.stderr
+    assert "notify webhook: sent" in told.stdout
+    assert len(hooks.to("/ok/quiet")) == 1

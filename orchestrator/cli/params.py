@@ -173,6 +173,17 @@ def format_option(*choices: str, help: str, **kwargs: Any) -> Decorator:
     )
 
 
+def notify_option() -> Decorator:
+    """`--notify/--no-notify`, as `run` and `merge` spell it (TRAIN_ORCH_NOTIFY=off too)."""
+    return option(
+        "--notify/--no-notify",
+        envvar=f"{ENV_PREFIX}_NOTIFY",
+        default=True,
+        help="Send the config's notify: messages when the run ends [default: on]. "
+        "--no-notify (TRAIN_ORCH_NOTIFY=off): a local rerun that must not page the team.",
+    )
+
+
 def output_root_option(help: str, default: str | None = ".", shown: str | bool = True) -> Decorator:
     """`--output-root`, as every command spells it."""
     return option("--output-root", default=default, show_default=shown, metavar="DIR", help=help)

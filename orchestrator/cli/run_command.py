@@ -23,6 +23,7 @@ from orchestrator.cli.params import (
     forced,
     format_option,
     id_list,
+    notify_option,
     option,
     output_root_option,
     selectors,
@@ -269,6 +270,7 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     metavar="URL",
     help="The MLflow UI's address, for links in the step summary, when the URI is not http(s).",
 )
+@notify_option()
 @option(
     "--backend",
     type=click.Choice(["local", "ray"]),

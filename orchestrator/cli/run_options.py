@@ -55,6 +55,7 @@ def run_options(params: Mapping[str, Any], project: Project) -> RunOptions:
         mlflow=_mlflow(params["mlflow"], typed),
         mlflow_experiment=params["mlflow_experiment"],
         mlflow_ui_url=params["mlflow_ui_url"],
+        notify=params["notify"],
         backend=params["backend"],
         ray_address=params["ray_address"],
         ray_ship_outputs=params["ray_ship_outputs"],

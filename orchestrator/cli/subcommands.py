@@ -19,6 +19,7 @@ from orchestrator.cli.params import (
     Decorator,
     Finite,
     format_option,
+    notify_option,
     option,
     output_root_option,
 )
@@ -108,12 +109,15 @@ def plan_shards(selection: tuple[RunOptions, Project], count: int, output_format
     help="The previous comparable run's summary: what notify's `change` and `regression` "
     "compare with (a missing file: none).",
 )
+@notify_option()
 def merge(
     paths: tuple[Path, ...],
     output_root: str,
     expect_shards: int | None,
     expect_plan: str | None,
+    *,
     previous: Path | None,
+    notify: bool,
 ) -> None:
     """Join shard summaries (files, or directories holding latest.json) into one, and
     send the config's notifications (shards never do: one run, one message).
@@ -126,7 +130,12 @@ def merge(
     plan = guarded(lambda: parse_matrix(expect_plan)) if expect_plan else None
     path, code = guarded(
         lambda: merge_runs(
-            paths, Path(output_root), expect_shards, plan, previous=previous, project=Path.cwd()
+            paths,
+            Path(output_root),
+            expect_shards,
+            plan,
+            previous=previous,
+            project=Path.cwd() if notify else None,  # the project's config says whom to tell
         )
     )
     click.echo(f"summary: {path}")

@@ -54,6 +54,8 @@ class RunOptions:
     mlflow: str | None = None
     mlflow_experiment: str | None = None
     mlflow_ui_url: str | None = None
+    #: --no-notify: the config's notify: targets are not told (a dry run never tells them).
+    notify: bool = True
     backend: str = "local"
     ray_address: str | None = None
     ray_ship_outputs: bool = False
