@@ -251,6 +251,36 @@ def test_the_embedded_default_is_a_sqlite_store_under_the_output_root(project: P
     assert sorted(a.path for a in client.list_artifacts(run.info.run_id)) == ["logs", "outputs"]
 
 
+OWN_PARAM = """
+import argparse, json, pathlib
+import mlflow
+parser = argparse.ArgumentParser()
+parser.add_argument("--output-dir", required=True)
+parser.add_argument("--epochs", type=int)
+parser.add_argument("--seed", type=int)
+args = parser.parse_args()
+mlflow.log_param("epochs", "ten")  # into the job's run (MLFLOW_RUN_ID), before ours
+out = pathlib.Path(args.output_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "metrics.json").write_text(json.dumps({"accuracy": 0.75}))
+"""
+
+
+def test_a_param_the_script_logged_keeps_its_value_and_the_rest_is_logged(
+    project: Project,
+) -> None:
+    project.script("training/train_own.py", OWN_PARAM)
+    project.config("configs/jobs.yaml", "jobs:\n  own: {epochs: 4, seed: 7}\n")
+    result = project.run("--mlflow")
+    assert result.returncode == 0, result.stderr
+    tracking = project.summary()["tracking"]
+    assert (tracking["status"], tracking.get("notes")) == ("ok", None)
+    run = MlflowClient(tracking["uri"]).get_run(tracking["runs"]["own"])
+    assert run.data.params == {"epochs": "ten", "seed": "7"}
+    assert run.data.metrics == {"accuracy": 0.75}
+    assert (run.info.status, run.data.tags["orchestrator.status"]) == ("FINISHED", "succeeded")
+
+
 BLOCKER = """
 import argparse, json, pathlib, time
 parser = argparse.ArgumentParser()

@@ -242,19 +242,9 @@ class Session:
             Metric(name, value, ms(end), step)
             for name, value, step in content.progress_points(job.output_dir, since)
         ]
-        existing = _call(lambda: client.get_run(run_id)).data.params
-        params = [Param(k, v) for k, v in content.job_params(job).items() if k not in existing]
+        params = [Param(k, v) for k, v in content.job_params(job).items()]
         items: list[Any] = [*params, *(RunTag(k, v) for k, v in tags.items()), *metrics]
-        for batch in _batches(items):
-            self._soft(
-                f"logging {job.id}",
-                lambda b=batch: client.log_batch(
-                    run_id,
-                    metrics=[i for i in b if isinstance(i, Metric)],
-                    params=[i for i in b if isinstance(i, Param)],
-                    tags=[i for i in b if isinstance(i, RunTag)],
-                ),
-            )
+        self._log_batches(client, run_id, job.id, items)
         if result.attempts:
             self._log_files(client, run_id, job)
         status = content.run_status(result.status)
@@ -263,6 +253,28 @@ class Session:
             from orchestrator.tracking.registry import register
 
             self._register_outcome(job.id, register(client, run_id, result, self.tracking))
+
+    def _log_batches(
+        self, client: MlflowClient, run_id: str, job_id: str, items: Sequence[Any]
+    ) -> None:
+        """Everything in as few calls as log_batch takes. A script that logged a param of
+        its own with another value makes its batch refused: the script's value stays,
+        and the batch goes again without it. Asked only then, not before every job: the
+        run's params cost a full read of the run."""
+        from mlflow.entities import Param
+
+        existing: Mapping[str, str] | None = None
+        for batch in _batches(items):
+            try:
+                _call(lambda b=batch: _log_batch(client, run_id, b))
+            except Rejected as refused:
+                if existing is None:
+                    existing = _call(lambda: client.get_run(run_id)).data.params
+                kept = [i for i in batch if not (isinstance(i, Param) and i.key in existing)]
+                if len(kept) == len(batch):  # not about the script's params: the content
+                    self.worker.notes.append(f"logging {job_id}: {refused}")
+                    continue
+                self._soft(f"logging {job_id}", lambda b=kept: _log_batch(client, run_id, b))
 
     def _register_outcome(self, job_id: str, outcome: tuple[bool, str]) -> None:
         done, text = outcome
@@ -311,6 +323,17 @@ class Session:
         if self._client is None or self.parent is None:
             raise RuntimeError("not connected")
         return self._client
+
+
+def _log_batch(client: MlflowClient, run_id: str, batch: Sequence[Any]) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    client.log_batch(
+        run_id,
+        metrics=[i for i in batch if isinstance(i, Metric)],
+        params=[i for i in batch if isinstance(i, Param)],
+        tags=[i for i in batch if isinstance(i, RunTag)],
+    )
 
 
 def _batches(items: Sequence[Any]) -> list[Sequence[Any]]:
