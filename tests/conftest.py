@@ -98,7 +98,7 @@ def alive(pid: int) -> bool:
     """True if the process exists and is not a zombie (a zombie runs nothing)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # gone, or going as read
         return False
     return state != "Z"
 

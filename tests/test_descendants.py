@@ -67,7 +67,7 @@ def daemon(name):
 def running(pid):
     try:
         state = pathlib.Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or going as we read
         return False
     return state != 'Z'
 
@@ -84,7 +84,7 @@ pathlib.Path('cgroup.txt').write_text(pathlib.Path('/proc/self/cgroup').read_tex
 def _running(pid: int) -> bool:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
     return fields[0] != "Z"
 

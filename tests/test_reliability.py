@@ -229,7 +229,7 @@ theirs = int(pathlib.Path('a.pid').read_text())
 def gone(pid):
     try:
         return pathlib.Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] == 'Z'
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return True
 while time.monotonic() < deadline:
     if gone(theirs):
