@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +174,17 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
         return Project(tmp_path / name)
 
     return make
+
+
+@pytest.fixture(params=["cgroups", "sampled"])
+def cgroups(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Measured through a v1 memory cgroup, then by sampling /proc: both of a job's paths.
+    The first is skipped where no v1 memory cgroup of ours can be made."""
+    from orchestrator.execute.memory_cgroups import MemoryCgroups
+
+    if request.param == "cgroups":
+        probe = MemoryCgroups.make()
+        if probe is None:
+            pytest.skip("no v1 memory cgroup of ours to write here")
+        probe.close()
+    yield request.param == "cgroups"

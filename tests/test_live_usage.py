@@ -12,7 +12,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from rich.console import Console
 
 from orchestrator.events import AttemptStarted, Event, JobFinished, UsageRead
 from orchestrator.execute.ending import ProcessEnd
-from orchestrator.execute.memory_cgroups import MemoryCgroups
 from orchestrator.execute.metering import Metering
 from orchestrator.execute.scheduler import Scheduler
 from orchestrator.models import Attempt, JobResult, JobSpec, PlannedJob, RunOptions, Status
@@ -243,16 +242,6 @@ print("holding", flush=True)
 while not os.path.exists(sys.argv[2]):
     sum(range(10000))
 """
-
-
-@pytest.fixture(params=["cgroups", "sampled"])
-def cgroups(request: pytest.FixtureRequest) -> Iterator[bool]:
-    if request.param == "cgroups":
-        probe = MemoryCgroups.make()
-        if probe is None:
-            pytest.skip("no v1 memory cgroup of ours to write here")
-        probe.close()
-    yield request.param == "cgroups"
 
 
 @linux

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -164,16 +163,6 @@ def test_a_cgroup_used_again_measures_its_next_job_afresh(tmp_path: Path) -> Non
         if (link := os.path.realpath(fd)).startswith("/sys/fs/cgroup")
     ]
     assert cgroupfs == []
-
-
-@pytest.fixture(params=["cgroups", "sampled"])
-def cgroups(request: pytest.FixtureRequest) -> Iterator[bool]:
-    if request.param == "cgroups":
-        probe = MemoryCgroups.make()
-        if probe is None:
-            pytest.skip("no v1 memory cgroup of ours to write here")
-        probe.close()
-    yield request.param == "cgroups"
 
 
 @linux
