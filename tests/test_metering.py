@@ -21,6 +21,7 @@ from orchestrator.execute.gpu_usage import parse_compute_apps
 from orchestrator.execute.memory_cgroups import MemoryCgroups, own_v1_memory_cgroup
 from orchestrator.execute.metering import Metering
 from orchestrator.execute.tree_sampler import Schedule, parse_io, parse_pss, parse_stat
+from orchestrator.report.resources import usage_over
 from orchestrator.usage import Usage, mean_cpu_percent
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -113,9 +114,14 @@ def _measure(argv: list[str], *, cgroups: bool, limit: int | None = None) -> tup
 
 
 def _measure_in(
-    argv: list[str], job_cgroups: JobCgroups | None, metering: Metering, limit: int | None = None
+    argv: list[str],
+    job_cgroups: JobCgroups | None,
+    metering: Metering,
+    limit: int | None = None,
+    wall_s: float | None = None,
 ) -> tuple[int, Usage]:
-    """One job measured in a run's cgroups and metering, which the caller owns."""
+    """One job measured in a run's cgroups and metering, which the caller owns (`wall_s`:
+    the wall time to divide by, instead of the one measured)."""
     cgroup = job_cgroups.enter(1) if job_cgroups else None
     with metering.spawning(limit) as slot:
         pid = os.posix_spawn(argv[0], argv, dict(os.environ))
@@ -131,9 +137,28 @@ def _measure_in(
         if due is not None and time.monotonic() >= due and metering.look(time.monotonic()):
             os.kill(pid, 9)
         time.sleep(0.005)
-    usage = metering.end("job", rusage, time.monotonic() - started)
+    usage = metering.end("job", rusage, wall_s or time.monotonic() - started)
     assert usage is not None
     return status, usage
+
+
+@linux
+def test_a_millisecond_jobs_cpu_percent_reads_the_same_in_every_report(cgroups: bool) -> None:
+    """The reports work the percent out again from cpu_s and the wall time; for a job of
+    about a millisecond that must not turn 40 % into 100 %."""
+    for _ in range(5):
+        metering = Metering.make(cgroups=cgroups)
+        assert metering is not None
+        job_cgroups = JobCgroups.make() if cgroups else None
+        try:
+            _, usage = _measure_in(["/bin/true"], job_cgroups, metering, wall_s=0.0013)
+        finally:
+            metering.close()
+            if job_cgroups is not None:
+                job_cgroups.close()
+        assert usage.cpu_s is not None and usage.mean_cpu_percent is not None
+        reported = usage_over([(0.0013, usage)]).cpu_percent
+        assert reported == pytest.approx(usage.mean_cpu_percent, abs=0.1)
 
 
 def test_a_cgroup_used_again_measures_its_next_job_afresh(tmp_path: Path) -> None:

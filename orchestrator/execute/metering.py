@@ -178,7 +178,9 @@ class Metering:
         read, written = _io(tree, leader) if self._procfs else (None, None)
         return Usage(
             method=method,
-            cpu_s=None if cpu is None else round(cpu, 3),
+            # To the microsecond: reports divide it by the wall time again, and a job of
+            # a millisecond rounded to one would read as 0 % or 200 %.
+            cpu_s=None if cpu is None else round(cpu, 6),
             peak_memory_bytes=peak,
             mean_cpu_percent=mean_cpu_percent(cpu, wall_s),
             read_bytes=read,
