@@ -53,8 +53,13 @@ Runner = Callable[[], "str | None"]
 # --------------------------------------------------------------------------- environment
 
 
+#: Set in every timed command's environment (``run.py --env``), before a benchmark's own.
+ORCH_ENV: dict[str, str] = {}
+
+
 def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment without ``TRAIN_ORCH_*`` settings (they change what runs).
+    """This environment without ``TRAIN_ORCH_*`` settings (they change what runs), then
+    ``ORCH_ENV`` and ``extra``.
 
     Nor ``PYTHONDONTWRITEBYTECODE``: under it every run compiles each of the package's
     modules anew (about 0.4 ms apiece here), a start-up an installed copy never pays, and
@@ -65,6 +70,7 @@ def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("TRAIN_ORCH_") and k != "PYTHONDONTWRITEBYTECODE"
     }
+    env.update(ORCH_ENV)
     env.update(extra or {})
     return env
 

@@ -3,7 +3,7 @@
 
 Usage, from anywhere (the README's one command)::
 
-    bash bench/setup.sh && python3 bench/run.py [--quick] [--only NAME[,NAME...]]
+    bash bench/setup.sh && python3 bench/run.py [--quick] [--only NAME[,NAME...]] [--env K=V]
 
 Benchmarks, in the order they run (each ``bench/<module>.py`` with ``run(quick) -> dict``):
 
@@ -208,7 +208,20 @@ def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Nam
         metavar="NAME",
         help=f"run only these (repeat or comma-separate): {', '.join(names)}",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set in every timed command's environment, e.g. TRAIN_ORCH_USAGE=off to time "
+        "runs that measure nothing (TRAIN_ORCH_* from the shell are dropped)",
+    )
     args = parser.parse_args(argv)
+    for setting in args.env:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            parser.error(f"--env: expected KEY=VALUE, got {setting!r}")
+        c.ORCH_ENV[key] = value
     args.only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = sorted(set(args.only) - set(names))
     if unknown:
@@ -228,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {machine['python']}, loadavg {machine['loadavg'][0]:.2f}",
         f"date:    {machine['date_utc']}",
         f"command: {command}" + ("  (quick)" if args.quick else ""),
+        f"env:     {' '.join(f'{k}={v}' for k, v in c.ORCH_ENV.items()) or '-'}",
         "tools:   GNU parallel "
         + (machine["tools"]["gnu_parallel"] or "absent")
         + ", Snakemake "
@@ -251,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "benchmark": name,
             "quick": args.quick,
             "suite_command": command,
+            "env": dict(c.ORCH_ENV),
             "machine": bench_machine,
             "wall_s": wall_s,
             **{k: v for k, v in result.items() if k != "tables"},
