@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.config.tracking import tracking_uri_problem
 from orchestrator.decide import Decisions, Leftover, is_forced, study_identity
 from orchestrator.errors import OrchestratorError
 from orchestrator.events import EventSink, Fanout, RunFinished, RunStarted
@@ -203,6 +204,9 @@ def _tracking(
     tracking = resolve(config, options, os.environ, base / plan.output_root, base.name)
     if tracking is None:
         return None
+    if problem := tracking_uri_problem(tracking.uri):  # the config's is checked with its line
+        given = "--mlflow" if options.mlflow else "MLFLOW_TRACKING_URI"
+        raise OrchestratorError(f"{given}: {problem}")
     import importlib.util
 
     if importlib.util.find_spec("mlflow") is None:

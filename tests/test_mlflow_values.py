@@ -13,6 +13,7 @@ import pytest
 from conftest import SHIM, Project
 
 from orchestrator.cli.run_options import _mlflow
+from orchestrator.config.tracking import tracking_uri_problem
 from orchestrator.errors import ConfigError
 from orchestrator.models import Attempt, JobResult, PlannedJob, RetryPolicy, RunOptions, Status
 from orchestrator.models import TrackingConfig as Config
@@ -203,6 +204,10 @@ def test_artifacts_follow_the_globs_and_the_cap_smallest_first(tmp_path: Path) -
         ),
         ("tracking: {mlflow: {artifacts: {max_bytes: 10}}}", "must be at least 1M"),
         ("tracking: []", "1:1: tracking: expected a mapping, got list"),
+        (
+            "tracking: {mlflow: {tracking_uri: 'htp://host:5000'}}",
+            "1:21: tracking.mlflow.tracking_uri: MLflow has no tracking store for htp: URIs",
+        ),
         ("jobs: {a: {script: t.py, register: {artifact: m}}}", "missing 'name'"),
         ("jobs: {a: {script: t.py, register: {name: 'a/b'}}}", "not a model name"),
         ("jobs: {a: {script: t.py, register: {name: m, alias: latest}}}", "not an alias"),
@@ -219,6 +224,51 @@ def test_bad_tracking_and_register_keys_name_their_line(
     with pytest.raises(ConfigError) as error:
         load_configs([path], project.root)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "takes"),
+    [
+        ("", True),
+        ("./mlruns", True),
+        ("file:///tmp/mlruns", True),
+        ("HTTPS://mlflow.example.com", True),
+        ("databricks", True),
+        ("databricks-uc", True),
+        ("sqlite:///m.db", True),
+        ("postgresql+psycopg2://u@h/db", True),
+        ("mssql+pyodbc://u@dsn", True),
+        ("C:\\mlruns", True),
+        ("htp://host:5000", False),
+        ("s3://bucket/mlruns", False),
+        ("mlflow://x", False),
+    ],
+)
+def test_which_tracking_uris_mlflow_has_a_store_for(uri: str, takes: bool) -> None:
+    assert (tracking_uri_problem(uri) is None) is takes
+
+
+def test_a_tracking_uri_from_the_flag_or_the_environment_is_refused_before_anything_runs(
+    project: Project,
+) -> None:
+    project.script("training/train_a.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAIN_ORCH_", "MLFLOW"))}
+    for args, extra, named in (
+        (["--mlflow", "htp://host:5000"], {}, "--mlflow: "),
+        (["--mlflow-experiment", "e"], {"MLFLOW_TRACKING_URI": "s3://b"}, "MLFLOW_TRACKING_URI: "),
+    ):
+        result = subprocess.run(
+            [sys.executable, str(SHIM), *args],
+            cwd=project.root,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"error: {named}MLflow has no tracking store for")
+        assert not (project.root / "summaries").exists()
+        assert not (project.root / "logs").exists()
 
 
 def test_register_and_tracking_reach_the_plan(project: Project) -> None:

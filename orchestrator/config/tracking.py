@@ -7,6 +7,7 @@ when the run ends and a model would have been registered.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 from orchestrator.config.document import Document, KeyPath, Value
@@ -22,6 +23,12 @@ REGISTER_KEYS = ("name", "artifact", "alias")
 #: a 400 at the end of the run; here it is a config error with its line).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,255}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
+#: The schemes MLflow's own tracking stores take (a path has none); plugins add theirs
+#: under the `mlflow.tracking_store` entry points. Refused here, a typo fails before the
+#: run, not as a warning after it, its jobs untracked.
+STORE_SCHEMES = ("", "file", "http", "https", "databricks", "databricks-uc", "uc")
+#: SQLAlchemy's database URIs, `dialect[+driver]://`.
+DATABASE_ENGINES = ("postgresql", "mysql", "sqlite", "mssql")
 
 
 def tracking(doc: Document, keys: KeyPath, value: Value) -> TrackingConfig | None:
@@ -40,12 +47,29 @@ def tracking(doc: Document, keys: KeyPath, value: Value) -> TrackingConfig | Non
         for name in ("experiment", "tracking_uri", "ui_url")
         if name in mlflow
     }
+    if problem := tracking_uri_problem(found.get("tracking_uri", "")):
+        raise doc.error((*where, "tracking_uri"), problem)
     if "max_bytes" in artifacts:
         found["max_artifact_bytes"] = _bytes(doc, (*where, "artifacts", "max_bytes"), artifacts)
     for name in ("include", "exclude"):
         if name in artifacts:
             found[name] = text_set(doc, (*where, "artifacts", name), artifacts[name])
     return TrackingConfig(**found)
+
+
+def tracking_uri_problem(uri: str) -> str | None:
+    """Why MLflow has no tracking store for `uri`, or None if it has one."""
+    scheme = urllib.parse.urlparse(uri).scheme  # lower case, as MLflow compares it
+    if len(scheme) == 1 or scheme in STORE_SCHEMES or scheme.startswith(DATABASE_ENGINES):
+        return None  # one letter: a Windows drive, a path
+    from importlib.metadata import entry_points
+
+    if scheme in {point.name for point in entry_points(group="mlflow.tracking_store")}:
+        return None
+    return (
+        f"MLflow has no tracking store for {scheme}: URIs ({uri!r}); it takes paths, file:, "
+        "http(s):, databricks, sqlite/postgresql/mysql/mssql, and plugins' schemes"
+    )
 
 
 def _bytes(doc: Document, keys: KeyPath, artifacts: dict[str, Value]) -> int:
