@@ -161,6 +161,24 @@ def test_a_millisecond_jobs_cpu_percent_reads_the_same_in_every_report(cgroups: 
         assert reported == pytest.approx(usage.mean_cpu_percent, abs=0.1)
 
 
+def test_a_job_too_small_for_the_memory_counter_has_no_peak_rather_than_0_b() -> None:
+    """/bin/true charges a page or two, below the kernel's per-CPU charge batches: its
+    cgroup's counter often does not move. That is no figure, not a peak of 0 B."""
+    probe = MemoryCgroups.make()
+    if probe is None:
+        pytest.skip("no v1 memory cgroup of ours to write here")
+    probe.close()
+    job_cgroups, metering = JobCgroups.make(), Metering.make(cgroups=True)
+    assert metering is not None
+    try:
+        peaks = [_measure_in(["/bin/true"], job_cgroups, metering)[1] for _ in range(20)]
+    finally:
+        metering.close()
+        job_cgroups.close()
+    assert [u.method for u in peaks] == ["cgroup-v1"] * 20
+    assert 0 not in [u.peak_memory_bytes for u in peaks]
+
+
 def test_a_cgroup_used_again_measures_its_next_job_afresh(tmp_path: Path) -> None:
     """Each run keeps its cgroups' files open across jobs: a later job in the same cgroup
     is measured from its own start, and nothing of the run's stays open after it."""

@@ -93,7 +93,9 @@ class MemoryCgroups:
 
         The peak leaves out what earlier attempts left charged to the cgroup (page cache
         of the files they wrote): dropping that before each attempt (`force_empty`) costs
-        the loop milliseconds, and a reclaim of it during the attempt is all it can miss."""
+        the loop milliseconds, and a reclaim of it during the attempt is all it can miss.
+        A peak no higher than that charge is unknown, not 0 B: the kernel charges pages in
+        per-CPU batches, and a job of a few pages may not move the counter at all."""
         path = slot.path
         kills = oom_kills_v1(path)
         if kills is not None:
@@ -101,7 +103,8 @@ class MemoryCgroups:
         self._slots.put_back(path)
         peak = peak_memory_v1(path)
         oom_killed = (kills or 0) > slot.oom_kills_before
-        return (None if peak is None else max(0, peak - slot.charged_before)), oom_killed
+        own = None if peak is None else peak - slot.charged_before
+        return (own if own and own > 0 else None), oom_killed
 
     def close(self) -> None:
         """Remove every cgroup of ours once empty (an empty v1 memory cgroup's charge,
