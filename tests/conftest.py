@@ -138,12 +138,16 @@ class Project:
         return write(self.root / rel, text)
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        python_flags: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
         full_env.update(env or {})
         return subprocess.run(
-            [sys.executable, str(SHIM), *args],
+            [sys.executable, *python_flags, str(SHIM), *args],
             cwd=self.root,
             env=full_env,
             capture_output=True,
@@ -151,6 +155,14 @@ class Project:
             timeout=timeout,
             check=False,
         )
+
+    def imported(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+        """The modules a run of the CLI loaded (`-X importtime`'s lines), and the run."""
+        result = self.run(*args, env=env, python_flags=("-X", "importtime"))
+        lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+        return {line.rsplit("|", 1)[-1].strip() for line in lines}, result
 
     def summary(self) -> dict[str, Any]:
         return load_summary(self.root / "summaries/latest.json")

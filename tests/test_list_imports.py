@@ -6,24 +6,13 @@ top-level import (a type used only in an annotation) silently adds.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from conftest import SHIM, Project
+from conftest import Project
 
 
 def _imported(project: Project, *args: str) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(SHIM), *args],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    imported, result = project.imported(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return imported
 
 
 def test_list_loads_neither_the_summary_nor_the_schema_export(project: Project) -> None:

@@ -4,12 +4,10 @@ search space and one example trial command, read from the store without importin
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SHIM, Project
+from conftest import Project
 from test_sweep_studies import shifted_project
 from test_sweeps import SLEEPY, sweep_config
 
@@ -122,16 +120,8 @@ def test_a_damaged_store_is_reported_and_left_as_it_is(project: Project) -> None
 def test_a_sweeps_dry_run_imports_no_optuna(project: Project) -> None:
     shifted_project(project)
     assert project.run().returncode == 0  # a store to read
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(SHIM), "--dry-run"],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    imported, result = project.imported("--dry-run")
+    assert result.returncode == 0, result.stderr[-2000:]
     assert "orchestrator.studies" in imported  # the store was read
     assert {m.split(".")[0] for m in imported} & {"optuna", "sqlalchemy", "alembic"} == set()
     assert "resumed · 3 done, 0 to run" in result.stdout
