@@ -7,10 +7,12 @@ the cgroups this host allows and once with sampling forced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,15 +104,29 @@ def test_mean_cpu_percent() -> None:
 def _measure(argv: list[str], *, cgroups: bool, limit: int | None = None) -> tuple[int, Usage]:
     """Run argv as the supervisor runs a job (in its cgroups, where there are), stopping
     it when the sampler finds it over `limit`; its wait status and usage."""
+    with _metered(cgroups) as (job_cgroups, metering):
+        return _measure_in(argv, job_cgroups, metering, limit)
+
+
+@contextlib.contextmanager
+def _metered(cgroups: bool) -> Iterator[tuple[JobCgroups | None, Metering]]:
+    """A run's cgroups (with `cgroups`) and metering, closed after."""
     job_cgroups = JobCgroups.make() if cgroups else None
     metering = Metering.make(cgroups=cgroups)
     assert metering is not None
     try:
-        return _measure_in(argv, job_cgroups, metering, limit)
+        yield job_cgroups, metering
     finally:
         metering.close()
         if job_cgroups is not None:
             job_cgroups.close()
+
+
+def _skip_without_a_v1_memory_cgroup() -> None:
+    probe = MemoryCgroups.make()
+    if probe is None:
+        pytest.skip("no v1 memory cgroup of ours to write here")
+    probe.close()
 
 
 def _measure_in(
@@ -147,15 +163,8 @@ def test_a_millisecond_jobs_cpu_percent_reads_the_same_in_every_report(cgroups: 
     """The reports work the percent out again from cpu_s and the wall time; for a job of
     about a millisecond that must not turn 40 % into 100 %."""
     for _ in range(5):
-        metering = Metering.make(cgroups=cgroups)
-        assert metering is not None
-        job_cgroups = JobCgroups.make() if cgroups else None
-        try:
+        with _metered(cgroups) as (job_cgroups, metering):
             _, usage = _measure_in(["/bin/true"], job_cgroups, metering, wall_s=0.0013)
-        finally:
-            metering.close()
-            if job_cgroups is not None:
-                job_cgroups.close()
         assert usage.cpu_s is not None and usage.mean_cpu_percent is not None
         reported = usage_over([(0.0013, usage)]).cpu_percent
         assert reported == pytest.approx(usage.mean_cpu_percent, abs=0.1)
@@ -164,17 +173,9 @@ def test_a_millisecond_jobs_cpu_percent_reads_the_same_in_every_report(cgroups: 
 def test_a_job_too_small_for_the_memory_counter_has_no_peak_rather_than_0_b() -> None:
     """/bin/true charges a page or two, below the kernel's per-CPU charge batches: its
     cgroup's counter often does not move. That is no figure, not a peak of 0 B."""
-    probe = MemoryCgroups.make()
-    if probe is None:
-        pytest.skip("no v1 memory cgroup of ours to write here")
-    probe.close()
-    job_cgroups, metering = JobCgroups.make(), Metering.make(cgroups=True)
-    assert metering is not None
-    try:
+    _skip_without_a_v1_memory_cgroup()
+    with _metered(True) as (job_cgroups, metering):
         peaks = [_measure_in(["/bin/true"], job_cgroups, metering)[1] for _ in range(20)]
-    finally:
-        metering.close()
-        job_cgroups.close()
     assert [u.method for u in peaks] == ["cgroup-v1"] * 20
     assert 0 not in [u.peak_memory_bytes for u in peaks]
 
@@ -182,21 +183,13 @@ def test_a_job_too_small_for_the_memory_counter_has_no_peak_rather_than_0_b() ->
 def test_a_cgroup_used_again_measures_its_next_job_afresh(tmp_path: Path) -> None:
     """Each run keeps its cgroups' files open across jobs: a later job in the same cgroup
     is measured from its own start, and nothing of the run's stays open after it."""
-    probe = MemoryCgroups.make()
-    if probe is None:
-        pytest.skip("no v1 memory cgroup of ours to write here")
-    probe.close()
-    job_cgroups, metering = JobCgroups.make(), Metering.make(cgroups=True)
-    assert metering is not None
+    _skip_without_a_v1_memory_cgroup()
     touch = "import sys; b = bytearray(int(sys.argv[1])); b[::4096] = b'1' * len(b[::4096])"
-    try:
+    with _metered(True) as (job_cgroups, metering):
         peaks = [
             _measure_in([sys.executable, "-c", touch, str(size)], job_cgroups, metering)[1]
             for size in (200 * MB, 40 * MB, 200 * MB)
         ]
-    finally:
-        metering.close()
-        job_cgroups.close()
     assert [u.method for u in peaks] == ["cgroup-v1"] * 3
     big, small, big_again = (u.peak_memory_bytes or 0 for u in peaks)
     assert small < 0.5 * big and big_again > 0.9 * big
@@ -275,11 +268,9 @@ def test_without_proc_only_the_leaders_rusage_counts_and_says_so() -> None:
 @linux
 def test_memory_cgroups_of_a_dead_orchestrator_are_removed_at_the_next_start() -> None:
     """An orchestrator SIGKILLed with its watchdog leaves its empty cgroups behind."""
+    _skip_without_a_v1_memory_cgroup()
     home = own_v1_memory_cgroup()
-    probe = MemoryCgroups.make()
-    if home is None or probe is None:
-        pytest.skip("no v1 memory cgroup of ours to write here")
-    probe.close()
+    assert home is not None
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that no process has now
     stale = home / f"train-orch.{dead.pid}" / "slot-1"
