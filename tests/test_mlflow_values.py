@@ -366,3 +366,36 @@ def test_the_worker_runs_urgent_calls_first_and_gives_up_after_its_retries() -> 
     assert worker.failure == "log c: connection refused"
     assert worker.notes == ["refused: param changed"]
     assert worker.submit("late", lambda: 1).result(timeout=1) is None
+
+
+def test_once_the_run_is_over_a_call_that_timed_out_is_not_tried_again() -> None:
+    """Mid-run, a timeout is retried (the jobs go on meanwhile); at the end, each retry
+    of a silent server would hold the run's end for another request timeout."""
+    import threading
+    import time
+
+    from orchestrator.tracking.worker import Worker
+
+    def timing_out(tries: list[int], gate: threading.Event | None = None) -> None:
+        tries.append(1)
+        if gate is not None:
+            gate.wait(10)
+        if len(tries) < 3:
+            raise TimeoutError("HTTPConnectionPool(host='m', port=5000): Read timed out.")
+
+    worker = Worker(backoff=(0.0, 0.0, 0.0))
+    mid_run: list[int] = []
+    worker.submit("logging a", lambda: timing_out(mid_run)).result(timeout=10)
+    assert (len(mid_run), worker.failure) == (3, None)
+
+    at_end: list[int] = []
+    gate = threading.Event()
+    ending = worker.submit("ending the parent run", lambda: timing_out(at_end, gate))
+    closing = threading.Thread(target=worker.close, args=(30,))
+    closing.start()
+    while not worker._closing:  # close() has said the run is over
+        time.sleep(0.001)
+    gate.set()
+    closing.join(10)
+    assert ending.result(timeout=1) is None
+    assert (len(at_end), worker.failure) == (1, "ending the parent run: timed out")

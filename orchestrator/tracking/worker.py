@@ -96,7 +96,10 @@ class Worker:
                 return
             except Exception as error:  # the server's, the network's, MLflow's: all alike
                 self.last_error = _reason(error)
-                if wait is None or self._stop.wait(wait):
+                # A server silent for a whole request timeout is not tried again once the
+                # run is over: each try would hold the end of the run that long again.
+                hung = self._closing and self.last_error == "timed out"
+                if wait is None or hung or self._stop.wait(wait):
                     with self._ready:
                         self._drop(f"{what}: {_reason(error)}")
                     future.set_result(None)
