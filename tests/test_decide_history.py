@@ -10,7 +10,13 @@ from pathlib import Path
 from orchestrator.decide.cache import CacheEntry, cache_text, load_cache
 from orchestrator.decide.fingerprints import changed_part, fingerprints
 from orchestrator.decide.history import read_history
-from orchestrator.decide.manifests import damage, file_digest, manifest
+from orchestrator.decide.manifests import (
+    HASH_BUDGET,
+    UNHASHED,
+    damage,
+    file_digest,
+    manifest,
+)
 from orchestrator.models import JobSpec, Plan, RunOptions
 from orchestrator.plan import build_plan
 
@@ -55,6 +61,33 @@ def test_an_output_dir_is_compared_file_by_file(tmp_path: Path) -> None:
     assert damage(out, recorded) == "model.pkl modified"
     (out / "metrics.json").unlink()
     assert damage(out, recorded) == "metrics.json missing"
+
+
+def test_files_past_the_hash_budget_are_known_by_size_and_mtime(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    for name in ("a.bin", "b.bin", "sub/c.bin"):
+        (out / name).write_bytes(b"12345678")
+    recorded = manifest(out, budget=16)
+    assert [recorded[name][2] for name in ("a.bin", "b.bin", "sub/c.bin")] == [
+        file_digest(out / "a.bin"),
+        file_digest(out / "b.bin"),
+        UNHASHED,
+    ]
+    os.utime(out / "a.bin", ns=(1, 1))
+    assert damage(out, recorded) is None  # hashed: a new mtime, the same content
+    os.utime(out / "sub/c.bin", ns=(1, 1))
+    assert damage(out, recorded) == "sub/c.bin modified"  # unhashed: a new mtime is a change
+
+
+def test_a_checkpoint_past_the_budget_is_never_read(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / "model.ckpt").open("wb") as handle:
+        handle.truncate(HASH_BUDGET + 1)  # sparse: no bytes written, nothing read
+    info = (out / "model.ckpt").stat()
+    assert manifest(out) == {"model.ckpt": (HASH_BUDGET + 1, info.st_mtime_ns, UNHASHED)}
+    assert damage(out, manifest(out)) is None
 
 
 def test_an_output_dir_is_read_only_where_the_cache_could_be_used(tmp_path: Path) -> None:

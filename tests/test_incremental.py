@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -145,6 +146,25 @@ def test_damaged_output_dir_reruns_that_job(project: Project) -> None:
     project.run()
     assert statuses(project) == {"a": "succeeded", "c": "cached"}
     assert (project.root / "results/a_results/model.joblib").is_file()
+
+
+def test_a_terabyte_checkpoint_is_cached_by_size_and_mtime_unread(project: Project) -> None:
+    """Hashing it as the job ended stalled the run (Ctrl-C, SIGTERM and other jobs'
+    timeouts unheard) for the half hour reading a sparse terabyte takes."""
+    project.script(
+        "training/train_big.py",
+        GOOD_SCRIPT + "(out / 'model.ckpt').open('wb').truncate(1 << 40)\n",
+    )
+    assert project.run().returncode == 0
+    assert statuses(project) == {"big": "succeeded"}
+    assert project.run().returncode == 0
+    assert statuses(project) == {"big": "cached"}
+    os.utime(project.root / "results/big_results/model.ckpt")
+    dry = json.loads(project.run("--dry-run", "--format", "json").stdout)
+    assert dry["jobs"][0]["decision"] == {
+        "action": "run",
+        "reason": "output changed: model.ckpt modified",
+    }
 
 
 @pytest.mark.parametrize(
