@@ -158,7 +158,9 @@ def summarize(journal: Path, output_root: Path) -> Path:
     try:
         records = read_journal(journal)
         summary = rebuild_summary(records, str(journal))
-    except (OSError, StopIteration, KeyError, TypeError, ValueError) as exc:
+    except OSError as exc:
+        raise OrchestratorError(f"{journal}: cannot read: {exc.strerror or exc}") from None
+    except (StopIteration, KeyError, TypeError, ValueError) as exc:
         raise OrchestratorError(f"{journal}: not a usable journal ({exc!r})") from None
     summary_dir = output_root / SUMMARY_DIR
     run_id = journal.stem.removeprefix(JOURNAL_PREFIX) + "_rebuilt"

@@ -116,3 +116,27 @@ def test_show_compare_trend_refuse_a_bad_summary_in_one_line(
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "prefix"),
+    [
+        (["show", "/dev/zero"], "error: /dev/zero: cannot read: "),
+        (["compare", "good.json", "/dev/zero"], "error: /dev/zero: cannot read: "),
+        (["trend", "good.json", "/dev/zero"], "error: /dev/zero: cannot read: "),
+        (["--resume", "/dev/zero"], "error: cannot resume: /dev/zero: cannot read: "),
+        (["summarize", "--from-journal", "/dev/zero"], "error: /dev/zero: cannot read: "),
+    ],
+)
+def test_a_path_that_never_ends_is_refused_not_read_until_memory_runs_out(
+    project: Project, args: list[str], prefix: str
+) -> None:
+    """/dev/zero (or a stray multi-gigabyte file) was read whole: the command grew
+    until the kernel killed it, ignoring Ctrl-C meanwhile."""
+    write_run(project, "good.json", VERSION_1)
+    project.script("training/train_a.py")  # a project that --resume would run
+    result = project.run(*args)
+    assert (result.returncode, result.stderr) == (
+        2,
+        prefix + "larger than 256 MiB: not a summary or journal\n",
+    )

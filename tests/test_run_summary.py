@@ -3,6 +3,7 @@ ones; one dump, whose JSON any parser reads and the published schema accepts."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import time
@@ -26,6 +27,7 @@ from orchestrator.run_summary import (
     in_run_order,
     journal_name,
     load,
+    read_text,
     summary_files,
     summary_name,
 )
@@ -302,3 +304,12 @@ def test_runs_in_the_same_second_keep_their_order_past_nine(tmp_path: Path) -> N
     journals = in_run_order(tmp_path.glob(journal_name("*")))
     assert [p.name for p in journals] == [journal_name(run_id) for run_id in ids]
     assert [p.name for p in summary_files(tmp_path)] == [summary_name(run_id) for run_id in ids]
+
+
+def test_a_summary_is_read_no_further_than_its_limit(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_bytes(b'{"jobs": []}')
+    assert read_text(path, limit=12) == '{"jobs": []}'
+    with pytest.raises(OSError, match="larger than 0 MiB") as raised:
+        read_text(path, limit=11)
+    assert raised.value.errno == errno.EFBIG

@@ -41,6 +41,7 @@ from orchestrator.run_summary import (
     job_document,
     job_from_document,
     journal_name,
+    read_text,
 )
 from orchestrator.secrets import redact
 
@@ -183,7 +184,7 @@ def _records(event: Event, header: Mapping[str, Any]) -> Iterator[dict[str, Any]
 def read_journal(path: Path) -> list[dict[str, Any]]:
     """The records, skipping a last line cut short by a crash mid-write."""
     records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path, errors="replace").splitlines():
         try:
             records.append(json.loads(line))
         except ValueError:

@@ -26,6 +26,7 @@ from orchestrator.run_summary.reading import (
     from_document,
     job_from_document,
     load,
+    read_text,
     succeeded_durations,
 )
 from orchestrator.run_summary.records import (
@@ -64,6 +65,7 @@ __all__ = [
     "journal_name",
     "load",
     "parse_iso",
+    "read_text",
     "succeeded_durations",
     "summary_files",
     "summary_name",

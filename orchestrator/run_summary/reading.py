@@ -8,6 +8,7 @@ schema 1 have defaults, so older summaries load.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -27,12 +28,28 @@ from orchestrator.run_summary.records import (
 )
 from orchestrator.usage import METHODS, Usage
 
+#: The most read back from a summary or journal, far past one of thousands of jobs: a
+#: path typed by mistake (/dev/zero, a multi-gigabyte log) is refused once this much has
+#: been read, instead of being read until memory runs out. A pipe (`show <(curl …)`) is
+#: read like any file.
+MAX_READ_BYTES = 256 << 20
+
+
+def read_text(path: Path, limit: int = MAX_READ_BYTES, errors: str = "strict") -> str:
+    """The file's UTF-8 text, read no further than `limit` bytes; `OSError` (EFBIG) past
+    that."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB: not a summary or journal")
+    return data.decode("utf-8", errors)
+
 
 def load(path: Path) -> RunSummary:
     """The summary at `path`; any problem is an `OrchestratorError` of one line that
     starts with the path."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except OSError as error:
         raise OrchestratorError(f"{path}: cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError:
@@ -57,7 +74,7 @@ def succeeded_durations(path: Path) -> dict[str, float]:
     plan never fails for want of history.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
         return {
             job["id"]: float(job["duration_s"])
             for job in data["jobs"]
