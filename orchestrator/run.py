@@ -323,12 +323,18 @@ def _write_reports_or_say_why(
     """The reports, or a clear error (a full disk, a read-only dir) and no half file.
 
     Every file is replaced atomically, so a failed write leaves the previous latest.json
-    whole; the journal, already on disk, still has this run.
+    whole; the journal, already on disk, still has this run, unless the same full disk
+    stopped it too: then only the final table has the run, and saying otherwise would
+    send the user to `summarize --from-journal` for a run cut short.
     """
     try:
         return write_reports(summary, summary_dir, run_id, base)
     except OSError as exc:
-        where = f"; the journal {journal.path} has the run" if journal else ""
+        where = ""
+        if journal and journal.stopped:
+            where = f"; the journal {journal.path} stopped early too: the table below is all"
+        elif journal:
+            where = f"; the journal {journal.path} has the run"
         console.print_error(
             OrchestratorError(f"could not write the summary: {exc.strerror}{where}")
         )

@@ -325,6 +325,10 @@ def test_full_disk_leaves_the_previous_summary_whole(project: Project) -> None:
     )
     assert result.returncode == 1
     assert "error: could not write the summary: File too large; the journal" in result.stderr
+    # the journal of 40 jobs is past the limit too: it is not offered as the run's record
+    assert "stopped: File too large" in result.stderr
+    assert "stopped early too: the table below is all\n" in result.stderr
+    assert "has the run" not in result.stderr
     assert "Traceback" not in result.stderr
     assert (project.root / "summaries/latest.json").read_text() == before
     assert not list((project.root / "summaries").glob(".*.tmp"))

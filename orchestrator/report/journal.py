@@ -72,6 +72,11 @@ class Journal:
         self._file: IO[str] = path.open("a+", encoding="utf-8")
         self._broken = False
 
+    @property
+    def stopped(self) -> bool:
+        """Whether a write failed (a full disk), so the file lacks the run's later events."""
+        return self._broken
+
     def emit(self, event: Event) -> None:
         if self._broken or isinstance(event, UsageRead):  # the live view's; the end has it
             return
