@@ -3,6 +3,8 @@ GitHub's limit, step outputs no value can forge, a log tail that cannot run comm
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,37 @@ def test_a_step_summary_that_cannot_be_written_is_a_warning(
     assert capsys.readouterr().err == (
         f"warning: could not write the step summary ({target}): No such file or directory\n"
     )
+
+
+def test_a_step_summary_fifo_nobody_reads_is_a_warning_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Opening it for writing waited for a reader for ever, deaf to Ctrl-C."""
+    target = tmp_path / "summary.fifo"
+    os.mkfifo(target)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    append_step_summary("## done\n")
+    assert capsys.readouterr().err == (
+        f"warning: could not write the step summary ({target}): a FIFO that nobody reads\n"
+    )
+
+
+def test_a_step_summary_pipe_with_a_reader_gets_it_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_end, write_end = os.pipe()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", f"/proc/self/fd/{write_end}")
+    text = "## done\n" + "x" * 200_000 + "\n"  # past a pipe's buffer: blocking writes
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(_read_all, read_end)
+        append_step_summary(text)
+        os.close(write_end)
+        assert reading.result() == text.encode()
+
+
+def _read_all(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 def failed_job(log: Path) -> JobResult:

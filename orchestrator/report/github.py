@@ -7,6 +7,7 @@ step summary and outputs are written only where GitHub names their files.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import uuid
@@ -102,9 +103,18 @@ def set_step_outputs(values: Mapping[str, str]) -> None:
 
 
 def _append(path: str, text: str, what: str) -> None:
-    """GitHub's files are a courtesy to the reader: failing to write one loses nothing else."""
+    """GitHub's files are a courtesy to the reader: failing to write one loses nothing else.
+
+    Opened without blocking: a FIFO that nobody reads would otherwise hold the run's end,
+    deaf to Ctrl-C, for ever. One with a reader (`/dev/stderr` to see the Markdown) is then
+    written as any file.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        with Path(path).open("a", encoding="utf-8") as handle:
+        fd = os.open(path, flags, 0o666)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
-        print_warning(f"could not write {what} ({path}): {exc.strerror}")
+        reason = "a FIFO that nobody reads" if exc.errno == errno.ENXIO else exc.strerror
+        print_warning(f"could not write {what} ({path}): {reason}")
