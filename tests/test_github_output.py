@@ -20,7 +20,7 @@ from orchestrator.report.github import (
     github_log_tail,
     set_step_outputs,
 )
-from orchestrator.run_summary import JobRecord, RunSummary
+from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary
 
 
 def test_data_and_properties_are_escaped_as_github_reads_them() -> None:
@@ -29,12 +29,19 @@ def test_data_and_properties_are_escaped_as_github_reads_them() -> None:
 
 
 def job_record(job_id: str, status: str, *, optional: bool = False) -> JobRecord:
+    """A job as a run records it: one that was started has an attempt (and so a log)."""
+    ran = (
+        ()
+        if status == "skipped"
+        else (AttemptRecord(1, Status.FAILED, "2026-03-01T09:00:00Z", 1.0),)
+    )
     return JobRecord(
         id=job_id,
         status=Status(status),
         optional=optional,
         reason="exit 1",
         log_path=f"logs/{job_id}.log",
+        attempts=ran,
     )
 
 

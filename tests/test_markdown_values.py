@@ -1,9 +1,12 @@
-"""The step summary's parts from typed records, in-process: no run, no file, no parser."""
+"""The step summary's parts from typed records, in-process: no run, no parser."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from orchestrator.models import Status
-from orchestrator.report import markdown, timeline
+from orchestrator.report import junit, markdown, timeline
 from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary
 
 START = "2026-03-01T09:00:00.000Z"
@@ -88,3 +91,18 @@ def test_gantt_bar_per_attempt_tagged_by_outcome() -> None:
         f"· gated :active, {start}, {start + 1500}",
         f"· ok :done, {start}, {start + 1500}",
     ]
+
+
+def test_a_failure_without_attempts_shows_no_earlier_runs_log(tmp_path: Path) -> None:
+    """A sweep whose trials all failed runs no process of its own: logs/<sweep>.log, when
+    there, is an earlier run's (the job before it became a sweep) and was shown as this
+    failure's tail."""
+    (tmp_path / "logs").mkdir()
+    for name in ("sweep", "fit"):
+        (tmp_path / f"logs/{name}.log").write_text(f"{name}: an earlier run's output\n")
+    sweep = dataclasses.replace(job("sweep", Status.FAILED), attempts=(), log_path="logs/sweep.log")
+    fit = dataclasses.replace(job("fit", Status.FAILED), log_path="logs/fit.log")
+    summary = RunSummary(START, START, exit_code=1, duration_s=1.5, jobs=(sweep, fit))
+    for text in (markdown.render(summary, tmp_path), junit.render(summary, tmp_path)):
+        assert "fit: an earlier run's output" in text  # fit's attempt wrote it (here, as if)
+        assert "sweep: an earlier run's output" not in text

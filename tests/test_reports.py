@@ -115,3 +115,19 @@ def test_markdown_shrinks_to_fit_the_step_summary_limit(mixed: tuple[Project, st
     assert len(tiny.encode()) <= 400
     assert tiny.startswith("## ❌ Training run: ")
     assert "Shortened to fit GitHub's 1 MiB step summary: only the job table, less " in tiny
+
+
+def test_a_job_that_never_ran_points_at_no_earlier_runs_log(project: Project) -> None:
+    """A skipped job's line and annotation named logs/<job>.log, which then held the
+    previous run's output (or nothing): a reader opened another run's failure."""
+    project.script("training/train_up.py", "import os, sys; sys.exit(int(os.environ['UP']))\n")
+    project.script("training/train_down.py", "import sys; print('down, run 1'); sys.exit(4)\n")
+    project.config("configs/jobs.yaml", "jobs:\n  down: {needs: [up]}\n")
+    assert project.run(env={"UP": "0"}).returncode == 1  # down ran, and failed
+    result = project.run("--force", env={"UP": "1", "GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1
+    assert "done   up failed " in result.stdout and "exit 1 · logs/up.log\n" in result.stdout
+    assert "done   down skipped 0.0s upstream 'up' failed\n" in result.stdout
+    assert "::error title=up::up failed: exit 1 (log: logs/up.log)\n" in result.stdout
+    assert "title=down" not in result.stdout  # a skip is not annotated at all
+    assert "down, run 1" not in result.stdout

@@ -203,10 +203,17 @@ def test_junit_renders_the_typed_summary(tmp_path: Path) -> None:
         "1/1",
         "2026-11-29T10:00:00.000Z",
         "2026-11-29T10:00:02.500Z",
-        JobRecord("a", Status.FAILED, reason="exit 1", log_path="a.log", duration_s=2.5),
+        JobRecord(
+            "a",
+            Status.FAILED,
+            reason="exit 1",
+            log_path="a.log",
+            duration_s=2.5,
+            attempts=(AttemptRecord(1, Status.FAILED, "2026-11-29T10:00:00.000Z", 2.5),),
+        ),
         JobRecord("b", Status.SKIPPED, metrics={"loss": math.nan}),
     )
-    (tmp_path / "a.log").write_text("Traceback\nValueError: no\n")
+    (tmp_path / "a.log").write_text("Traceback\nValueError: no\n")  # a's attempt wrote it
     summary = replace(summary, duration_s=2.5)
 
     xml = render(summary, tmp_path)

@@ -62,7 +62,8 @@ def github_annotations(summary: RunSummary) -> None:
         jobs = [j for j in problems if is_warning(j) is warning]
         shown = jobs if len(jobs) <= ANNOTATION_LIMIT else jobs[: ANNOTATION_LIMIT - 1]
         for job in shown:
-            message = f"{job.id} {job.status.value}: {job.reason or ''} (log: {job.log_path})"
+            log = f" (log: {job.log_path})" if job.attempts else ""  # none: not this run's
+            message = f"{job.id} {job.status.value}: {job.reason or ''}{log}"
             print(f"::{level} title={_escape_property(job.id)}::{_escape_data(message)}")
         rest = jobs[len(shown) :]
         if rest:

@@ -54,8 +54,9 @@ def render(summary: RunSummary, base: Path, tail_count: int = 100) -> str:
             kind = "failure" if status in FAILURE else "error"
             attributes = {"message": _clean(reason), "type": status.value}
             element = ET.SubElement(case, kind, attributes)
-            log = "\n".join(tail_lines(base / job.log_path, tail_count))
-            element.text = _clean(log)
+            if job.attempts:  # else no log of this run: the file is an earlier run's
+                log = "\n".join(tail_lines(base / job.log_path, tail_count))
+                element.text = _clean(log)
         elif status is Status.SKIPPED:
             ET.SubElement(case, "skipped", {"message": _clean(reason)})
         metrics = " ".join(f"{k}={metric_text(v, 6)}" for k, v in job.metrics.items())

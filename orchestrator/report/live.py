@@ -149,7 +149,9 @@ class ConsoleReporter:
         mark, style = STATUS_STYLE[result.status]
         took = duration_text(self._took(result))
         failed = not result.status.ok
-        log = f" · {result.job.log_path}" if failed else ""
+        # No attempt, no log of this run: what the path holds is an earlier run's.
+        logged = failed and bool(result.attempts)
+        log = f" · {result.job.log_path}" if logged else ""
         memory, cpu = usage_cells(result.attempts)
         self.measured = self.measured or bool(memory or cpu)
         if self.plain:
@@ -165,7 +167,7 @@ class ConsoleReporter:
                 f"[{style}]{mark}[/] {escape(result.job.id):<24} {took:>7}  {used}"
                 f"{escape(headline(result))}{escape(log)}"
             )
-        if self.github and failed and result.status is not Status.SKIPPED:
+        if self.github and logged:
             github_log_tail(result)
 
     def _took(self, result: JobResult) -> float:

@@ -98,7 +98,9 @@ def render(summary: RunSummary, base: Path, *, limit: int = STEP_SUMMARY_LIMIT) 
     outlasts the timeline, which outlasts log tails and matrix and sweep tables. A note
     under the verdict says what was cut, so a reader knows to open the artifacts.
     """
-    failures = [job for job in summary.jobs if is_failure(job)]
+    # A job with no attempt (a sweep, a cancelled one never started) wrote no log this
+    # run: what its path holds is an earlier run's, and would be shown as this failure's.
+    failures = [job for job in summary.jobs if is_failure(job) and job.attempts]
     most = SHRINK_STEPS[0].tail_count
     tails = [(job, tail_lines(base / job.log_path, most)) for job in failures]
     for step in SHRINK_STEPS:
