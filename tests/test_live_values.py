@@ -56,6 +56,8 @@ def test_a_headline_is_the_best_metric_or_why_the_job_failed() -> None:
     assert headline(result(RF, Status.TIMED_OUT)) == "timed_out"
     noted = result(RF, Status.SUCCEEDED, reason="metrics.json is not an object")
     assert headline(noted) == " ⚠ metrics.json is not an object"
+    best = result(LIGHTGBM, Status.SUCCEEDED, metrics=(("mape", 0.02),), reason="best mape 0.02")
+    assert headline(best) == "mape 0.02"  # its best trial's metrics: nothing to warn of
 
 
 def test_a_running_trial_is_named_after_its_sweep() -> None:

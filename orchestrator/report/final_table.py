@@ -31,7 +31,9 @@ def headline(result: JobResult) -> str:
         return f"{text} (optional)" if result.job.optional else text
     ranked = ranked_metrics(metrics, result.job.headline)
     text = " ".join(f"{name} {metric_text(value)}" for name, value in ranked[:1])
-    if result.status is Status.SUCCEEDED and result.reason:  # a note on its metrics.json
+    # A job's reason on success is a note on its metrics.json, worth a ⚠; a sweep's names
+    # its best trial, which its metrics already are: no warning on every good sweep.
+    if result.status is Status.SUCCEEDED and result.reason and result.job.sweep is None:
         text += f" ⚠ {result.reason}"
     return text
 
