@@ -7,6 +7,8 @@ from pathlib import Path
 
 from orchestrator.models import Status
 from orchestrator.report import junit, markdown, timeline
+from orchestrator.report.live import last_line
+from orchestrator.report.logs import tail_lines
 from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary
 
 START = "2026-03-01T09:00:00.000Z"
@@ -106,3 +108,22 @@ def test_a_failure_without_attempts_shows_no_earlier_runs_log(tmp_path: Path) ->
     for text in (markdown.render(summary, tmp_path), junit.render(summary, tmp_path)):
         assert "fit: an earlier run's output" in text  # fit's attempt wrote it (here, as if)
         assert "sweep: an earlier run's output" not in text
+
+
+def test_a_log_tail_reads_as_the_terminal_showed_it(tmp_path: Path) -> None:
+    """tqdm redraws its bar with carriage returns: read as line ends, one epoch's frames
+    filled the whole tail and pushed the traceback's start out of the step summary."""
+    frames = "".join(f"\r\x1b[32mEpoch 1\x1b[0m: {i:3d}%|" for i in range(101))
+    log = tmp_path / "fit.log"
+    log.write_bytes(
+        f"=== attempt 1/1\r\n{frames}\n\x1b]0;title\x07Traceback (most recent call last):\n"
+        "RuntimeError: CUDA out of memory\r\n=== exit 1 after 3.00s\n".encode()
+    )
+    assert tail_lines(log, 50) == [
+        "=== attempt 1/1",
+        "Epoch 1: 100%|",
+        "Traceback (most recent call last):",
+        "RuntimeError: CUDA out of memory",
+        "=== exit 1 after 3.00s",
+    ]
+    assert last_line(log) == "RuntimeError: CUDA out of memory"  # the live view's, as before
