@@ -53,16 +53,20 @@ for _ in range(600):
     time.sleep(0.1)
 """
 
+#: Sleeps until stopped, or orphaned (it must not outlive a failed test), for at most
+#: 5 minutes, and then fails: under load a cancel has taken over a minute to arrive, and
+#: a sleeper that ended well on its own read as a job the cancel never reached.
 SLEEPER = """
-import os, pathlib, time
+import os, pathlib, sys, time
 out = pathlib.Path(os.environ["TRAIN_ORCH_OUTPUT_DIR"])
 (out / "pid").write_text(str(os.getpid()))
 print("sleeping", flush=True)
 parent = os.getppid()
-for _ in range(600):
+for _ in range(3000):
     if os.getppid() != parent:
-        break
+        sys.exit(0)
     time.sleep(0.1)
+sys.exit("nobody stopped me")
 """
 
 
