@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,22 @@ from hypothesis import settings
 # loaded 2-core machine breaks. Speed is measured in bench/, not asserted in tests.
 settings.register_profile("no-deadline", deadline=None)
 settings.load_profile("no-deadline")
+
+
+def _signals_reach_the_processes_under_test() -> None:
+    """Tests send SIGINT, SIGQUIT or SIGHUP to processes they start (the CLI; a step's
+    `trap ... INT`, as GitHub's runner cancels), and a signal ignored here stays ignored in
+    every child: pytest run in the background of a script (SIGINT, SIGQUIT) or under
+    `nohup` (SIGHUP). The CLI rightly keeps an ignored signal ignored, and bash cannot
+    even trap one. A handler of ours, unlike SIG_IGN, is not inherited across exec: the
+    children start with the default, as a hosted runner starts them, while this process
+    still shrugs the signal off."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, lambda _signum, _frame: None)
+
+
+_signals_reach_the_processes_under_test()
 
 REPO = Path(__file__).resolve().parent.parent
 SHIM = REPO / "run_all_training.py"
