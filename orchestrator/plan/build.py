@@ -20,7 +20,14 @@ from orchestrator.discovery import canonical
 from orchestrator.errors import ConfigError
 from orchestrator.jobs import SAME_FILES, defined_at, is_clash, mark_clashes, safe_name
 from orchestrator.models import KNOB_NAMES, PRIORITIES, JobSpec, Pairs, Plan, PlannedJob, RunOptions
-from orchestrator.plan.script_args import flag_for, knob_for, knob_why, param_args, standard_args
+from orchestrator.plan.script_args import (
+    doubled_knob,
+    flag_for,
+    knob_for,
+    knob_why,
+    param_args,
+    standard_args,
+)
 from orchestrator.resources import Pool, check_gpus, check_memory_fits, needs
 from orchestrator.secrets import secret_values
 
@@ -124,6 +131,44 @@ def refuse_clashes(specs: Sequence[JobSpec], output_root: str) -> None:
             )
 
 
+def refuse_doubled_knob(spec: JobSpec) -> None:
+    """Stop before anything runs when a job's `args:` or matrix would pass a standard
+    setting a second time (see `doubled_knob`): exit 2 naming the key, not a run that
+    trains with a value other than the one asked for."""
+    found = doubled_knob(spec)
+    if found is None:
+        return
+    given, knob = found
+    path, line, key = _param_defined_at(spec, given)
+    if knob.name == "output_dir":
+        message = f"{knob.spelling} is the job's output dir, which the orchestrator chooses"
+        hint = f"drop it; the script gets its dir as {knob.spelling} and $TRAIN_ORCH_OUTPUT_DIR"
+    else:
+        message = (
+            f"{knob.spelling} is the job's {knob.name}, which the orchestrator passes; "
+            f"a second one would win over it and over --{knob.name} typed in a run"
+        )
+        value = dict(spec.params).get(given)
+        setting = f"{knob.name}: {value}" if isinstance(value, str) else f"{knob.name}:"
+        hint = f"set '{setting}' on the job instead"
+    raise ConfigError(path, message, line=line, key=key, hint=hint)
+
+
+def _param_defined_at(spec: JobSpec, given: str) -> tuple[str, int | None, str]:
+    """Where a parameter was set: a combination's matrix axis, the job's or the defaults'
+    `args:`. A verbatim arg (`--epochs=3`) is named by its list."""
+    path, line, key = defined_at(spec)
+    if key.endswith(".matrix") and re.search(rf"[\[,]{re.escape(given)}=", spec.id):
+        return path, line, f"{key}.{given}"
+    places = {k: (p, n) for k, p, n in spec.locations}
+    job = key.removesuffix(".matrix")
+    for name, prefix in (("args", job), ("defaults.args", "defaults")):
+        if name in places:
+            suffix = f".{given}" if any(k == given for k, _ in spec.params) else ""
+            return *places[name], f"{prefix}.args{suffix}"
+    return path, line, key
+
+
 def start_order(jobs: Sequence[PlannedJob]) -> list[PlannedJob]:
     """Needs first; among jobs whose needs are met, by priority, then longest expected.
 
@@ -190,6 +235,7 @@ def _plan_job(
         held = needs(spec, measured, total_cpus, pool)
         cpus, memory, learned = held.cpus, held.memory, held.learned
     check_gpus(spec, pool)
+    refuse_doubled_knob(spec)
     name = safe_name(spec.id)
     output_dir = output_dir_of(options.output_root, spec.id)
     upstream = {need: output_dir_of(options.output_root, need) for need in spec.needs}

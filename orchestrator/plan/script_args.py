@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from orchestrator.discovery import canonical
-from orchestrator.models import JobSpec, Knob, ParamValue, RunOptions
+from orchestrator.models import STANDARD_FLAGS, JobSpec, Knob, ParamValue, RunOptions
 
 
 class KnobArgs:
@@ -126,3 +126,35 @@ def _flag_value(flag: str, value: ParamValue) -> list[str]:
     if isinstance(value, tuple):
         return [flag, *value]
     return [flag, str(value)]
+
+
+def doubled_knob(spec: JobSpec) -> tuple[str, Knob] | None:
+    """A parameter or verbatim arg setting what the orchestrator passes itself, or None.
+
+    Given twice, the script keeps the last one: `args: {epochs: 100}` beside `--epochs 1`
+    trained 100 epochs, and an `output-dir` of its own hid the job's metrics. Checked
+    whether or not a value is passed this time, so a config is valid or not by itself.
+    Returns (the parameter's name or the arg, the knob it collides with).
+    """
+    knobs = [
+        knob
+        for name in STANDARD_FLAGS
+        if spec.command is None and (knob := knob_for(spec, name)) is not None
+    ]
+    for knob in knobs:
+        if knob.style == "env":  # the job's own `env:` wins over a detected variable
+            continue
+        for key, _ in spec.params:
+            if knob.style == "flag" and canonical(flag_for(spec, key)) == canonical(knob.spelling):
+                return key, knob
+        for arg in spec.args:
+            if _sets(arg, knob):
+                return arg, knob
+    return None
+
+
+def _sets(arg: str, knob: Knob) -> bool:
+    """`--epochs`, `--epochs=3`; an override's `trainer.max_epochs=3` (Hydra's `+`/`++` too)."""
+    if knob.style == "override":
+        return arg.lstrip("+").startswith(f"{knob.spelling}=")
+    return arg.startswith("-") and canonical(arg.partition("=")[0]) == canonical(knob.spelling)
