@@ -78,6 +78,9 @@ def _assign_ids(
     for _root, path in found:
         rel = _relative(path, base)
         job_id = path.stem[len(SCRIPT_PREFIX) :]
+        if _unprintable(rel):
+            scripts.append(_misnamed(rel, job_id))
+            continue
         if job_id in first_by_id:
             qualified = f"{job_id}@{Path(rel).parent.as_posix().replace('/', '.')}"
             warnings.append(
@@ -89,6 +92,38 @@ def _assign_ids(
             first_by_id[job_id] = rel
         scripts.append(inspect_script(path, job_id, rel))
     return tuple(scripts), warnings
+
+
+#: A control character (C0, DEL, C1), or a byte that is not UTF-8 (os.fsdecode's escape).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _unprintable(name: str) -> bool:
+    return _UNPRINTABLE.search(name) is not None
+
+
+def _misnamed(rel: str, job_id: str) -> DiscoveredScript:
+    """A script whose file name is not printable text, listed and reported but not run.
+
+    Its bytes went everywhere the id goes: a newline broke `--dry-run`'s comment line into a
+    command of its own, an escape sequence reached the terminal, and a byte that is not
+    UTF-8 crashed the run's reports after every job had run. Shown with each such
+    character as `\\xNN`, so the message names the file a user has to rename.
+    """
+    printable = _escaped(rel)
+    return DiscoveredScript(
+        printable,
+        _escaped(job_id),
+        error=f"its file name is not printable text ({printable}); rename it",
+    )
+
+
+def _escaped(name: str) -> str:
+    def code(found: re.Match[str]) -> str:
+        char = ord(found.group())
+        return f"\\x{char - 0xDC00 if char >= 0xDC80 else char:02x}"
+
+    return _UNPRINTABLE.sub(code, name)
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -173,6 +208,10 @@ def _parse(source: bytes, display: str, directory: Path) -> Facts:
         return Facts(error=f"syntax error, line {exc.lineno}: {exc.msg}")
     except ValueError as exc:
         return Facts(error=f"unreadable: {exc}")
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on an expression nested or chained some thousands
+        # deep (`- - - … 1`, `a.a.a.….b`): Python could not run the script either.
+        return Facts(error="nested too deeply for Python to parse")
     calls = flag_calls(tree, source)
     flags = _spellings(calls)
     if {canonical(flag) for flag in flags} >= set(KNOB_NAMES):

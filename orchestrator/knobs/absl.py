@@ -43,7 +43,7 @@ def _config_file(found: Found, context: Context, flag: str, default: str | None)
     source = context.read(context.directory / default) if default else None
     try:
         tree = ast.parse(source) if source is not None else None
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # as for a script
         tree = None
     function = top_level_functions(tree).get("get_config") if isinstance(tree, ast.Module) else None
     if function is None:
