@@ -107,7 +107,14 @@ def config_files(
     """All files in load order (`configs/*.yaml` by name, then each `--config FILE`),
     and the ones asked for explicitly."""
     found = (
-        sorted([*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")])
+        sorted(
+            path
+            for path in [*config_dir.glob("*.yaml"), *config_dir.glob("*.yml")]
+            # Not the hidden ones, as a shell's `*.yaml` would not: an editor's lock
+            # (Emacs's `.#jobs.yaml`, a symlink to nowhere) or macOS's `._jobs.yaml` beside
+            # a config failed every run while the file was open, or after an unzip.
+            if not path.name.startswith(".")
+        )
         if config_dir.is_dir()
         else []
     )
@@ -132,7 +139,7 @@ def _display(path: Path, base: Path) -> str:
 
 def _read(path: Path, display: str) -> Document:
     try:
-        text = _read_text(path)
+        text = _read_text(path, display)
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise ConfigError(
@@ -143,10 +150,20 @@ def _read(path: Path, display: str) -> Document:
     return parse(display, text)
 
 
-def _read_text(path: Path) -> str:
+#: Far above any config (10,000 jobs take under 1 MiB), far below what would take
+#: minutes and gigabytes to parse: `--config` naming a data set, or `/dev/zero`.
+MAX_CONFIG_BYTES = 8 << 20
+
+
+def _read_text(path: Path, display: str) -> str:
     with path.open("rb") as handle:
         fd = handle.fileno()
-        data = handle.read() if stat.S_ISREG(os.fstat(fd).st_mode) else _drain(fd)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        else:
+            data = _drain(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(display, f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
     # Universal newlines, as text mode reads them.
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
@@ -157,13 +174,15 @@ def _drain(fd: int) -> bytes:
     producer writes: CPython runs a signal's handler between bytecodes, and a read blocked
     in C has none. A wait that times out comes back to them."""
     chunks: list[bytes] = []
+    received = 0
     while True:
         ready, _, _ = select.select([fd], [], [], 0.25)
         if ready:
             chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return b"".join(chunks)
             chunks.append(chunk)
+            received += len(chunk)
+            if not chunk or received > MAX_CONFIG_BYTES:  # the caller refuses what is over
+                return b"".join(chunks)
 
 
 def _validate(doc: Document, base: Path) -> tuple[dict[str, Value], dict[str, JobConfig]]:
