@@ -290,6 +290,11 @@ REFUSED: list[tuple[str, str, str]] = [
         "(one of >= <= > < ==), got 'about 0.9'",
     ),
     (
+        "gates",
+        job("gates: {loss: '<= 1e999'}"),
+        f"{F}:3:13: jobs.a.gates.loss: the threshold of '<= 1e999' is not finite",
+    ),
+    (
         "metric_directions",
         job("metric_directions: {rmse: down}"),
         f"{F}:3:25: jobs.a.metric_directions.rmse: unknown value 'down'; one of higher, lower",

@@ -143,9 +143,13 @@ def gates(doc: Document, keys: KeyPath, value: Value) -> tuple[Gate, ...]:
     parsed = []
     for metric, rule in value.items():
         try:
-            parsed.append(parse_gate(str(metric), str(rule)))
+            gate = parse_gate(str(metric), str(rule))
         except ValueError as exc:
             raise doc.error((*keys, str(metric)), str(exc)) from None
+        if not math.isfinite(gate.threshold):
+            # `<= 1e999` reads as `<= inf`: a gate that no metric can fail.
+            raise doc.error((*keys, str(metric)), f"the threshold of {rule!r} is not finite")
+        parsed.append(gate)
     return tuple(parsed)
 
 
