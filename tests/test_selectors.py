@@ -67,6 +67,20 @@ def test_selection(values: list[str], expected: list[str]) -> None:
     assert sorted(s.id for s in select(specs(*IDS), values, [])) == sorted(expected)
 
 
+def test_a_matrix_jobs_name_selects_its_combinations() -> None:
+    """As in `needs:`; `--only rf` was "no such job", with no hint at `rf[*]`."""
+    members = (
+        JobSpec(id="rf[seed=0]", tags=("matrix:rf",)),
+        JobSpec(id="rf[seed=1]", tags=("matrix:rf",)),
+        JobSpec(id="rf_small"),
+    )
+    assert [s.id for s in select(members, ["rf"], [])] == ["rf[seed=0]", "rf[seed=1]"]
+    assert [s.id for s in select(members, [], ["rf"])] == ["rf_small"]
+    assert forced(members, ["rf"]) == ("rf[seed=0]", "rf[seed=1]")
+    with pytest.raises(SelectionError, match=r"^--only 'rf': no such job"):
+        select(members, ["'rf'"], [])  # quoted: the one id `rf`, which no job has
+
+
 def test_exclude_takes_quoted_ids_too() -> None:
     chosen = select(specs(*IDS), ["train*"], ["'train eval'"])
     assert [s.id for s in chosen] == ["train"]

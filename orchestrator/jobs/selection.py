@@ -185,7 +185,8 @@ def forced(specs: Sequence[JobSpec], force: Sequence[str]) -> tuple[str, ...]:
 
 
 def _matching(specs: Sequence[JobSpec], selector: Selector, flag: str) -> set[str]:
-    """Ids a selector names: an exact id (even a disabled job), a glob, or `tag:NAME`."""
+    """Ids a selector names: an exact id (even a disabled job), a matrix job's name (its
+    combinations), a glob, or `tag:NAME`."""
     text = selector.text
     if selector.exact:
         matched = {s.id for s in specs if s.id == text}
@@ -200,7 +201,10 @@ def _matching(specs: Sequence[JobSpec], selector: Selector, flag: str) -> set[st
         matched = {s.id for s in specs if s.enabled and fnmatch.fnmatchcase(s.id, pattern)}
         known = [s.id for s in specs]
     else:
-        matched = {s.id for s in specs if s.id == text}
+        # A matrix job's own name means its combinations, as it does in `needs:`.
+        matched = {s.id for s in specs if s.id == text} or {
+            s.id for s in specs if f"matrix:{text}" in s.tags and s.id.startswith(f"{text}[")
+        }
         known = [s.id for s in specs]
     if not matched:
         hint = did_you_mean(text, known)
