@@ -150,19 +150,23 @@ def _read(path: Path, display: str) -> Document:
     return parse(display, text)
 
 
-#: Far above any config (10,000 jobs take under 1 MiB), far below what would take
-#: minutes and gigabytes to parse: `--config` naming a data set, or `/dev/zero`.
-MAX_CONFIG_BYTES = 8 << 20
+#: Far above any config (10,000 jobs take under 1 MiB; a config padded with comments to
+#: 10 MB still loads), far below a data set `--config` named by mistake, or `/dev/zero`,
+#: which took minutes and gigabytes, or forever.
+MAX_CONFIG_BYTES = 64 << 20
 
 
 def _read_text(path: Path, display: str) -> str:
     with path.open("rb") as handle:
         fd = handle.fileno()
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            data = handle.read(MAX_CONFIG_BYTES + 1)
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            data = b"" if info.st_size > MAX_CONFIG_BYTES else handle.read()
+            size = max(info.st_size, len(data))
         else:
             data = _drain(fd)
-    if len(data) > MAX_CONFIG_BYTES:
+            size = len(data)
+    if size > MAX_CONFIG_BYTES:
         raise ConfigError(display, f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file")
     # Universal newlines, as text mode reads them.
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
