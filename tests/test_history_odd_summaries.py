@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -140,3 +141,28 @@ def test_a_path_that_never_ends_is_refused_not_read_until_memory_runs_out(
         2,
         prefix + "larger than 256 MiB: not a summary or journal\n",
     )
+
+
+def test_trend_over_a_dir_leaves_out_an_unreadable_run_that_show_and_compare_refuse(
+    project: Project,
+) -> None:
+    """One summary no reader takes (a newer orchestrator's, a truncated copy) among a
+    directory's runs refused the whole trend; show and compare, which take the newest run,
+    must still refuse it rather than read an older one in its place."""
+    runs = project.root / "runs"
+    runs.mkdir()
+    write_run(project, "runs/training_summary_20260105T100000Z.json", VERSION_1)
+    newest = runs / "training_summary_20260106T100000Z.json"
+    newest.write_text('{"schema_version": 9')
+    trend = project.run("trend", "runs")
+    assert trend.returncode == 0, trend.stderr
+    assert trend.stderr == f"warning: {Path('runs') / newest.name}: invalid JSON: " + (
+        "Expecting ',' delimiter (line 1, column 21) (left out)\n"
+    )
+    assert "1 run from 01-05 10:00" in trend.stdout
+    for args in (["show", "runs"], ["compare", "runs", "runs"], ["trend", f"runs/{newest.name}"]):
+        refused = project.run(*args)
+        assert (refused.returncode, refused.stderr.startswith(f"error: runs/{newest.name}")) == (
+            2,
+            True,
+        ), args

@@ -230,7 +230,7 @@ def trend(paths: tuple[Path, ...], output_format: str) -> None:
     from orchestrator.report.history.trend import trend as trend_over
     from orchestrator.report.history.trend_views import print_trend, trend_markdown
 
-    series = guarded(lambda: trend_over(load_summaries(list(paths))))
+    series = guarded(lambda: trend_over(load_summaries(list(paths), skip_unreadable=True)))
     if output_format == "markdown":
         click.echo(trend_markdown(series), nl=False)
     else:

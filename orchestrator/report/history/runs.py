@@ -7,12 +7,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator.errors import OrchestratorError
+from orchestrator.report.console import print_warning
 from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary, load, summary_files
 
 
-def load_summaries(paths: Sequence[Path]) -> list[RunSummary]:
-    """The summaries at `paths`, oldest first (a directory stands for its summaries)."""
-    summaries = [load(file) for path in paths for file in summary_files(path)]
+def load_summaries(paths: Sequence[Path], *, skip_unreadable: bool = False) -> list[RunSummary]:
+    """The summaries at `paths`, oldest first (a directory stands for its summaries).
+
+    `skip_unreadable` (trend): a summary found in a directory that cannot be read is left
+    out with a warning, so one odd run (a newer orchestrator's, a hand edit) among hundreds
+    does not hide the trend. A file named on its own is always an error, and show and
+    compare take the newest run, so for them a skipped one would silently be another run.
+    """
+    summaries = []
+    for path in paths:
+        files = summary_files(path)
+        for file in files:
+            try:
+                summaries.append(load(file))
+            except OrchestratorError as error:
+                if not (skip_unreadable and path.is_dir()):
+                    raise
+                print_warning(f"{error} (left out)")
+    if not summaries:
+        raise OrchestratorError(f"{', '.join(map(str, paths))}: no readable run summary")
     return sorted(summaries, key=lambda summary: summary.started)
 
 
