@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import resource
 import time
@@ -326,13 +327,25 @@ def _write_reports_or_say_why(
     whole; the journal, already on disk, still has this run, unless the same full disk
     stopped it too: then only the final table has the run, and saying otherwise would
     send the user to `summarize --from-journal` for a run cut short.
+
+    `summaries/` was checked when the run began, but a job may have replaced it with a
+    symlink since: the reports would then land wherever it points. Every job has ended
+    here, so nothing can swap it after this look.
     """
+    swapped = summary_dir.is_symlink()
     try:
+        if swapped:
+            raise OSError(
+                errno.ELOOP,
+                f"{summary_dir} became a symlink during the run (to {summary_dir.readlink()}); "
+                "nothing is written outside the output root",
+            )
         return write_reports(summary, summary_dir, run_id, base)
     except OSError as exc:
         where = ""
-        if journal and journal.stopped:
-            where = f"; the journal {journal.path} stopped early too: the table below is all"
+        if journal and (journal.stopped or swapped):
+            why = "stopped early" if journal.stopped else "is gone with it"
+            where = f"; the journal {journal.path} {why} too: the table below is all"
         elif journal:
             where = f"; the journal {journal.path} has the run"
         console.print_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from conftest import Project
 
@@ -94,3 +95,33 @@ def test_a_job_that_deletes_its_log_is_recorded_as_such(project: Project) -> Non
     assert job["reason"] == "exit 2; its log logs/cleaner.log was deleted during the run"
     text = (project.root / "summaries/summary.md").read_text()
     assert "(log is empty or missing)" in text
+
+
+SWAPPER = """
+import pathlib, shutil
+outside = pathlib.Path("../outside")
+for name in ("summaries", ".train_orch"):
+    shutil.rmtree(name)
+    (outside / name).mkdir(parents=True)
+    pathlib.Path(name).symlink_to((outside / name).resolve())
+"""
+
+
+def test_dirs_a_job_made_symlinks_get_no_report_written_through_them(
+    make_project: Callable[[str], Project],
+) -> None:
+    """The check when the run begins saw real dirs; a job swapped them for symlinks, and
+    the summary, latest.json, junit.xml, summary.md, the journal written back and the
+    cache all landed outside the output root."""
+    project = make_project("project")
+    project.script("training/train_swapper.py", SWAPPER)
+    result = project.run()
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: could not write the summary: summaries became a symlink during the run (to "
+    )
+    assert "the table below is all" in result.stderr
+    assert "not written back: summaries is a symlink now" in result.stderr
+    assert "swapper  succeeded" in result.stdout
+    outside = project.root.parent / "outside"
+    assert sorted(p.name for p in outside.rglob("*")) == [".train_orch", "summaries"]  # empty

@@ -46,8 +46,8 @@ class CacheRecorder:
         )
 
     def flush(self) -> None:
-        if not self.pending:
-            return
+        if not self.pending or self.path.parent.is_symlink():
+            return  # a job made .train_orch a symlink: the cache is not written out there
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             cache = {**load_cache(self.path)[0], **self.pending}  # warned of when decided

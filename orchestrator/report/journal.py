@@ -111,6 +111,13 @@ class Journal:
         file still holds every line, so write it back and say so."""
         if self._broken or os.fstat(self._file.fileno()).st_nlink:
             return
+        if self.path.parent.is_symlink():  # put there by the job: it leads out of the root
+            print(
+                f"warning: journal {self.path} was deleted during the run; not written back: "
+                f"{self.path.parent} is a symlink now",
+                file=sys.stderr,
+            )
+            return
         self._file.seek(0)
         lines = self._file.read()
         self.path.parent.mkdir(parents=True, exist_ok=True)
