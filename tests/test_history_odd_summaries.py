@@ -166,3 +166,17 @@ def test_trend_over_a_dir_leaves_out_an_unreadable_run_that_show_and_compare_ref
             2,
             True,
         ), args
+
+
+def test_show_of_an_older_run_prints_no_later_runs_log_as_its_own(project: Project) -> None:
+    project.script("training/train_a.py", "import sys; print('run 1 failed'); sys.exit(3)\n")
+    assert project.run().returncode == 1
+    (older,) = (project.root / "summaries").glob("training_summary_*.json")
+    assert "run 1 failed" in project.run("show", str(older)).stdout
+    header = "=== attempt 1/1 · 2099-01-01T00:00:00Z · python training/train_a.py"
+    (project.root / "logs/a.log").write_text(f"{header}\nrun 2 output\n")  # a later run's
+    show = project.run("show", str(older))
+    assert "run 2 output" not in show.stdout
+    assert "── a: exit 3 · logs/a.log is a later run's now: no tail" in show.stdout
+    markdown = project.run("show", str(older), "--format", "markdown").stdout
+    assert "run 2 output" not in markdown

@@ -8,7 +8,7 @@ from pathlib import Path
 from orchestrator.models import Status
 from orchestrator.report import junit, markdown, timeline
 from orchestrator.report.live import last_line
-from orchestrator.report.logs import tail_lines
+from orchestrator.report.logs import tail_lines, written_by_run
 from orchestrator.run_summary import AttemptRecord, JobRecord, RunSummary
 
 START = "2026-03-01T09:00:00.000Z"
@@ -127,3 +127,17 @@ def test_a_log_tail_reads_as_the_terminal_showed_it(tmp_path: Path) -> None:
         "=== exit 1 after 3.00s",
     ]
     assert last_line(log) == "RuntimeError: CUDA out of memory"  # the live view's, as before
+
+
+def test_an_older_runs_report_takes_no_later_runs_log_for_its_own(tmp_path: Path) -> None:
+    """Each run starts logs/<job>.log afresh: `show` of an older summary printed the
+    latest run's output as that run's failure."""
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs/fit.log"
+    fit = dataclasses.replace(job("fit", Status.FAILED), log_path="logs/fit.log")
+    summary = RunSummary(START, "2026-03-01T09:00:01.500Z", exit_code=1, jobs=(fit,))
+    log.write_text("=== attempt 1/1 · 2026-03-01T09:00:00Z · python fit.py\nits own error\n")
+    assert "its own error" in markdown.render(summary, tmp_path)
+    log.write_text("=== attempt 1/1 · 2026-03-01T09:00:03Z · python fit.py\na later run's\n")
+    assert written_by_run(log, summary.started, summary.started + 1.5) is False
+    assert "a later run's" not in markdown.render(summary, tmp_path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import stat
+import time
 from pathlib import Path
 
 #: CSI (colours, cursor moves) and OSC (window titles, links) sequences and other
@@ -30,6 +32,23 @@ def tail_lines(path: Path, count: int) -> list[str]:
     return "\n".join(shown).splitlines()[-count:]
 
 
+#: An attempt's header line, as the scheduler writes it: the first line of a job's log.
+_HEADER = re.compile(rb"=== attempt \d+/\d+ \xc2\xb7 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ")
+
+
+def written_by_run(path: Path, started: float, ended: float) -> bool:
+    """Whether the log is the one a run from `started` to `ended` wrote, as far as its
+    first header (each run starts a job's log afresh) says; a log with none is taken as
+    it is. A later run rewrites logs/<job>.log, and `show` of an older summary printed
+    that run's output as this one's failure; runs on one output root never overlap.
+    """
+    match = _HEADER.match(_read(path, 256, from_end=False))
+    if match is None:
+        return True
+    written = calendar.timegm(time.strptime(match[1].decode(), "%Y-%m-%dT%H:%M:%SZ"))
+    return started - 1 <= written <= ended + 1  # the header is to the second
+
+
 def _last_frame(line: str) -> str:
     """What is left of a line after its carriage returns: its last non-empty frame."""
     return next((frame for frame in reversed(line.split("\r")) if frame), "")
@@ -42,15 +61,21 @@ def _raw_tail(path: Path, size: int = 64 * 1024) -> str:
     it points at (a key, /etc/shadow) into reports that are uploaded as artifacts. A
     FIFO or device in its place is not read either: it may never end.
     """
+    data = _read(path, size + 1, from_end=True)
+    text = data[-size:].decode("utf-8", "replace").replace("\r\n", "\n")
+    return text.split("\n", 1)[-1] if len(data) > size else text
+
+
+def _read(path: Path, size: int, *, from_end: bool) -> bytes:
+    """At most `size` bytes from the end or the start of a regular file; b"" for anything
+    else (see `_raw_tail`)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return ""
-            end = handle.seek(0, 2)
-            handle.seek(max(0, end - size))
-            data = handle.read()
+                return b""
+            if from_end:
+                handle.seek(max(0, handle.seek(0, 2) - size))
+            return handle.read(size)
     except OSError:
-        return ""
-    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
-    return text if end <= size else text.split("\n", 1)[-1]
+        return b""

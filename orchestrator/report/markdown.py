@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from orchestrator.models import Status
-from orchestrator.report.logs import tail_lines
+from orchestrator.report.logs import tail_lines, written_by_run
 from orchestrator.report.resource_chart import resource_charts
 from orchestrator.report.resources import (
     JobUsage,
@@ -34,7 +34,7 @@ from orchestrator.report.summary import (
     ranked_metrics,
 )
 from orchestrator.report.timeline import timeline
-from orchestrator.run_summary import JobRecord, RunSummary
+from orchestrator.run_summary import JobRecord, RunSummary, parse_iso
 
 #: GitHub shows no step summary over 1 MiB: this is the size of one step's whole file.
 GITHUB_STEP_SUMMARY_MAX = 1024 * 1024
@@ -100,7 +100,7 @@ def render(summary: RunSummary, base: Path, *, limit: int = STEP_SUMMARY_LIMIT) 
     """
     # A job with no attempt (a sweep, a cancelled one never started) wrote no log this
     # run: what its path holds is an earlier run's, and would be shown as this failure's.
-    failures = [job for job in summary.jobs if is_failure(job) and job.attempts]
+    failures = [job for job in summary.jobs if is_failure(job) and _logged(summary, job, base)]
     most = SHRINK_STEPS[0].tail_count
     tails = [(job, tail_lines(base / job.log_path, most)) for job in failures]
     for step in SHRINK_STEPS:
@@ -343,6 +343,13 @@ def gates_text(job: JobRecord) -> str:
     if job.gates and job.status is Status.SUCCEEDED:
         return "✓ " + ", ".join(job.gates)
     return ", ".join(job.gates) or "—"
+
+
+def _logged(summary: RunSummary, job: JobRecord, base: Path) -> bool:
+    """Whether `job`'s log on disk is the one this run wrote (`show` of an older run finds
+    a later run's there)."""
+    ended = parse_iso(summary.ended_at) if summary.ended_at else math.inf
+    return bool(job.attempts) and written_by_run(base / job.log_path, summary.started, ended)
 
 
 def is_failure(job: JobRecord) -> bool:

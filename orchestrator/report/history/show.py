@@ -16,7 +16,7 @@ from rich.table import Table
 from orchestrator.report.console import STATUS_STYLE, make_console
 from orchestrator.report.history.runs import attempts_by_job, owner
 from orchestrator.report.history.text import borderless_table
-from orchestrator.report.logs import tail_lines
+from orchestrator.report.logs import tail_lines, written_by_run
 from orchestrator.report.markdown import gates_text, is_failure, metrics_text, render
 from orchestrator.report.resource_chart import MAX_BARS, bar_labels
 from orchestrator.report.resources import (
@@ -27,7 +27,7 @@ from orchestrator.report.resources import (
     usages_by_job,
 )
 from orchestrator.report.summary import duration_text
-from orchestrator.run_summary import JobRecord, RunSummary
+from orchestrator.run_summary import JobRecord, RunSummary, parse_iso
 from orchestrator.usage import format_bytes
 
 #: The longest bar of `show`'s resource charts, in characters.
@@ -56,9 +56,17 @@ def print_show(summary: RunSummary, base: Path, *, tail: int = 20) -> None:
     if usages:
         console.print(f"[dim]{escape(methods_note(list(usages.values())))}[/]")
     _print_charts(console, usages)
+    ended = parse_iso(summary.ended_at)
     for job in jobs:
-        if is_failure(job):
+        if not is_failure(job) or not job.attempts:
+            continue
+        if written_by_run(base / job.log_path, summary.started, ended):
             _print_tail(console, job, tail_lines(base / job.log_path, tail))
+        else:
+            console.print(
+                f"\n[red]── {escape(job.id)}[/]: {escape(job.reason or job.status.value)} · "
+                f"{escape(job.log_path)} is a later run's now: no tail"
+            )
     exit_style = "green" if summary.exit_code == 0 else "red"
     console.print(
         f"\n{escape(_totals(jobs))} · {duration_text(summary.duration_s)} · "
