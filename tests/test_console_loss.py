@@ -167,3 +167,51 @@ def test_ctrl_c_before_the_run_starts_ends_with_130_and_no_noise(project: Projec
     assert cli.returncode == 130, err
     assert "Aborted" not in err
     assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_command_whose_product_is_its_output_fails_when_the_disk_is_full(
+    project: Project,
+) -> None:
+    """`--dry-run --format json > plan.json` on a full disk leaves a truncated plan: a
+    script must not take it for the whole. A run's product is its summary: its exit code
+    stays its jobs', and a closed pipe (`| head`) stays what the user asked for."""
+    project.script("training/train_a.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
+
+    def to_full_disk(*args: str) -> subprocess.CompletedProcess[str]:
+        with Path("/dev/full").open("w") as full:
+            return subprocess.run(
+                [sys.executable, str(SHIM), *args],
+                cwd=project.root,
+                env=env,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+
+    for args in (["--list"], ["--dry-run", "--format", "json"], ["config-schema"]):
+        result = to_full_disk(*args)
+        assert (result.returncode, result.stderr) == (
+            1,
+            "error: could not write the output: No space left on device\n",
+        ), args
+    ran = to_full_disk()
+    assert ran.returncode == 0, ran.stderr
+    assert "warning: stdout was lost (No space left on device); the run went on: exit 0" in (
+        ran.stderr
+    )
+    gone = subprocess.Popen(
+        [sys.executable, str(SHIM), "--list"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert gone.stdout is not None
+    gone.stdout.close()  # the reader left before the first line: every write is EPIPE
+    _, err = gone.communicate(timeout=120)
+    assert (gone.returncode, err) == (0, "")

@@ -33,7 +33,7 @@ def main() -> None:
     (which handles them its own way), both and SIGHUP stop at once: a line, 128 + signal.
     """
     from orchestrator.execute import signals
-    from orchestrator.report.streams import keep_running_without_a_console
+    from orchestrator.report.streams import keep_running_without_a_console, lost_output
 
     keep_running_without_a_console()
     signals.interrupts_raise()
@@ -44,3 +44,9 @@ def main() -> None:
             f"interrupted by {signals.signal_name(stop.signum)} (no job was running)", err=True
         )
         sys.exit(signals.exit_code_for_signal(stop.signum))
+    except SystemExit as ending:
+        lost = lost_output()
+        if ending.code not in (0, None) or lost is None:
+            raise
+        click.echo(f"error: could not write the output: {lost.strerror}", err=True)
+        sys.exit(1)

@@ -220,6 +220,7 @@ def _say_if_stdout_was_lost(event: RunFinished) -> None:
     """
     stdout = sys.stdout
     if isinstance(stdout, LosableStream) and stdout.loss is not None:
+        stdout.loss_reported = True
         where = f" · summary: {event.summary_path}" if event.summary_path else ""
         print_warning(
             f"stdout was lost ({stdout.loss.strerror}); the run went on: "

@@ -5,6 +5,7 @@ Apart from the console module, so that `--help` need not load what the console p
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -30,6 +31,8 @@ class LosableStream(io.TextIOWrapper):
             write_through=stream.write_through,
         )
         self.loss: OSError | None = None
+        #: A run said the loss itself, and keeps the exit code its jobs make.
+        self.loss_reported = False
 
     def write(self, text: str) -> int:
         if self.loss is None:
@@ -54,6 +57,18 @@ class LosableStream(io.TextIOWrapper):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, self.fileno())
         os.close(devnull)
+
+
+def lost_output() -> OSError | None:
+    """Why stdout stopped taking text, unless its reader simply left (EPIPE: `| head`).
+
+    For a command whose product is what it prints (`--list`, `--dry-run --format json`,
+    `config-schema`, `show`), a full disk or an I/O error means a truncated file that a
+    script would take for the whole: that must not exit 0."""
+    stdout = sys.stdout
+    if not isinstance(stdout, LosableStream) or stdout.loss is None or stdout.loss_reported:
+        return None
+    return None if stdout.loss.errno == errno.EPIPE else stdout.loss
 
 
 def keep_running_without_a_console() -> None:
