@@ -229,7 +229,11 @@ def test_dry_run_text_is_copy_pasteable(project: Project) -> None:
         f"{sys.executable} training/train_good.py --output-dir results/good_results "
         "--note 'two words'"
     )
+    assert lines[-1].startswith("1 job (1 run), one at a time · ")
     assert lines[-1].endswith("nothing has been run")
+    assert project.run().returncode == 0
+    again = project.run("--dry-run").stdout.splitlines()[-1]
+    assert again.startswith("1 job (1 cached), one at a time · ")
 
 
 def test_exit_codes_for_optional_and_partial_success(project: Project) -> None:

@@ -197,13 +197,27 @@ def show_plan(
             console.print(f"[dim]# {escape(shown_command(job))}[/]", soft_wrap=True)
     if (pool := shared(plan)) is not None:
         console.print(f"\n[dim]# {escape(pool)}[/]")
-    counts = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
-    what = ", ".join(f"{n} {action}" for action, n in counts.items())
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
+    counts = plan_counts(plan, decisions)
     console.print(
-        f"\n{len(plan.jobs)} jobs ({what}), {workers} · logs → {plan.log_dir}/<job>.log · "
-        f"summary → {plan.summary_dir}/training_summary_<UTC>.json · [bold]nothing has been run[/]"
+        f"\n{job_count(len(plan.jobs))} ({counts}), {workers} · logs → {plan.log_dir}/<job>.log"
+        f" · summary → {plan.summary_dir}/training_summary_<UTC>.json · "
+        "[bold]nothing has been run[/]"
     )
+
+
+def job_count(count: int) -> str:
+    """`1 job`, `2 jobs`."""
+    return f"{count} job{'s' * (count != 1)}"
+
+
+def plan_counts(plan: Plan, decisions: Decisions, run: str = "run") -> str:
+    """`3 run, 1 cached, 1 cannot run`: what a run would do with the plan's jobs."""
+    actions = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
+    counts = [f"{n} {run if action == 'run' else action}" for action, n in actions.items()]
+    blocked = sum(1 for job in plan.jobs if job.not_runnable)
+    counts += [f"{blocked} cannot run"] if blocked else []
+    return ", ".join(counts) or "none"
 
 
 def sweep_runs(study: StudyPreview) -> str:

@@ -6,7 +6,6 @@ A dispatch that only previews has no run report to show; its step summary is thi
 from __future__ import annotations
 
 import shlex
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,8 @@ from orchestrator.report.listing import (
     decision,
     example_trial,
     flag_letters,
+    job_count,
+    plan_counts,
     shown_command,
     sweep_runs,
 )
@@ -48,14 +49,10 @@ def plan_markdown(
     plan: Plan, decisions: Decisions, studies: Mapping[str, StudyPreview] | None = None
 ) -> str:
     """The verdict-like line first, then each job's command in start order."""
-    actions = Counter(decision(job.id, decisions)[0] for job in plan.jobs if not job.not_runnable)
-    blocked = sum(1 for job in plan.jobs if job.not_runnable)
-    counts = [f"{n} would {action}" for action, n in actions.items()]
-    counts += [f"{blocked} cannot run"] if blocked else []
     workers = f"{plan.max_workers} at a time" if plan.max_workers > 1 else "one at a time"
+    counts = plan_counts(plan, decisions, "would run")
     lines = [
-        f"## 📝 Dry run: {len(plan.jobs)} jobs ({', '.join(counts) or 'none'}), {workers} "
-        "· nothing was run",
+        f"## 📝 Dry run: {job_count(len(plan.jobs))} ({counts}), {workers} · nothing was run",
         "",
         "| job | would | why | command |",
         "|---|---|---|---|",
