@@ -501,6 +501,11 @@ REFUSED: list[tuple[str, str, str]] = [
     ),
     (
         "jobs",
+        "jobs:\n  ' spaced ': {}\n",
+        f"{F}:2:3: jobs. spaced : a job id must not start or end with spaces: ' spaced '",
+    ),
+    (
+        "jobs",
         "jobs:\n  ? [a]\n  : {}\n",
         f"{F}:2:5: jobs: a key must be a plain value, not a list or mapping",
     ),

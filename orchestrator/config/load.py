@@ -211,8 +211,8 @@ def _validate(doc: Document, base: Path) -> tuple[dict[str, Value], dict[str, Jo
     jobs: dict[str, JobConfig] = {}
     for job_id, raw in raw_jobs.items():
         keys = ("jobs", str(job_id))
-        if not str(job_id).strip() or any(ord(c) < 32 for c in str(job_id)):
-            raise doc.error(keys, "a job id must be printable text (no NUL or control chars)")
+        if problem := _job_id_problem(str(job_id)):
+            raise doc.error(keys, problem)
         fields = _fields(doc, keys, raw if raw is not None else {}, JOB_FIELDS)
         if "script" in fields and "command" in fields:
             raise doc.error(keys, "set either 'script' or 'command', not both")
@@ -222,6 +222,15 @@ def _validate(doc: Document, base: Path) -> tuple[dict[str, Value], dict[str, Jo
         where = _where(doc, keys, fields)
         jobs[str(job_id)] = JobConfig(fields, doc.path, pos.line if pos else None, where)
     return defaults, jobs
+
+
+def _job_id_problem(job_id: str) -> str | None:
+    if not job_id.strip() or any(ord(c) < 32 or ord(c) == 127 for c in job_id):
+        return "a job id must be printable text (no NUL or control chars)"
+    if job_id != job_id.strip():
+        # `--only spaced` and `needs: [spaced]` would not find it, nor a reader its row.
+        return f"a job id must not start or end with spaces: {job_id!r}"
+    return None
 
 
 def _where(doc: Document, keys: KeyPath, fields: Mapping[str, Value]) -> dict[str, tuple[str, int]]:
