@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -124,6 +126,31 @@ def test_a_config_from_a_pipe_is_read_like_a_file(project: Project) -> None:
     )
     assert result.returncode == 2
     assert re.search(r"error: /dev/fd/\d+:3:5: jobs.a.folds: must be at least 2", result.stderr)
+
+
+def test_a_config_on_stdin_is_read_with_dash(project: Project) -> None:
+    """`generate-jobs | run-all-training --config -`, as `kubectl -f -` reads it."""
+    project.script("training/train_a.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAIN_ORCH_")}
+
+    def piped(text: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(SHIM), "--list", "--format", "json", "--config", "-"],
+            cwd=project.root,
+            env=env,
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    listed = piped("jobs:\n  b: {command: [/bin/true]}\n")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(job["id"] for job in json.loads(listed.stdout)["jobs"]) == ["a", "b"]
+    refused = piped("jobs:\n  a:\n    folds: 1\n")
+    assert refused.returncode == 2
+    assert "error: /dev/stdin:3:5: jobs.a.folds: must be at least 2" in refused.stderr
 
 
 def test_non_utf8_config(project: Project) -> None:

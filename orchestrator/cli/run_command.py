@@ -164,7 +164,7 @@ nothing ran · 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP
     multiple=True,
     metavar="FILE",
     envvar=f"{ENV_PREFIX}_CONFIG",
-    help="Extra YAML job definitions, after configs/*.yaml; later files win.",
+    help="Extra YAML job definitions, after configs/*.yaml; later files win; - is stdin.",
 )
 @option(
     "--profile",

@@ -121,6 +121,8 @@ def config_files(
     explicit = []
     for name in extra:
         path = Path(name) if Path(name).is_absolute() else base / name
+        if name == "-":  # `generate-jobs | run-all-training --config -`
+            path = Path("/dev/stdin")
         # Not `is_file()`: `--config <(generate-jobs)` is a pipe, and reads as well.
         if not path.exists():
             raise ConfigError(name, "config file not found")
