@@ -203,15 +203,8 @@ def test_a_command_whose_product_is_its_output_fails_when_the_disk_is_full(
     assert "warning: stdout was lost (No space left on device); the run went on: exit 0" in (
         ran.stderr
     )
-    gone = subprocess.Popen(
-        [sys.executable, str(SHIM), "--list"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    gone = start(project, "--list", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert gone.stdout is not None
     gone.stdout.close()  # the reader left before the first line: every write is EPIPE
     _, err = gone.communicate(timeout=120)
-    assert (gone.returncode, err) == (0, "")
+    assert (gone.returncode, err) == (0, b"")

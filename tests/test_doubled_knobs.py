@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import Project
+from test_knobs_plan import argv_env
 
 from orchestrator.errors import ConfigError
-from orchestrator.models import JobSpec, Knob, RunOptions
-from orchestrator.plan import build_plan
+from orchestrator.models import JobSpec, Knob
 
 FLAGS = ("--output-dir", "--epochs", "--seed")
 HF_EPOCHS = Knob("epochs", "--num_train_epochs", "flag", "transformers", "certain")
@@ -22,14 +22,7 @@ ENV_DIR = Knob("output_dir", "OUTPUT_DIR", "env", "environment", "certain")
 
 
 def argv(spec: JobSpec, **options: object) -> list[str]:
-    plan = build_plan(
-        [spec],
-        RunOptions(output_root="out", **options),  # type: ignore[arg-type]
-        python="py",
-        cpu_count=1,
-        inherited_env={},
-    )
-    return list(plan.jobs[0].argv[2:])
+    return argv_env(spec, **options)[0]
 
 
 @pytest.mark.parametrize(
